@@ -1,0 +1,1 @@
+"""rpcgen.codegen: IDL Protocols to typed clients and server skeletons."""

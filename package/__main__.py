@@ -1,0 +1,3 @@
+from rpcgen.cli import main
+
+main()
