@@ -1,0 +1,1 @@
+"""pytest plugin: an ephemeral RabbitMQ node per test session. STUB, being written."""
