@@ -1,0 +1,225 @@
+"""Nameko's RPC wire as constants and pure functions: names, bodies, context headers, call ids.
+
+Everything here follows ``nameko-protocol.md`` (§1 constants, §3 RPC, §6 context headers) and does
+no I/O, so the I/O shells (connection, client, server) and the tests share one definition of the
+bytes. Values are plain JSON data; typed conversion lives in ``rpcgen.runtime.codec``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+
+from rpcgen.runtime import errors
+
+__all__ = [
+    "CONTENT_ENCODING",
+    "CONTENT_TYPE",
+    "DEFAULT_EXCHANGE",
+    "HEADER_PREFIX",
+    "PARENT_CALLS_TRACKED",
+    "PERSISTENT",
+    "REPLY_QUEUE_TTL_MS",
+    "child_call_id_stack",
+    "context_to_headers",
+    "dumps",
+    "error_reply",
+    "headers_to_context",
+    "is_topic_word",
+    "new_call_id",
+    "parse_reply",
+    "parse_request",
+    "reply_body",
+    "reply_queue_name",
+    "request_body",
+    "service_binding",
+    "service_queue",
+]
+
+DEFAULT_EXCHANGE = "nameko-rpc"
+CONTENT_TYPE = "application/json"
+CONTENT_ENCODING = "utf-8"
+PERSISTENT = 2
+REPLY_QUEUE_TTL_MS = 300_000
+PARENT_CALLS_TRACKED = 10
+HEADER_PREFIX = "nameko."
+CALL_ID_STACK_KEY = "call_id_stack"
+
+# An AMQP short string (exchange, queue, routing key) holds at most 255 bytes.
+_MAX_SHORTSTR = 255
+
+
+def service_queue(service: str) -> str:
+    """The durable request queue every instance of ``service`` consumes from."""
+    return f"rpc-{service}"
+
+
+def service_binding(service: str) -> str:
+    """The binding key of the service queue: one topic word per method."""
+    return f"{service}.*"
+
+
+def reply_queue_name(owner: str, ident: str) -> str:
+    """A reply queue named as Nameko names its own; it is bound with the routing key ``ident``."""
+    return f"rpc.reply-{owner}-{ident}"
+
+
+def is_topic_word(name: str) -> bool:
+    """Whether ``name`` can be one word of a topic routing key (a service or method name).
+
+    A dot would split it in two, ``*`` and ``#`` are wildcards in bindings, and whitespace or
+    control characters are legal on the wire but certain to be mistakes.
+    """
+    if not name or len(name.encode("utf-8", "surrogatepass")) > _MAX_SHORTSTR:
+        return False
+    return not any(ch in ".*#" or ch.isspace() or not ch.isprintable() for ch in name)
+
+
+def dumps(obj: object) -> bytes:
+    """JSON bytes exactly as kombu writes them: default separators, ``ensure_ascii``, UTF-8."""
+    return json.dumps(obj).encode("utf-8")
+
+
+def request_body(args: Sequence[object], kwargs: Mapping[str, object]) -> bytes:
+    """The body of a request: ``{"args": [...], "kwargs": {...}}``, in that key order."""
+    return dumps({"args": list(args), "kwargs": dict(kwargs)})
+
+
+def _loads_object(body: bytes, what: str) -> dict[str, object] | str:
+    """Parse ``body`` as a JSON object; on failure return the reason instead of raising."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"{what} body is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+    except (AttributeError, TypeError):
+        return f"{what} body is {type(body).__name__}, not bytes"
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        return f"{what} body is nested too deeply to decode"
+    except ValueError as exc:  # JSONDecodeError, and ints over the digit limit
+        return f"{what} body is not valid JSON ({exc})"
+    if not isinstance(data, dict):
+        return f"{what} body is a JSON {_json_kind(data)}, not an object"
+    return data
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number"
+
+
+def parse_request(body: bytes) -> tuple[list[object], dict[str, object]]:
+    """The ``args`` and ``kwargs`` of a request body.
+
+    Raises ``errors.MalformedRequest`` for anything else: invalid UTF-8 or JSON and bodies that
+    are not objects (which Nameko drops silently or answers with a ``TypeError``), a missing key
+    (Nameko's exact message), and ``args``/``kwargs`` of the wrong JSON type.
+    """
+    data = _loads_object(body, "request")
+    if isinstance(data, str):
+        raise errors.MalformedRequest(data)
+    try:
+        args, kwargs = data["args"], data["kwargs"]
+    except KeyError:
+        raise errors.MalformedRequest("Message missing `args` or `kwargs`") from None
+    if not isinstance(args, list):
+        raise errors.MalformedRequest(f"`args` is a JSON {_json_kind(args)}, not an array")
+    if not isinstance(kwargs, dict):
+        raise errors.MalformedRequest(f"`kwargs` is a JSON {_json_kind(kwargs)}, not an object")
+    return args, kwargs
+
+
+def reply_body(result: object, error: Mapping[str, object] | None) -> bytes:
+    """The body of a reply: ``{"result": ..., "error": ...}``, in that key order."""
+    return dumps({"result": result, "error": None if error is None else dict(error)})
+
+
+def error_reply(exc: BaseException) -> bytes:
+    """The reply body a server sends when handling a request raised ``exc``."""
+    return reply_body(None, errors.serialize_exception(exc))
+
+
+def parse_reply(body: bytes) -> tuple[object, dict[str, object] | None]:
+    """The ``result`` and ``error`` of a reply body, read as leniently as Nameko's client does.
+
+    A falsy ``error`` (null, false, ``{}``, missing) means success and ``result`` must be present;
+    a truthy one must be an object. Anything else raises ``errors.MalformedReply``.
+    """
+    data = _loads_object(body, "reply")
+    if isinstance(data, str):
+        raise errors.MalformedReply(data)
+    error = data.get("error")
+    if error:
+        if not isinstance(error, dict):
+            raise errors.MalformedReply(
+                f"reply `error` is a JSON {_json_kind(error)}, not an object: {error!r:.200}"
+            )
+        return data.get("result"), error
+    if "result" not in data:
+        raise errors.MalformedReply("reply has neither `result` nor `error`")
+    return data["result"], None
+
+
+def context_to_headers(context: Mapping[str, object]) -> dict[str, object]:
+    """AMQP headers for a worker context: each key prefixed with ``nameko.``, ``None`` dropped.
+
+    Tuples become lists because pika cannot encode a tuple in a header table.
+    """
+    headers: dict[str, object] = {}
+    for key, value in context.items():
+        if value is None:
+            continue
+        headers[HEADER_PREFIX + key] = list(value) if isinstance(value, tuple) else value
+    return headers
+
+
+def headers_to_context(headers: Mapping[str, object] | None) -> dict[str, object]:
+    """The context carried by a message's headers, read as Nameko reads it (§6.2).
+
+    The ``nameko.`` prefix is stripped and every header is kept, prefixed or not, so the next hop
+    sees unprefixed headers promoted to ``nameko.<key>``. When both ``foo`` and ``nameko.foo``
+    are present, the later one wins. Non-string keys cannot come from AMQP and are skipped.
+    """
+    if not headers:
+        return {}
+    context: dict[str, object] = {}
+    cut = len(HEADER_PREFIX)
+    for key, value in headers.items():
+        if not isinstance(key, str):
+            continue
+        context[key[cut:] if key.startswith(HEADER_PREFIX) else key] = value
+    return context
+
+
+def new_call_id(service: str, method: str) -> str:
+    """A worker's call id, ``<service>.<method>.<uuid4>``, as Nameko forms it."""
+    return f"{service}.{method}.{uuid.uuid4()}"
+
+
+def child_call_id_stack(
+    parent: object, call_id: str, tracked: int = PARENT_CALLS_TRACKED
+) -> list[str]:
+    """The call-id stack a worker sends on: the last ``tracked`` parent ids, then its own.
+
+    More robust than Nameko, which splits a string stack into characters: a string is a
+    one-element stack, items that are not strings are dropped, any other type is no stack, and
+    ``tracked <= 0`` keeps no parents (Nameko's ``[-0:]`` would keep them all).
+    """
+    if isinstance(parent, str):
+        parents = [parent]
+    elif isinstance(parent, (list, tuple)):
+        parents = [item for item in parent if isinstance(item, str)]
+    else:
+        parents = []
+    kept = parents[-tracked:] if tracked > 0 else []
+    kept.append(call_id)
+    return kept
