@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
+    from rpcgen.runtime.codec import MethodCodec
     from rpcgen.runtime.errors import ServiceError
 
 __all__ = ["Method", "Param"]
@@ -48,19 +49,24 @@ class Method(Generic[R]):
         self.result = result
         self.errors = tuple(errors)
         self.routing_key = f"{service}.{name}"
-        self._codec: Any = None
+        self._codec: MethodCodec[R] | None = None
 
     def __repr__(self) -> str:
         return f"Method({self.routing_key!r})"
 
     @property
-    def codec(self) -> Any:
-        """The compiled argument/result codec, built on first use (see ``codec.MethodCodec``)."""
-        if self._codec is None:
+    def codec(self) -> MethodCodec[R]:
+        """The compiled argument/result codec, built on first use (see ``codec.MethodCodec``).
+
+        Built lazily so that importing a generated module costs nothing per method; an
+        unsupported parameter or result type raises ``TypeError`` here.
+        """
+        codec = self._codec
+        if codec is None:
             from rpcgen.runtime.codec import MethodCodec
 
-            self._codec = MethodCodec(self)
-        return self._codec
+            codec = self._codec = MethodCodec(self)
+        return codec
 
 
 AnyMethod = Method[object]

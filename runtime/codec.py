@@ -1,0 +1,241 @@
+"""Encode Python values for Nameko's wire and decode them back into a method's declared types.
+
+Encoding is driven by the value: dataclasses become objects in field order, enums their value,
+tuples arrays, and datetime/date/time/Decimal/UUID/bytes kombu>=5.3 markers; the bytes are
+exactly kombu's. Decoding is driven by the declared type (``rpcgen.runtime.decoding``) and
+validates as it converts. ``MethodCodec`` puts both together for one method's requests and replies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import json.encoder
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar, cast
+
+from rpcgen.runtime import errors, kombu_types, wire
+from rpcgen.runtime.decoding import DecodeError, Decoder, decoder_for, describe, spec_for, type_name
+
+if TYPE_CHECKING:
+    from rpcgen.runtime.spec import Method
+
+__all__ = [
+    "DecodeError",
+    "Decoder",
+    "MethodCodec",
+    "decoder_for",
+    "dumps",
+    "to_wire",
+    "type_name",
+]
+
+R_co = TypeVar("R_co", covariant=True)
+
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """The field names of a dataclass (cached per class), or None for any other class."""
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        names = None
+        if dataclasses.is_dataclass(cls):
+            names = tuple(field.name for field in dataclasses.fields(cls))
+        _FIELDS[cls] = names
+        return names
+
+
+def _convert(value: object) -> object:
+    """One step towards JSON for a value json cannot encode itself (the encoder's ``default``)."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: getattr(value, name) for name in names}
+    marker = kombu_types.encode(value)
+    if marker is not None:
+        return marker
+    raise TypeError(
+        f"rpcgen cannot send {describe(value)}: values must be JSON types, dataclasses, enums, "
+        "datetime, date, time, Decimal, UUID or bytes"
+    )
+
+
+def _make_encoder() -> Callable[[object], str]:
+    # The C encoder, built once with json.dumps' defaults (so kombu's bytes) and _convert as its
+    # default hook: native values never leave C. Without markers it does not look for cycles; the
+    # C recursion limit turns one into RecursionError instead.
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # pragma: no cover - CPython always has it
+        return json.JSONEncoder(default=_convert, check_circular=False).encode
+    iterencode = c_make_encoder(
+        None, _convert, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    return lambda value: "".join(iterencode(value, 0))
+
+
+_encode = _make_encoder()
+
+
+def dumps(value: object) -> bytes:
+    """JSON bytes for ``value`` as kombu>=5.3 writes them; ``TypeError`` for unsupported values."""
+    return _encode(value).encode("utf-8")
+
+
+def to_wire(value: object) -> object:
+    """``value`` as plain JSON data (what ``dumps`` writes); ``TypeError`` if unsupported."""
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [to_wire(item) for item in value]
+    if isinstance(value, dict):
+        return {_wire_key(key): to_wire(item) for key, item in value.items()}
+    # Subclasses of str, int and float (str and int enums included) are written as json writes them.
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return to_wire(_convert(value))
+
+
+def _wire_key(key: object) -> object:
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is None or type(key) in (int, float, bool):
+        return key  # json writes these as strings, as kombu does
+    raise TypeError(f"rpcgen cannot send a dict key {describe(key)}: keys must be strings")
+
+
+class _Slot(NamedTuple):
+    name: str
+    position: int  # -1: keyword-only
+    required: bool
+    decode: Decoder
+    identity: frozenset[type]
+
+
+class MethodCodec(Generic[R_co]):
+    """Requests and replies of one method, compiled once: build it with ``Method.codec``."""
+
+    __slots__ = ("_by_name", "_label", "_method", "_positional", "_required", "_result")
+
+    def __init__(self, method: Method[R_co]) -> None:
+        self._method = method
+        self._label = f"{method.name}()"
+        slots = []
+        for index, param in enumerate(method.params):
+            spec = spec_for(param.type)
+            position = -1 if param.keyword_only else index
+            slots.append(
+                _Slot(param.name, position, not param.has_default, spec.decode, spec.identity)
+            )
+        self._positional = [slot for slot in slots if slot.position >= 0]
+        self._by_name = {slot.name: slot for slot in slots}
+        self._required = [slot for slot in slots if slot.required]
+        self._result = spec_for(method.result)
+
+    def encode_request(self, args: tuple[object, ...], kwargs: dict[str, object]) -> bytes:
+        """The request body for a call; ``TypeError`` if an argument cannot be sent."""
+        return dumps({"args": args, "kwargs": kwargs})
+
+    def decode_request(self, body: bytes) -> tuple[list[object], dict[str, object]]:
+        """``wire.parse_request`` then ``decode_args``; raises a ``BadRequest`` subclass."""
+        args, kwargs = wire.parse_request(body)
+        return self.decode_args(args, kwargs)
+
+    def decode_args(
+        self, args: list[object], kwargs: dict[str, object]
+    ) -> tuple[list[object], dict[str, object]]:
+        """Bind a request's arguments to the parameters and decode each to its declared type.
+
+        Raises ``IncorrectSignature`` for too many positional arguments, an unknown or repeated
+        keyword, a missing required argument, or a value of the wrong type (naming the parameter,
+        the expected type and what arrived). Omitted parameters with defaults stay omitted.
+        """
+        self._bind(len(args), kwargs)
+        decode = self._decode
+        by_name = self._by_name
+        out_args = [
+            decode(slot, value) for slot, value in zip(self._positional, args, strict=False)
+        ]
+        out_kwargs = {key: decode(by_name[key], value) for key, value in kwargs.items()}
+        return out_args, out_kwargs
+
+    def _bind(self, given: int, kwargs: dict[str, object]) -> None:
+        expected = len(self._positional)
+        if given > expected:
+            plural, verb = "" if expected == 1 else "s", "was" if given == 1 else "were"
+            raise errors.IncorrectSignature(
+                f"{self._label} takes {expected} positional argument{plural} "
+                f"but {given} {verb} given"
+            )
+        for key in kwargs:
+            slot = self._by_name.get(key)
+            if slot is None:
+                raise errors.IncorrectSignature(
+                    f"{self._label} got an unexpected keyword argument {key!r}"
+                )
+            if 0 <= slot.position < given:
+                raise errors.IncorrectSignature(
+                    f"{self._label} got multiple values for argument {key!r}"
+                )
+        missing = [
+            slot.name
+            for slot in self._required
+            if not 0 <= slot.position < given and slot.name not in kwargs
+        ]
+        if missing:
+            names = ", ".join(repr(name) for name in missing)
+            plural = "s" if len(missing) > 1 else ""
+            raise errors.IncorrectSignature(
+                f"{self._label} missing required argument{plural} {names}"
+            )
+
+    def _decode(self, slot: _Slot, value: object) -> object:
+        if type(value) in slot.identity:
+            return value
+        try:
+            return slot.decode(value)
+        except DecodeError as exc:
+            where = f"argument {slot.name!r}"
+            if exc.path:
+                where += f" at {exc.at(slot.name)}"
+            raise errors.IncorrectSignature(
+                f"{self._label}: {where} expected {exc.expected}, got {exc.got}"
+            ) from None
+
+    def encode_reply(self, result: object) -> bytes:
+        """The reply body for a result; if it cannot be encoded, an ``UnserializableValueError``
+        reply with a null result, as Nameko sends."""
+        try:
+            return dumps({"result": result, "error": None})
+        except Exception:  # TypeError, RecursionError, or a failing property of a dataclass
+            return wire.error_reply(errors.UnserializableValueError(result))
+
+    encode_result = encode_reply  # the name design.md first used
+
+    def decode_result(self, raw: object) -> R_co:
+        """A reply's result as the declared type; ``ResultTypeError`` if it does not fit."""
+        if type(raw) in self._result.identity:
+            return cast(R_co, raw)
+        try:
+            return cast(R_co, self._result.decode(raw))
+        except DecodeError as exc:
+            where = f" at {exc.at('result')}" if exc.path else ""
+            raise errors.ResultTypeError(
+                f"{self._method.routing_key}: result{where} expected {exc.expected}, got {exc.got}"
+            ) from None
+
+    def decode_reply(self, body: bytes) -> R_co:
+        """A reply body's result, or raise its error (declared, protocol or ``RemoteError``)."""
+        result, error = wire.parse_reply(body)
+        if error is not None:
+            raise errors.deserialize_error(error, self._method.errors)
+        return self.decode_result(result)
