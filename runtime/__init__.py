@@ -1,19 +1,65 @@
-"""rpcgen's runtime: Nameko's RPC wire over pika, shared by sync, futures and asyncio clients and servers."""
+"""The rpcgen runtime: typed clients (sync, futures, asyncio) and servers on Nameko's RPC wire.
 
-from rpcgen.runtime.aio import AsyncClient
+Everything generated code and users need is importable from here.
+"""
+
+from rpcgen.runtime.aio import AsyncClient, AsyncConnection
 from rpcgen.runtime.client import BoundMethod, Client, RpcFuture
-from rpcgen.runtime.errors import RpcError, ServiceError
-from rpcgen.runtime.server import Server
+from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Connection
+from rpcgen.runtime.context import CallContext, context_data, current_context
+from rpcgen.runtime.errors import (
+    BadRequest,
+    IncorrectSignature,
+    MalformedReply,
+    MalformedRequest,
+    MethodNotFound,
+    PayloadTooLarge,
+    RemoteError,
+    ReplyQueueExpired,
+    ResultTypeError,
+    RpcConnectionError,
+    RpcError,
+    RpcTimeout,
+    ServiceError,
+    UnknownService,
+    UnserializableValueError,
+)
+from rpcgen.runtime.server import Server, ServiceRunner, run_in_background, serve, serve_main
 from rpcgen.runtime.spec import Method, Param
+from rpcgen.runtime.uris import mask_uri
 
 __all__ = [
+    "DEFAULT_TIMEOUT",
     "AsyncClient",
+    "AsyncConnection",
+    "BadRequest",
     "BoundMethod",
+    "CallContext",
     "Client",
+    "Connection",
+    "IncorrectSignature",
+    "MalformedReply",
+    "MalformedRequest",
     "Method",
+    "MethodNotFound",
     "Param",
+    "PayloadTooLarge",
+    "RemoteError",
+    "ReplyQueueExpired",
+    "ResultTypeError",
+    "RpcConnectionError",
     "RpcError",
     "RpcFuture",
+    "RpcTimeout",
     "Server",
     "ServiceError",
+    "ServiceRunner",
+    "UnknownService",
+    "UnserializableValueError",
+    "context_data",
+    "current_context",
+    "mask_uri",
+    "run_in_background",
+    "serve",
+    "serve_main",
 ]

@@ -1,42 +1,169 @@
-"""Asyncio client shell. STUB: signatures are the contract with generated code."""
+"""Asyncio client: the same connection core, with completions handed to the event loop.
+
+A call registers an asyncio future with the connection's I/O thread. Completions are handed to
+the loop in batches: the first one of a batch schedules a single ``call_soon_threadsafe`` and
+the rest ride along, so thousands of concurrent awaits cost few loop wake-ups. Cancelling an
+awaiting task only forgets its call: a reply that still comes is dropped like any late reply,
+and the connection carries on.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import ClassVar, TypeVar
+from functools import partial
+from types import TracebackType
+from typing import ClassVar, TypeVar, cast
 
+from rpcgen.runtime import wire
+from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Connection
 from rpcgen.runtime.spec import Method
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "AsyncConnection"]
 
 R = TypeVar("R")
 _A = TypeVar("_A", bound="AsyncClient")
+_Outcome = tuple["asyncio.Future[bytes | None]", "bytes | None", "BaseException | None"]
+
+
+class _LoopBridge:
+    """Delivers call outcomes from the I/O thread to one event loop, one wake-up per batch."""
+
+    __slots__ = ("_outcomes", "_scheduled", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._outcomes: deque[_Outcome] = deque()
+        self._scheduled = False
+
+    def resolve(
+        self, future: asyncio.Future[bytes | None], body: bytes | None, error: BaseException | None
+    ) -> None:
+        """Runs on the I/O thread."""
+        self._outcomes.append((future, body, error))
+        if not self._scheduled:
+            self._scheduled = True
+            try:
+                self.loop.call_soon_threadsafe(self._flush)
+            except RuntimeError:  # the loop is closed: nobody is left to wait
+                self._outcomes.clear()
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        outcomes = self._outcomes
+        while outcomes:
+            future, body, error = outcomes.popleft()
+            if future.done():  # cancelled meanwhile
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(body)
 
 
 class AsyncConnection:
-    """Placeholder."""
+    """An asyncio face of a ``Connection``; ``async with AsyncConnection.open(uri) as conn``.
+
+    Wrapping an existing ``Connection`` shares its I/O thread and reply queue with sync clients.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._owned = False
+        self._bridge: _LoopBridge | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        uri: str | Sequence[str] | None = None,
+        *,
+        exchange: str = wire.DEFAULT_EXCHANGE,
+        client_name: str = "rpcgen_client",
+    ) -> AsyncConnection:
+        """Connect without blocking the event loop; the result owns (and closes) its connection."""
+        loop = asyncio.get_running_loop()
+        connect = partial(Connection, uri, exchange=exchange, client_name=client_name)
+        self = cls(await loop.run_in_executor(None, connect))
+        self._owned = True
+        return self
+
+    async def close(self) -> None:
+        """Close the underlying connection if this object opened it."""
+        if self._owned:
+            await asyncio.get_running_loop().run_in_executor(None, self.connection.close)
+
+    async def __aenter__(self) -> AsyncConnection:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:  # fmt: skip
+        await self.close()
+
+    def _bridge_here(self) -> _LoopBridge:
+        loop = asyncio.get_running_loop()
+        bridge = self._bridge
+        if bridge is None or bridge.loop is not loop:
+            bridge = self._bridge = _LoopBridge(loop)
+        return bridge
 
 
 class AsyncClient:
-    """Base of generated ``<Name>AsyncClient`` classes."""
+    """Base of generated ``<Name>AsyncClient`` classes; any number of tasks may share one."""
 
     service_name: ClassVar[str]
 
-    def __init__(self, connection: AsyncConnection, *, timeout: float | None = 30.0) -> None:
+    def __init__(
+        self, connection: AsyncConnection | Connection, *, timeout: float | None = DEFAULT_TIMEOUT
+    ) -> None:
+        if isinstance(connection, Connection):
+            connection = AsyncConnection(connection)
         self._connection = connection
         self._timeout = timeout
+        self._owns_connection = False
 
     @classmethod
     @asynccontextmanager
     async def connect(
-        cls: type[_A], uri: str | Sequence[str] | None = None, *, timeout: float | None = 30.0
+        cls: type[_A],
+        uri: str | Sequence[str] | None = None,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        exchange: str = wire.DEFAULT_EXCHANGE,
+        client_name: str = "rpcgen_client",
     ) -> AsyncIterator[_A]:
-        raise NotImplementedError
-        yield
+        """A client on a connection of its own, closed when the block ends."""
+        connection = await AsyncConnection.open(uri, exchange=exchange, client_name=client_name)
+        try:
+            client = cls(connection, timeout=timeout)
+            client._owns_connection = True
+            yield client
+        finally:
+            await connection.close()
 
     def with_timeout(self: _A, timeout: float | None) -> _A:
+        """A client on the same connection whose calls use ``timeout`` (seconds, None = wait)."""
         return type(self)(self._connection, timeout=timeout)
 
-    async def _call(self, method: Method[R], args: tuple[object, ...], kwargs: dict[str, object]) -> R:
-        raise NotImplementedError
+    async def close(self) -> None:
+        """Close the connection if this client opened it (``connect``); a shared one stays."""
+        if self._owns_connection:
+            await self._connection.close()
+
+    async def _call(
+        self, method: Method[R], args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> R:
+        body = method.codec.encode_request(args, kwargs)
+        bridge = self._connection._bridge_here()
+        future: asyncio.Future[bytes | None] = bridge.loop.create_future()
+        core = self._connection.connection
+        call = core.call(method, body, self._timeout, partial(bridge.resolve, future))
+        try:
+            raw = await future
+        except asyncio.CancelledError:
+            core.forget(call)
+            raise
+        return cast(R, method.codec.decode_reply(raw))

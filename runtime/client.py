@@ -1,34 +1,81 @@
-"""Sync and futures client shells. STUB: signatures are the contract with generated code."""
+"""Sync and futures clients: thin shells over the connection core.
+
+A client holds no state of its own besides its timeout, so one client (or many clients on one
+``Connection``) can be used from any number of threads at once. A call encodes its request in
+the caller's thread, hands it to the connection's I/O thread, and waits on its ``RpcFuture``;
+the reply is decoded back in the thread that asks for the result.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
+from rpcgen.runtime import wire
+from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Connection
+from rpcgen.runtime.errors import RpcTimeout
 from rpcgen.runtime.spec import Method
 
-__all__ = ["BoundMethod", "Client", "RpcFuture"]
+__all__ = ["DEFAULT_TIMEOUT", "BoundMethod", "Client", "RpcFuture"]
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
 _C = TypeVar("_C", bound="Client")
 
-DEFAULT_TIMEOUT = 30.0
-
 
 class RpcFuture(Generic[R_co]):
-    """The pending result of one call, like Nameko's ``call_async`` reply."""
+    """The pending result of one call, like Nameko's ``call_async`` reply.
 
-    def result(self, timeout: float | None = None) -> R_co:
-        raise NotImplementedError
+    The call's own deadline (its client's timeout) still applies: when it passes, ``result()``
+    raises ``RpcTimeout`` however long one waits.
+    """
+
+    __slots__ = ("_body", "_error", "_finished", "_lock", "_method", "_value")
+
+    def __init__(self, method: Method[R_co]) -> None:
+        self._method = method
+        self._lock = threading.Lock()
+        self._lock.acquire()  # released once, by the I/O thread, when the outcome is known
+        self._finished = False
+        self._body: bytes | None = None
+        self._error: BaseException | None = None
+        self._value: Any = _UNSET
 
     def done(self) -> bool:
-        raise NotImplementedError
+        """Whether the reply (or the call's failure) has arrived."""
+        return self._finished
+
+    def result(self, timeout: float | None = None) -> R_co:
+        """The call's result; raises its remote or local error.
+
+        ``timeout`` bounds this wait only (seconds); if it passes first, ``RpcTimeout`` is
+        raised and the call stays pending, so ``result()`` may be asked again.
+        """
+        if not self._finished:
+            if not self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+                raise RpcTimeout(self._method.routing_key, timeout or 0.0)
+            self._lock.release()  # let any other waiter through
+        if self._error is not None:
+            raise self._error
+        if self._value is _UNSET:
+            try:
+                self._value = self._method.codec.decode_reply(self._body)
+            except BaseException as exc:
+                self._error = exc
+                raise
+        return cast(R_co, self._value)
+
+    def _resolve(self, body: bytes | None, error: BaseException | None) -> None:
+        """The I/O thread's completion callback."""
+        self._body = body
+        self._error = error
+        self._finished = True
+        self._lock.release()
 
 
-class Connection:
-    """Placeholder; the real one lives in ``rpcgen.runtime.connection``."""
+_UNSET: Any = object()
 
 
 class Client:
@@ -39,6 +86,7 @@ class Client:
     def __init__(self, connection: Connection, *, timeout: float | None = DEFAULT_TIMEOUT) -> None:
         self._connection = connection
         self._timeout = timeout
+        self._owns_connection = False
 
     @classmethod
     @contextmanager
@@ -47,21 +95,37 @@ class Client:
         uri: str | Sequence[str] | None = None,
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
+        exchange: str = wire.DEFAULT_EXCHANGE,
+        client_name: str = "rpcgen_client",
     ) -> Iterator[_C]:
-        raise NotImplementedError
-        yield
+        """A client on a connection of its own, closed when the block ends."""
+        connection = Connection(uri, exchange=exchange, client_name=client_name)
+        try:
+            client = cls(connection, timeout=timeout)
+            client._owns_connection = True
+            yield client
+        finally:
+            connection.close()
 
     def with_timeout(self: _C, timeout: float | None) -> _C:
         """A client on the same connection whose calls use ``timeout`` (seconds, None = wait)."""
         return type(self)(self._connection, timeout=timeout)
 
+    def close(self) -> None:
+        """Close the connection if this client opened it (``connect``); a shared one stays."""
+        if self._owns_connection:
+            self._connection.close()
+
     def _invoke(self, method: Method[R], args: tuple[object, ...], kwargs: dict[str, object]) -> R:
-        raise NotImplementedError
+        return self._invoke_async(method, args, kwargs).result()
 
     def _invoke_async(
         self, method: Method[R], args: tuple[object, ...], kwargs: dict[str, object]
     ) -> RpcFuture[R]:
-        raise NotImplementedError
+        body = method.codec.encode_request(args, kwargs)
+        future: RpcFuture[R] = RpcFuture(method)
+        self._connection.call(method, body, self._timeout, future._resolve)
+        return future
 
 
 class BoundMethod(Generic[R]):

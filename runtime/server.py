@@ -1,18 +1,318 @@
-"""Server skeleton base and runners. STUB: signatures are the contract with generated code."""
+"""Server skeleton base, request dispatch, worker pool and the three ways to run a server.
+
+Each request a service queue delivers is handed to a pool of ``max_workers`` threads, which
+turn it into a reply body (``_Dispatcher``); the connection core publishes the reply on a
+confirm channel and acks the request once the reply is confirmed. Nothing a request carries
+can stop the server: a request without ``reply_to`` is acked and logged (Nameko crashes on it,
+issue #753); a foreign or missing ``content_type``, a body that is not a request, an unknown
+method or arguments of the wrong type get the matching error reply; an exception in a handler
+becomes an error reply the Nameko way.
+
+Run a server with ``serve(Impl(), uri)`` (blocking; SIGTERM/SIGINT stop it gracefully),
+``rpcgen serve module:Impl`` (``serve_main``), or ``with run_in_background(Impl(), uri):``.
+"""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
-from typing import ClassVar
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from queue import SimpleQueue
+from typing import Any, ClassVar
 
+import pika
+from rpcgen.runtime import context, wire
+from rpcgen.runtime.connection import Connection, Consumer, Delivery
+from rpcgen.runtime.errors import (
+    MalformedRequest,
+    MethodNotFound,
+    RpcConnectionError,
+    ServiceError,
+)
 from rpcgen.runtime.spec import Method
 
-__all__ = ["Server"]
+__all__ = ["Server", "ServiceRunner", "run_in_background", "serve", "serve_main"]
+
+log = logging.getLogger(__name__)
 
 
-class Server(abc.ABC):  # noqa: B024 - generated subclasses add the abstract methods
+class Server(abc.ABC):
     """Base of generated ``<Name>Server`` skeletons; subclass it and implement every method."""
 
     service_name: ClassVar[str]
     methods: ClassVar[Mapping[str, Method[object]]]
+
+
+class _Dispatcher:
+    """Turns one request into one reply body; runs in a worker thread."""
+
+    def __init__(self, server: Server) -> None:
+        self.service = server.service_name
+        self._routes: dict[str, tuple[Method[object], Callable[..., object]]] = {
+            method.routing_key: (method, getattr(server, attr))
+            for attr, method in server.methods.items()
+        }
+
+    def reply_for(self, request: Delivery) -> bytes | None:
+        """The reply body, or None when the request cannot be answered (no ``reply_to``)."""
+        props = request.properties
+        if not props.reply_to:
+            log.warning(
+                "dropped a request to %s without reply_to (correlation id %r): nobody to answer",
+                request.routing_key, props.correlation_id,
+            )  # fmt: skip
+            return None
+        try:
+            method, handler, args, kwargs = self._decode(request)
+        except Exception as exc:  # a protocol error, answered as Nameko answers it
+            log.info("bad request to %s: %r", request.routing_key, exc)
+            return wire.error_reply(exc)
+        return self._run(method, handler, args, kwargs, props.headers)
+
+    def _decode(
+        self, request: Delivery
+    ) -> tuple[Method[object], Callable[..., object], Sequence[object], dict[str, object]]:
+        content_type = request.properties.content_type
+        if content_type != wire.CONTENT_TYPE:
+            raise MalformedRequest(
+                f"unsupported content type {content_type!r}: only {wire.CONTENT_TYPE} is accepted"
+            )
+        route = self._routes.get(request.routing_key)
+        if route is None:
+            raise MethodNotFound(request.routing_key.rpartition(".")[2])
+        method, handler = route
+        args, kwargs = wire.parse_request(request.body)
+        args, kwargs = method.codec.decode_args(args, kwargs)
+        return method, handler, args, kwargs
+
+    def _run(
+        self, method: Method[object], handler: Callable[..., object], args: Sequence[object],
+        kwargs: dict[str, object], headers: Mapping[str, object] | None,
+    ) -> bytes:  # fmt: skip
+        ctx = context.incoming(headers, wire.new_call_id(self.service, method.name))
+        token = context.enter(ctx)
+        try:
+            result = handler(*args, **kwargs)
+        except ServiceError as exc:  # declared in the IDL: an ordinary outcome
+            log.debug("%s raised %r", ctx.call_id, exc)
+            return wire.error_reply(exc)
+        except Exception as exc:
+            log.warning("%s failed", ctx.call_id, exc_info=True)
+            return wire.error_reply(exc)
+        finally:
+            context.leave(token)
+        try:
+            return method.codec.encode_reply(result)  # type: ignore[no-any-return]
+        except Exception as exc:  # UnserializableValueError, or a result of the wrong type
+            log.warning("%s returned a result that cannot be sent: %r", ctx.call_id, exc)
+            return wire.error_reply(exc)
+
+
+def _reply_properties(request: Any) -> Any:
+    """Nameko's reply properties: ``headers`` present and empty, correlation id copied."""
+    return pika.BasicProperties(
+        content_type=wire.CONTENT_TYPE,
+        content_encoding=wire.CONTENT_ENCODING,
+        delivery_mode=wire.PERSISTENT,
+        priority=0,
+        correlation_id=request.correlation_id,
+        headers={},
+    )
+
+
+class ServiceRunner:
+    """Serves one ``Server`` instance: its queue, a pool of workers, and a graceful stop.
+
+    ``connection`` shares an existing connection (handlers may then call other services on
+    it); otherwise the runner opens one on ``uri`` and closes it when stopped. ``prefetch``,
+    the number of requests held unacknowledged at once, defaults to ``max_workers``; raising it
+    raises throughput, because a request holds its slot until its reply is confirmed.
+    """
+
+    def __init__(
+        self,
+        server: Server,
+        uri: str | Sequence[str] | None = None,
+        *,
+        connection: Connection | None = None,
+        max_workers: int = 10,
+        prefetch: int | None = None,
+        exchange: str = wire.DEFAULT_EXCHANGE,
+    ) -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self.server = server
+        self._uri = uri
+        self._exchange = exchange
+        self._connection = connection
+        self._owns_connection = connection is None
+        self.max_workers = max_workers
+        self.prefetch = max_workers if prefetch is None else prefetch
+        self._dispatcher = _Dispatcher(server)
+        self._requests: SimpleQueue[Delivery | None] = SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._consumer: Consumer | None = None
+        self.stopping = threading.Event()
+        """Set when a stop is requested or the connection is lost."""
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("the runner is not started")
+        return self._connection
+
+    @property
+    def error(self) -> RpcConnectionError | None:
+        """Why the runner stopped serving on its own, if it did."""
+        return None if self._consumer is None else self._consumer.error
+
+    def start(self) -> None:
+        """Connect, start the workers and start consuming; returns once requests can arrive."""
+        svc = self.server.service_name
+        if self._connection is None:
+            self._connection = Connection(
+                self._uri, exchange=self._exchange, client_name=svc, reply_queue=False
+            )
+        for i in range(self.max_workers):
+            worker = threading.Thread(target=self._work, name=f"rpcgen-{svc}-{i}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        try:
+            self._consumer = self._connection.consume(
+                wire.service_queue(svc), wire.service_binding(svc), self.prefetch,
+                self._requests.put, on_lost=lambda _err: self.stopping.set(),
+            )  # fmt: skip
+        except BaseException:
+            self._shutdown_workers(timeout=None)
+            if self._owns_connection:
+                self._connection.close()
+            raise
+        log.info(
+            "serving %s on %s (%d workers, prefetch %d)",
+            svc, self._connection.uri, self.max_workers, self.prefetch,
+        )  # fmt: skip
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop taking requests, finish and answer those received, then disconnect.
+
+        Returns False if ``timeout`` passed first; requests not yet acked then go back to the
+        queue when the connection closes, and the broker redelivers them.
+        """
+        self.stopping.set()
+        settled = True
+        if self._consumer is not None:
+            self._consumer.stop()
+            settled = self._consumer.drained.wait(timeout)
+        self._shutdown_workers(timeout=0 if not settled else None)
+        if self._owns_connection and self._connection is not None:
+            self._connection.close()
+        if not settled:
+            log.warning("stopped with requests still in progress; the broker will redeliver them")
+        return settled
+
+    def _shutdown_workers(self, timeout: float | None) -> None:
+        for _ in self._workers:
+            self._requests.put(None)
+        for worker in self._workers:
+            worker.join(timeout)
+        self._workers.clear()
+
+    def _work(self) -> None:
+        requests, dispatcher = self._requests, self._dispatcher
+        while (request := requests.get()) is not None:
+            try:
+                body = dispatcher.reply_for(request)
+            except BaseException as exc:  # even SystemExit from a handler must not kill a worker
+                log.exception("request to %s failed outside its handler", request.routing_key)
+                body = wire.error_reply(exc)
+            consumer = self._consumer
+            assert consumer is not None  # deliveries only come once consuming started
+            if body is None:
+                consumer.ack(request.tag)
+            else:
+                reply_to = request.properties.reply_to
+                consumer.reply(request.tag, reply_to, _reply_properties(request.properties), body)
+
+
+@contextmanager
+def run_in_background(
+    server: Server,
+    uri: str | Sequence[str] | None = None,
+    *,
+    connection: Connection | None = None,
+    max_workers: int = 10,
+    prefetch: int | None = None,
+    exchange: str = wire.DEFAULT_EXCHANGE,
+) -> Iterator[ServiceRunner]:
+    """Serve ``server`` in background threads for the duration of the block (tests, demos)."""
+    runner = ServiceRunner(
+        server, uri, connection=connection, max_workers=max_workers, prefetch=prefetch,
+        exchange=exchange,
+    )  # fmt: skip
+    runner.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+
+
+def serve(
+    server: Server,
+    uri: str | Sequence[str] | None = None,
+    *,
+    max_workers: int = 10,
+    prefetch: int | None = None,
+    exchange: str = wire.DEFAULT_EXCHANGE,
+    shutdown_timeout: float | None = None,
+) -> None:
+    """Serve ``server`` until SIGTERM or SIGINT, then stop gracefully and return.
+
+    Requests already received are finished, answered and acked before returning (within
+    ``shutdown_timeout`` seconds, if given). Raises ``RpcConnectionError`` if the broker is
+    lost. Signal handlers are installed only when called from the main thread.
+    """
+    runner = ServiceRunner(
+        server, uri, max_workers=max_workers, prefetch=prefetch, exchange=exchange
+    )
+    runner.start()
+    restore = _on_signals(runner.stopping.set)
+    try:
+        while not runner.stopping.wait(1.0):
+            pass
+        log.info("stopping %s", server.service_name)
+    finally:
+        restore()
+        runner.stop(shutdown_timeout)
+    if runner.error is not None:
+        raise runner.error
+
+
+def serve_main(cls: type[Server], amqp_uri: str | None = None, max_workers: int = 10) -> int:
+    """Entry point of ``rpcgen serve module:Class``: serve ``cls()`` and return an exit code."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    try:
+        serve(cls(), amqp_uri, max_workers=max_workers)
+    except RpcConnectionError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+def _on_signals(handler: Callable[[], None]) -> Callable[[], None]:
+    """Route SIGTERM and SIGINT to ``handler``; returns a function restoring the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    sigs = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, lambda _s, _f: handler()) for sig in sigs}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore

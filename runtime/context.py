@@ -1,0 +1,102 @@
+"""The call context: what a handler knows about the call it serves, and what it passes on.
+
+Nameko keeps a per-worker context (the incoming ``nameko.*`` headers with the prefix stripped)
+and a call-id stack. Every RPC a worker makes carries both on: the context keys as
+``nameko.<key>`` headers and ``nameko.call_id_stack`` = the worker's own stack, i.e. the parent
+stack (trimmed to the last ``PARENT_CALLS_TRACKED`` ids) plus the worker's own call id.
+
+rpcgen keeps the same data in a ``ContextVar``. The server sets it around each handler, in the
+worker thread that runs it, so any client call the handler makes, from any client object,
+continues the chain. Outside a handler a call sends a fresh one-element stack
+``["<client_name>.call.<correlation id>"]`` (a new id per call, like Nameko 3; reusing the
+correlation id ties the trace to the message).
+
+Callers may add context data of their own (like Nameko's ``context_data``) for the calls made
+inside a ``with context_data(language="en"):`` block; it is per thread and per asyncio task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+
+from rpcgen.runtime import wire
+
+__all__ = ["CallContext", "context_data", "current_context"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    """The context of the request a handler is serving."""
+
+    data: Mapping[str, object]
+    """Incoming context keys without the ``nameko.`` prefix, ``call_id_stack`` excluded."""
+    call_id_stack: tuple[str, ...]
+    """The worker's stack: the tracked parent ids followed by its own call id."""
+
+    @property
+    def call_id(self) -> str:
+        """This worker's own call id, ``<service>.<method>.<uuid4>``."""
+        return self.call_id_stack[-1]
+
+    @property
+    def parent_call_id(self) -> str | None:
+        """The caller's call id, if the caller sent a stack."""
+        return self.call_id_stack[-2] if len(self.call_id_stack) > 1 else None
+
+
+_current: ContextVar[CallContext | None] = ContextVar("rpcgen_call_context", default=None)
+_extra: ContextVar[Mapping[str, object] | None] = ContextVar("rpcgen_context_data", default=None)
+
+
+def current_context() -> CallContext | None:
+    """The context of the request being served by this thread or task, or None."""
+    return _current.get()
+
+
+@contextmanager
+def context_data(**data: object) -> Iterator[None]:
+    """Send ``data`` as ``nameko.<key>`` headers on every call made inside the block.
+
+    Keys given here override the same keys of a handler's incoming context; ``None`` values
+    are dropped on the wire, as Nameko drops them. ``call_id_stack`` cannot be set this way.
+    """
+    if "call_id_stack" in data:
+        raise ValueError("call_id_stack is managed by rpcgen and cannot be set as context data")
+    token = _extra.set({**(_extra.get() or {}), **data})
+    try:
+        yield
+    finally:
+        _extra.reset(token)
+
+
+def enter(ctx: CallContext) -> Token[CallContext | None]:
+    """Make ``ctx`` current (the server does this around each handler)."""
+    return _current.set(ctx)
+
+
+def leave(token: Token[CallContext | None]) -> None:
+    """Undo the matching ``enter``."""
+    _current.reset(token)
+
+
+def incoming(headers: Mapping[str, object] | None, call_id: str) -> CallContext:
+    """Build a worker's context from a request's headers and the worker's own call id."""
+    data = wire.headers_to_context(headers)
+    # wire is laxer than Nameko here: a stack of the wrong type never splits into characters.
+    stack = wire.child_call_id_stack(data.pop("call_id_stack", None), call_id)
+    return CallContext(data=data, call_id_stack=tuple(stack))
+
+
+def outgoing_headers(own_call_id: str) -> dict[str, object]:
+    """The ``nameko.*`` headers of a request made now; ``own_call_id`` is used outside handlers."""
+    ctx = _current.get()
+    extra = _extra.get()
+    if ctx is None and not extra:
+        return {"nameko.call_id_stack": [own_call_id]}
+    data: dict[str, object] = dict(ctx.data) if ctx is not None else {}
+    data.update(extra or {})
+    data["call_id_stack"] = list(ctx.call_id_stack) if ctx is not None else [own_call_id]
+    return wire.context_to_headers(data)

@@ -1,0 +1,104 @@
+"""Broker addresses: where they come from, how pika gets them, and how they are printed.
+
+Passwords never leave this module unmasked: everything printable goes through ``mask_uri``
+or ``describe_error``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+
+import pika
+from pika import exceptions as pika_errors
+
+__all__ = [
+    "DEFAULT_URI",
+    "URI_ENV",
+    "describe_error",
+    "mask_uri",
+    "pika_parameters",
+    "resolve_uris",
+]
+
+DEFAULT_URI = "amqp://guest:guest@localhost:5672/"
+URI_ENV = "RPCGEN_AMQP_URI"
+_SCHEMES = {"amqp": "amqp", "pyamqp": "amqp", "amqps": "amqps"}
+
+
+def resolve_uris(uri: str | Sequence[str] | None) -> list[str]:
+    """The URIs to try in order: the argument, else ``$RPCGEN_AMQP_URI``, else the default."""
+    if uri is None:
+        uri = os.environ.get(URI_ENV) or DEFAULT_URI
+    uris = [uri] if isinstance(uri, str) else list(uri)
+    if not uris:
+        raise ValueError("no AMQP URI given")
+    return uris
+
+
+def mask_uri(uri: str) -> str:
+    """``uri`` with its password replaced by ``***``."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparsable AMQP URI>"
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return uri  # no password in it
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostport}"))
+
+
+def scrub(text: str, uri: str) -> str:
+    """``text`` with any occurrence of ``uri``'s password (as written or decoded) masked."""
+    try:
+        password = urlsplit(uri).password
+    except ValueError:
+        return text
+    for secret in sorted({password or "", unquote(password or "")}, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def pika_parameters(uri: str, *, heartbeat: int, connect_timeout: float, name: str) -> Any:
+    """pika parameters for ``uri``: one attempt, Nameko's heartbeat, Celery-style ``//`` fixed.
+
+    kombu reads ``host:5672//`` as the vhost ``/`` but pika would read ``''``; ``pyamqp://``
+    (kombu's spelling) is accepted as ``amqp://``.
+    """
+    parts = urlsplit(uri)
+    scheme = _SCHEMES.get(parts.scheme.lower())
+    if scheme is None:
+        raise ValueError(
+            f"unsupported AMQP URI scheme {parts.scheme!r} in {mask_uri(uri)}: "
+            "use amqp:// or amqps://"
+        )
+    path = "/%2F" if parts.path == "//" else parts.path
+    try:
+        params = pika.URLParameters(urlunsplit(parts._replace(scheme=scheme, path=path)))
+    except ValueError as exc:
+        raise ValueError(f"invalid AMQP URI {mask_uri(uri)}: {scrub(str(exc), uri)}") from None
+    if "heartbeat" not in parse_qs(parts.query):
+        params.heartbeat = heartbeat
+    # One attempt: a refused login or vhost must surface at once, not after pika's retries.
+    params.connection_attempts = 1
+    params.socket_timeout = connect_timeout
+    params.stack_timeout = connect_timeout
+    params.client_properties = {"connection_name": name}
+    return params
+
+
+def describe_error(uri: str, error: BaseException) -> str:
+    """One line saying why connecting to ``uri`` failed, password masked."""
+    where = mask_uri(uri)
+    if isinstance(error, pika_errors.ProbableAuthenticationError | pika_errors.AuthenticationError):
+        user = urlsplit(uri).username or "guest"
+        return f"{where}: login refused for user {unquote(user)!r} (wrong user name or password?)"
+    if isinstance(error, pika_errors.ProbableAccessDeniedError):
+        return f"{where}: access to the virtual host refused (missing vhost or permissions?)"
+    if isinstance(error, pika_errors.ConnectionClosedByBroker):
+        return f"{where}: {scrub(error.reply_text, uri)} ({error.reply_code})"
+    return f"{where}: {scrub(f'{type(error).__name__}: {error}', uri)}"
