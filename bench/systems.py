@@ -1,0 +1,100 @@
+"""The systems under test: how to start each one's server and client processes.
+
+Every system is a server process and a client process, both started by the driver, so that the
+CPU and memory of each side can be read separately. Client processes run `workload.py` and print
+one JSON line; servers run until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+
+@dataclass(frozen=True)
+class System:
+    key: str  # short name used in JSON and on the command line
+    label: str  # what the report calls it
+    server: tuple[str, ...]  # argv; "{uri}" is replaced by the broker URI
+    client: tuple[str, ...]  # argv; the driver appends the workload options
+    ready_queue: str  # the server is ready once this queue has a consumer
+
+
+def nameko_python(explicit: str | None) -> str | None:
+    """The Nameko 2.14.1 python: --nameko-python, then ./.venv-nameko, then /tmp/venv-nameko."""
+    candidates = [explicit] if explicit else []
+    candidates += [str(ROOT / ".venv-nameko/bin/python"), "/tmp/venv-nameko/bin/python"]
+    for python in candidates:
+        if python and Path(python).exists():
+            return python
+    return None
+
+
+def rpcgen_available(python: str) -> str | None:
+    """None if the rpcgen runtime and generated hello client work; otherwise why not."""
+    probe = subprocess.run(
+        [python, str(BENCH / "system_rpcgen.py"), "probe"],
+        cwd=BENCH,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if probe.returncode == 0:
+        return None
+    lines = (probe.stderr or probe.stdout).strip().splitlines()
+    return lines[-1] if lines else f"probe exited {probe.returncode}"
+
+
+def all_systems(nameko: str | None) -> list[System]:
+    """Every system, in the order of the report; Nameko only when its venv exists."""
+    py = sys.executable
+    rpcgen_server = (py, "system_rpcgen.py", "server", "--uri", "{uri}")
+    systems = [
+        System(
+            "rpcgen",
+            "rpcgen, futures client",
+            rpcgen_server,
+            (py, "system_rpcgen.py", "client", "--mode", "futures"),
+            "rpc-hello_service",
+        ),
+        System(
+            "rpcgen-asyncio",
+            "rpcgen, asyncio client",
+            rpcgen_server,
+            (py, "system_rpcgen.py", "client", "--mode", "asyncio"),
+            "rpc-hello_service",
+        ),
+    ]
+    if nameko:
+        nameko_bin = str(Path(nameko).parent / "nameko")
+        systems.append(
+            System(
+                "nameko",
+                "Nameko 2.14.1 (ClusterRpcProxy)",
+                (nameko_bin, "run", "--broker", "{uri}", "system_nameko_service"),
+                (nameko, "system_nameko_client.py"),
+                "rpc-nameko_bench",
+            )
+        )
+    systems += [
+        System(
+            "pika",
+            "pika, RPC tutorial pattern",
+            (py, "system_pika.py", "server", "--uri", "{uri}"),
+            (py, "system_pika.py", "client"),
+            "bench_pika_rpc",
+        ),
+        System(
+            "aio-pika",
+            "aio-pika JsonRPC (asyncio)",
+            (py, "system_aiopika.py", "server", "--uri", "{uri}"),
+            (py, "system_aiopika.py", "client"),
+            "bench_aiopika_echo",
+        ),
+    ]
+    return systems
