@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["SERVICE_ATTR", "RAISES_ATTR", "service", "raises"]
+__all__ = ["RAISES_ATTR", "SERVICE_ATTR", "raises", "service"]
 
 SERVICE_ATTR = "__rpcgen_service__"
 RAISES_ATTR = "__rpcgen_raises__"

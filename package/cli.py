@@ -1,8 +1,131 @@
-"""The ``rpcgen`` command. STUB."""
+"""The ``rpcgen`` command: ``rpcgen build`` generates code, ``rpcgen serve`` runs a server.
+
+Each command imports what it needs inside its function, so that ``rpcgen build`` never imports
+pika and ``rpcgen serve`` never imports jinja.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Typed RPC over RabbitMQ, wire-compatible with Nameko.",
+)
+
+
+@app.command("build")
+def build_command(
+    idl_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of IDL modules (*.py) declaring @service Protocols.",
+            exists=True,
+            file_okay=False,
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder of the generated package.", file_okay=False)
+    ] = Path("generated"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 with a diff if OUT is stale.")
+    ] = False,
+) -> None:
+    """Generate typed clients and server skeletons from IDL_DIR into OUT."""
+    from rpcgen.codegen.build import build
+    from rpcgen.codegen.write import NotOwned, write
+    from rpcgen.codegen.write import check as check_files
+
+    result = build(idl_dir)
+    if result.errors:
+        for error in result.errors:
+            typer.echo(str(error), err=True)
+        count = len(result.errors)
+        typer.echo(
+            f"rpcgen: {count} problem{'s' * (count != 1)} in {idl_dir}; nothing written", err=True
+        )
+        raise typer.Exit(1)
+    if check:
+        if not check_files(result.files, out):
+            typer.echo(f"rpcgen: {out} is stale; run: rpcgen build {idl_dir} --out {out}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"rpcgen: {out} is up to date", err=True)
+        return
+    try:
+        changed = write(result.files, out)
+    except NotOwned as exc:
+        typer.echo(f"rpcgen: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for rel in changed:
+        typer.echo(f"  {out / rel}", err=True)
+    summary = f"updated {len(changed)} file(s) in {out}" if changed else f"{out} is up to date"
+    typer.echo(f"rpcgen: {summary}", err=True)
+
+
+@app.command("serve")
+def serve_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="MODULE:CLASS", help="Your subclass of a generated <Name>Server, e.g. app:Impl."
+        ),
+    ],
+    amqp_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--amqp-uri",
+            help="amqp:// or amqps:// URI; default: $RPCGEN_AMQP_URI, else localhost.",
+            show_default=False,
+        ),
+    ] = None,
+    max_workers: Annotated[
+        int, typer.Option("--max-workers", min=1, help="Requests handled at once.")
+    ] = 10,
+) -> None:
+    """Serve MODULE:CLASS until SIGTERM or SIGINT (then finish in-flight requests and exit 0)."""
+    from rpcgen.runtime.server import Server, serve_main
+
+    cls = _import_target(target)
+    if not (isinstance(cls, type) and issubclass(cls, Server)):
+        _fail(f"{target} is not a subclass of a generated <Name>Server")
+    if inspect.isabstract(cls):
+        missing = ", ".join(sorted(cls.__abstractmethods__))
+        _fail(f"{target} does not implement: {missing}")
+    raise typer.Exit(serve_main(cls, amqp_uri=amqp_uri, max_workers=max_workers))
+
+
+def _import_target(target: str) -> object:
+    module_name, sep, qualname = target.partition(":")
+    if not sep or not module_name or not qualname:
+        raise typer.BadParameter("expected MODULE:CLASS, e.g. app.server:LedgerImpl")
+    # Like ``python -m``: modules in the current folder are importable.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: object = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module: report, don't crash
+        _fail(f"cannot import {module_name}: {type(exc).__name__}: {exc}")
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            _fail(f"{module_name} has no attribute {qualname}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"rpcgen: {message}", err=True)
+    raise typer.Exit(1)
 
 
 def main() -> None:

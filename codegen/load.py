@@ -1,0 +1,248 @@
+"""Import the IDL modules of a folder and build the model, collecting every problem in one pass."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import importlib.util
+import itertools
+import keyword
+import sys
+import traceback
+import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from rpcgen.codegen.errors import IdlError
+from rpcgen.codegen.markers import SERVICE_ATTR
+from rpcgen.codegen.model import DataclassSpec, ModuleSpec, ServiceSpec, TypedDictSpec, TypeRef
+from rpcgen.codegen.pyfmt import import_lines
+from rpcgen.codegen.records import build_dataclass, build_enum, build_error, build_typeddict
+from rpcgen.codegen.services import build_service
+from rpcgen.codegen.source import Source, SourceIndex
+from rpcgen.codegen.types import Scope
+
+__all__ = ["LoadResult", "load"]
+
+# Names every generated module binds itself; an IDL class may not take them.
+_GENERATED_NAMES = frozenset(
+    {"annotations", "abc", "dataclasses", "enum", "rt", "ClassVar", "Final", "Mapping"}
+    | {"Literal", "TypedDict", "date", "datetime", "time", "Decimal", "UUID"}
+    | {"str", "int", "float", "bool", "bytes", "list", "dict", "tuple", "object", "super"}
+)
+_serial = itertools.count()
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """The model of every IDL module that loaded cleanly, and every problem found (sorted)."""
+
+    modules: tuple[ModuleSpec, ...]
+    errors: tuple[IdlError, ...]
+
+
+def load(idl_dir: Path) -> LoadResult:
+    """Read every ``*.py`` in ``idl_dir`` (except ``_*.py``)."""
+    paths = sorted(p for p in idl_dir.glob("*.py") if not p.name.startswith("_"))
+    if not paths:
+        error = IdlError(str(idl_dir), 1, "", "", "no IDL modules (*.py) found; add one")
+        return LoadResult((), (error,))
+    modules: list[ModuleSpec] = []
+    errors: list[IdlError] = []
+    for path in paths:
+        spec, problems = _load_file(path, f"{idl_dir.resolve().name}/{path.name}")
+        errors += problems
+        if spec is not None:
+            modules.append(spec)
+    errors += _duplicate_services(modules, {p.stem: str(p) for p in paths})
+    return LoadResult(tuple(modules), tuple(sorted(errors, key=IdlError.sort_key)))
+
+
+def _load_file(path: Path, source: str) -> tuple[ModuleSpec | None, list[IdlError]]:
+    file = str(path)
+    if not path.stem.isidentifier() or keyword.iskeyword(path.stem):
+        message = "the file name is not a valid Python module name; rename it (e.g. my_service.py)"
+        return None, [IdlError(file, 1, "", "", message)]
+    with _imported(path) as module:
+        if isinstance(module, IdlError):
+            return None, [module]
+        src = Source(module, file, SourceIndex.parse(path.read_text("utf-8")), _scope(module, file))
+        spec = _build_module(src, source)
+        return (spec if not src.problems else None), src.problems
+
+
+@dataclass
+class _Classes:
+    """The classes a module defines, by kind, in source order."""
+
+    services: list[type]
+    enums: list[type[enum.Enum]]
+    dataclasses: list[type]
+    typeddicts: list[type]
+    errors: list[type[Exception]]
+
+
+def _classify(module: ModuleType, index: SourceIndex | None = None) -> _Classes:
+    own = {id(v): v for v in vars(module).values() if isinstance(v, type)}
+    classes = sorted(
+        (c for c in own.values() if c.__module__ == module.__name__),
+        key=lambda c: (index.lines.get((c.__name__, ""), 0) if index else 0, c.__name__),
+    )
+    out = _Classes([], [], [], [], [])
+    for cls in classes:
+        if SERVICE_ATTR in cls.__dict__:
+            out.services.append(cls)
+        elif issubclass(cls, Exception):
+            out.errors.append(cls)
+        elif issubclass(cls, enum.Enum):
+            out.enums.append(cls)
+        elif dataclasses.is_dataclass(cls):
+            out.dataclasses.append(cls)
+        elif typing.is_typeddict(cls):
+            out.typeddicts.append(cls)
+    return out
+
+
+def _scope(module: ModuleType, file: str) -> Scope:
+    kinds = _classify(module)
+    records = [*kinds.enums, *kinds.dataclasses, *kinds.typeddicts]
+    return Scope(file, {cls: cls.__name__ for cls in records}, frozenset(kinds.errors))
+
+
+def _build_module(src: Source, source: str) -> ModuleSpec:
+    kinds = _classify(src.module, src.index)
+    # The walrus targets differ because a comprehension's := binds in the enclosing scope.
+    enums = [e for c in kinds.enums if (e := build_enum(c, src))]
+    dcs = [d for c in kinds.dataclasses if (d := build_dataclass(c, src))]
+    tds = [t for c in kinds.typeddicts if (t := build_typeddict(c, src))]
+    errors = [build_error(c, src) for c in kinds.errors]
+    services = [s for c in kinds.services if (s := build_service(c, src))]
+    if not kinds.services:
+        src.problem(
+            "", "", 'no @service class; decorate a typing.Protocol class with @service("name")'
+        )
+    spec = ModuleSpec(
+        name=Path(src.file).stem,
+        source=source,
+        doc=src.doc(""),
+        enums=tuple(enums),
+        dataclasses=tuple(dcs),
+        typeddicts=tuple(tds),
+        errors=tuple(errors),
+        services=tuple(services),
+        imports=import_lines(
+            _imports(bool(enums), bool(dcs), bool(tds), _types(dcs, tds, services))
+        ),
+    )
+    _check_names(spec, src)
+    return spec
+
+
+def _types(
+    dcs: list[DataclassSpec], tds: list[TypedDictSpec], services: list[ServiceSpec]
+) -> Iterator[TypeRef]:
+    records: list[DataclassSpec | TypedDictSpec] = [*dcs, *tds]
+    for record in records:
+        yield from (field.type for field in record.fields)
+    for svc in services:
+        for method in svc.methods:
+            yield method.result
+            yield from (param.type for param in method.params)
+
+
+def _imports(
+    enums: bool, dataclasses: bool, typeddicts: bool, types: Iterator[TypeRef]
+) -> set[tuple[str, str]]:
+    needed = {
+        ("abc", ""),
+        ("collections.abc", "Mapping"),
+        ("typing", "ClassVar"),
+        ("typing", "Final"),
+    }
+    needed |= {("enum", "")} if enums else set()
+    needed |= {("dataclasses", "")} if dataclasses else set()
+    needed |= {("typing", "TypedDict")} if typeddicts else set()
+    needed |= {(imp.module, imp.name) for ref in types for imp in ref.imports}
+    return needed
+
+
+def _check_names(spec: ModuleSpec, src: Source) -> None:
+    """Every module-level name the generated module defines must be unique and not an import's."""
+    seen = set(_GENERATED_NAMES)
+    named = [(record.name, record.name) for record in spec.records]
+    for svc in spec.services:
+        named += [(svc.name, n) for n in (svc.client, svc.async_client, svc.server)]
+        named += [(svc.name, n) for m in svc.methods for n in (m.const, m.bound_class)]
+    for owner, name in named:
+        if name in seen:
+            src.problem(
+                owner,
+                "",
+                f"the generated module would define {name!r} twice (or shadow an import it "
+                "needs); rename the class",
+            )
+        seen.add(name)
+
+
+def _duplicate_services(modules: list[ModuleSpec], files: dict[str, str]) -> list[IdlError]:
+    first: dict[str, tuple[str, ServiceSpec]] = {}
+    errors: list[IdlError] = []
+    for module in modules:
+        for svc in module.services:
+            file = files[module.name]
+            if svc.wire_name in first:
+                other_file, other = first[svc.wire_name]
+                errors.append(
+                    IdlError(
+                        file,
+                        svc.line,
+                        svc.name,
+                        "",
+                        f"service name {svc.wire_name!r} is already used by {other.name} at "
+                        f"{other_file}:{other.line}; give each service a unique name",
+                    )
+                )
+            else:
+                first[svc.wire_name] = (file, svc)
+    return errors
+
+
+@contextmanager
+def _imported(path: Path) -> Iterator[ModuleType | IdlError]:
+    """Import ``path`` as a throwaway module; yields the module, or the import failure."""
+    # A fresh name per load, so that two loads in one process never share a module.
+    name = f"_rpcgen_idl_{path.stem}_{next(_serial)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Registered while we read it: dataclasses and get_type_hints look modules up here.
+    sys.modules[name] = module
+    try:
+        try:
+            spec.loader.exec_module(module)
+        except (Exception, SystemExit) as exc:
+            yield _import_error(exc, path)
+        else:
+            yield module
+    finally:
+        sys.modules.pop(name, None)
+
+
+def _import_error(exc: BaseException, path: Path) -> IdlError:
+    """The traceback's last line, at the deepest line of the IDL file it passed through."""
+    here = path.resolve()
+    line = 1
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename).resolve() == here:
+        line = exc.lineno or 1
+    else:
+        tb = traceback.extract_tb(exc.__traceback__)
+        frames = [f for f in tb if Path(f.filename).resolve() == here]
+        if frames:
+            line = frames[-1].lineno or 1
+    last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return IdlError(
+        str(path), line, "", "", f"import failed: {last}; fix the module so that it imports"
+    )

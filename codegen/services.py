@@ -1,0 +1,212 @@
+"""Specs for the ``@service`` Protocols of an IDL module: names, methods, parameters, errors."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable
+from types import FunctionType
+
+from rpcgen.codegen.markers import RAISES_ATTR, SERVICE_ATTR
+from rpcgen.codegen.model import MethodSpec, ParamSpec, ServiceSpec, TypeRef
+from rpcgen.codegen.source import Source
+from rpcgen.codegen.types import TypeProblem, describe, render_default, render_type
+
+__all__ = ["RESERVED_METHODS", "build_service"]
+
+# A routing key is "<service>.<method>" on a topic exchange: each part must be one topic word.
+_TOPIC_WORD = re.compile(r"[A-Za-z0-9_-]+")
+# Names of the generated clients' and servers' own API (docs/design.md).
+RESERVED_METHODS = frozenset({"connect", "with_timeout", "close", "service_name", "methods"})
+_KIND_PROBLEMS = {
+    inspect.Parameter.VAR_POSITIONAL: "*{name} is not supported; declare each parameter by name",
+    inspect.Parameter.VAR_KEYWORD: "**{name} is not supported; declare each keyword by name",
+    inspect.Parameter.POSITIONAL_ONLY: (
+        "parameter '{name}' is positional-only; remove the '/' (Nameko callers may pass any "
+        "argument by keyword)"
+    ),
+}
+
+
+def build_service(cls: type, src: Source) -> ServiceSpec | None:
+    """The spec of one ``@service`` class, or None after reporting its problems to ``src``."""
+    name = cls.__name__
+    before = len(src.problems)
+    wire = cls.__dict__[SERVICE_ATTR]
+    if not getattr(cls, "_is_protocol", False) or set(cls.__bases__) != {typing.Protocol}:
+        src.problem(name, "", "a service must be a class whose only base is typing.Protocol")
+    if not isinstance(wire, str) or not _TOPIC_WORD.fullmatch(wire):
+        src.problem(
+            name,
+            "",
+            f"service name {wire!r} is not a single AMQP topic word; use only letters, digits, "
+            "'_' and '-' (no '.', '*', '#' or spaces)",
+        )
+    methods = [spec for m, f in _methods(cls, src) if (spec := _build_method(cls, m, f, src))]
+    if len(src.problems) == before and not methods:
+        src.problem(name, "", "the service declares no methods; add at least one")
+    if len(src.problems) > before:
+        return None
+    return ServiceSpec(
+        name=name,
+        wire_name=wire,
+        doc=src.doc(name),
+        methods=tuple(methods),
+        line=src.line(name),
+        client=f"{name}Client",
+        async_client=f"{name}AsyncClient",
+        server=f"{name}Server",
+    )
+
+
+def _methods(cls: type, src: Source) -> list[tuple[str, FunctionType]]:
+    """The plain functions of the class body; anything else a user declared is reported."""
+    found: list[tuple[str, FunctionType]] = []
+    for member, value in cls.__dict__.items():
+        if member.startswith("__") and member.endswith("__"):
+            continue
+        if isinstance(value, (staticmethod, classmethod, property)):
+            kind = type(value).__name__
+            src.problem(
+                cls.__name__, member, f"a {kind} cannot be an RPC method; make it a plain method"
+            )
+        elif isinstance(value, FunctionType):
+            found.append((member, value))
+        elif not member.startswith("_"):  # "_is_protocol" and friends belong to typing
+            src.problem(cls.__name__, member, _NOT_A_METHOD)
+    for member in inspect.get_annotations(cls):
+        if member not in cls.__dict__:
+            src.problem(cls.__name__, member, _NOT_A_METHOD)
+    return found
+
+
+_NOT_A_METHOD = "a service declares only methods; turn this attribute into a method or remove it"
+
+
+def _build_method(cls: type, member: str, func: FunctionType, src: Source) -> MethodSpec | None:
+    service = cls.__name__
+    line = src.function_line(service, member, func)
+    before = len(src.problems)
+
+    def report(message: str) -> None:
+        src.problem(service, member, message, line)
+
+    _check_method_name(member, func, report)
+    try:
+        sig = inspect.signature(func, eval_str=True)
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception as exc:  # any evaluation error is the user's to fix
+        report(
+            f"cannot evaluate the annotations: {type(exc).__name__}: {exc}; "
+            "define or import every name they use"
+        )
+        return None
+    params = list(sig.parameters.values())
+    if (
+        not params
+        or params[0].name != "self"
+        or params[0].kind is not params[0].POSITIONAL_OR_KEYWORD
+    ):
+        report("the first parameter must be self; declare a plain instance method")
+        return None
+    specs = [_build_param(p, hints, src, report) for p in params[1:]]
+    result = _build_result(sig, hints, src, report)
+    errors = _declared_errors(func, src, report)
+    if len(src.problems) > before or result is None:
+        return None
+    return MethodSpec(
+        name=member,
+        wire_name=member,
+        params=tuple(spec for spec in specs if spec is not None),
+        result=result,
+        errors=errors,
+        doc=src.doc(service, member),
+        line=line,
+        const=f"_{service}_{member}",
+        bound_class=f"_{service}{_camel(member)}",
+    )
+
+
+def _check_method_name(member: str, func: FunctionType, report: Callable[[str], None]) -> None:
+    if not _TOPIC_WORD.fullmatch(member):
+        report(
+            f"method name {member!r} is not a single AMQP topic word; use only ASCII letters, "
+            "digits and '_'"
+        )
+    if member.startswith("_"):
+        report(
+            f"method name {member!r} is reserved: names starting with '_' belong to the generated "
+            "classes; rename the method"
+        )
+    elif member in RESERVED_METHODS:
+        report(
+            f"method name {member!r} is reserved: it clashes with the generated client's or "
+            "server's own API; rename the method"
+        )
+    if inspect.iscoroutinefunction(func):
+        report(
+            "async def is not supported; declare a plain def (rpcgen generates the async client)"
+        )
+
+
+def _build_param(
+    param: inspect.Parameter, hints: dict[str, object], src: Source, report: Callable[[str], None]
+) -> ParamSpec | None:
+    name = param.name
+    if param.kind in _KIND_PROBLEMS:
+        report(_KIND_PROBLEMS[param.kind].format(name=name))
+        return None
+    if name.startswith("_"):
+        report(f"parameter {name!r} starts with '_', which rpcgen reserves; rename it")
+    if param.annotation is param.empty:
+        report(f"parameter {name!r} has no type annotation; annotate it, e.g. {name}: str")
+        return None
+    try:
+        ref = render_type(hints[name], src.scope)
+    except TypeProblem as problem:
+        report(f"parameter {name!r}: {problem}")
+        return None
+    default = None
+    if param.default is not param.empty:
+        try:
+            default = render_default(param.default, src.scope)
+        except TypeProblem as problem:
+            report(f"parameter {name!r}: {problem}")
+    return ParamSpec(name, ref, param.kind is param.KEYWORD_ONLY, default)
+
+
+def _build_result(
+    sig: inspect.Signature, hints: dict[str, object], src: Source, report: Callable[[str], None]
+) -> TypeRef | None:
+    if sig.return_annotation is sig.empty:
+        report("the return type is not annotated; annotate it, e.g. -> None")
+        return None
+    try:
+        return render_type(hints["return"], src.scope)
+    except TypeProblem as problem:
+        report(f"return type: {problem}")
+        return None
+
+
+def _declared_errors(
+    func: FunctionType, src: Source, report: Callable[[str], None]
+) -> tuple[str, ...]:
+    """The generated error classes a client may raise: each declared one and its subclasses."""
+    declared = getattr(func, RAISES_ATTR, ())
+    for error in declared:
+        if not (isinstance(error, type) and error in src.scope.errors):
+            report(
+                f"@raises({describe(error)}): not an Exception subclass defined in {src.file}; "
+                "define the error class there"
+            )
+    # A client matches a reply's exc_type by class name, so subclasses must be listed too.
+    valid = [e for e in declared if isinstance(e, type)]
+    matched = {c for c in src.scope.errors if any(issubclass(c, e) for e in valid)}
+    return tuple(
+        c.__name__ for c in sorted(matched, key=lambda c: (src.line(c.__name__), c.__name__))
+    )
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
