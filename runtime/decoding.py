@@ -35,6 +35,7 @@ __all__ = ["DecodeError", "Decoder", "TypeSpec", "decoder_for", "describe", "spe
 Decoder = Callable[[object], object]
 _NoneType = type(None)
 _SCALARS: tuple[type, ...] = (str, int, float, bool, _NoneType)
+_BARE_TUPLE: object = typing.Tuple  # noqa: UP006 - it means tuple[Any, ...], which is unsupported
 _SUPPORTED = (
     "str, int, float, bool, None, list[T], dict[str, T], tuple[...], X | Y, Literal, Enum, "
     "dataclasses, TypedDict, datetime, date, time, Decimal, UUID and bytes"
@@ -106,11 +107,12 @@ def spec_for(tp: object) -> TypeSpec:
 
 
 def _compile(tp: object) -> TypeSpec:
-    spec = _CACHE.get(tp)
+    key = _cache_key(tp)
+    spec = _CACHE.get(key)
     if spec is not None:
         return spec
     with _LOCK:
-        spec = _CACHE.get(tp) or _PENDING.get(tp)
+        spec = _CACHE.get(key) or _PENDING.get(key)
         if spec is not None:
             return spec
         # Records register in _PENDING before compiling their fields (which may refer back to
@@ -118,13 +120,28 @@ def _compile(tp: object) -> TypeSpec:
         outermost = not _PENDING
         try:
             spec = _build(tp)
-            _PENDING[tp] = spec
+            _PENDING[key] = spec
             if outermost:
                 _CACHE.update(_PENDING)
         finally:
             if outermost:
                 _PENDING.clear()
         return spec
+
+
+def _cache_key(tp: object) -> object:
+    """``tp`` with its argument order kept: typing deems ``int | str == str | int`` and
+    ``Literal[1] == Literal[True]``, but their decoders differ."""
+    args = typing.get_args(tp)
+    if not args:
+        return tp
+    return (typing.get_origin(tp), tuple(_arg_key(arg) for arg in args))
+
+
+def _arg_key(arg: object) -> object:
+    if isinstance(arg, type) or typing.get_origin(arg) is not None:
+        return _cache_key(arg)
+    return (type(arg), arg)  # a Literal value, Ellipsis, (), an Annotated note
 
 
 def _build(tp: object) -> TypeSpec:
@@ -145,7 +162,7 @@ def _build(tp: object) -> TypeSpec:
         return _list(args[0])
     if origin is dict and len(args) == 2 and args[0] is str:
         return _dict(args[1])
-    if origin is tuple and args:
+    if origin is tuple and tp is not _BARE_TUPLE:
         return _tuple(tp, args)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum(tp)
@@ -246,7 +263,8 @@ def _tuple(tp: object, args: tuple[object, ...]) -> TypeSpec:
             return tuple(_decode_items(raw, decode_item, same))
 
         return TypeSpec(variadic, frozenset({list}))
-    decoders = [] if args == ((),) else [_compile(arg).decode for arg in args]
+    # tuple[()] has the arguments ((),) up to Python 3.10, () from 3.11.
+    decoders = [] if args in ((), ((),)) else [_compile(arg).decode for arg in args]
 
     def fixed(raw: object) -> object:
         if type(raw) is not list or len(raw) != len(decoders):
@@ -439,7 +457,7 @@ def type_name(tp: object) -> str:
         return " | ".join(type_name(arg) for arg in args)
     if origin is typing.Literal:
         return f"Literal[{', '.join(_literal_repr(arg) for arg in args)}]"
-    if origin is tuple and args == ((),):
+    if origin is tuple and args in ((), ((),)) and tp is not _BARE_TUPLE:
         return "tuple[()]"
     if isinstance(origin, type) and args:
         inner = ", ".join("..." if arg is Ellipsis else type_name(arg) for arg in args)
