@@ -40,10 +40,9 @@ class BenchBroker:
 
 def start_node() -> BenchBroker:
     """Boot a private RabbitMQ node (the project's test helper); it is removed on close."""
-    try:
-        from rpcgen.runtime.testing import RabbitNode  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        from rpcgen.runtime.rabbitnode import RabbitNode
+    # rabbitnode is stdlib-only; rpcgen.runtime.testing re-exports it but needs pytest.
+    from rpcgen.runtime.rabbitnode import RabbitNode
+
     node = RabbitNode(management=False)
     broker = BenchBroker(node.uri, "ephemeral RabbitMQ node started by the benchmark")
     broker.pid = listener_pid(node.uri)

@@ -61,6 +61,7 @@ def parse_args() -> argparse.Namespace:
         "--mgmt-url", help="with --amqp-uri: management API base URL; run on a fresh vhost"
     )
     p.add_argument("--nameko-python", help="python of a venv with nameko==2.14.1")
+    p.add_argument("--rpcgen-prefetch", type=int, help="rpcgen server prefetch (default: its own)")
     return p.parse_args()
 
 
@@ -69,12 +70,6 @@ def _workload_args(args: argparse.Namespace) -> list[str]:
     if args.quick:
         return ["--duration", str(duration), "--min-batches", "1", "--min-payload-calls", "3"]
     return ["--duration", str(duration), "--min-batches", "2", "--min-payload-calls", "5"]
-
-
-def _env() -> dict[str, str]:
-    # `generated` lives at the repository root; the scripts import their neighbours from bench/.
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    return dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -95,7 +90,7 @@ def run_once(
     server_argv = [a.replace("{uri}", broker.uri) for a in system.server]
     with open(logs / f"{tag}-server.log", "wb") as server_log:
         server = subprocess.Popen(
-            server_argv, cwd=BENCH, env=_env(), stdin=subprocess.DEVNULL,
+            server_argv, cwd=BENCH, env=systems_mod.child_env(), stdin=subprocess.DEVNULL,
             stdout=server_log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         try:
@@ -104,7 +99,7 @@ def run_once(
             client_argv += ["--broker-pid", str(broker.pid), *workload]
             with open(logs / f"{tag}-client.log", "w") as client_log:
                 done = subprocess.run(
-                    client_argv, cwd=BENCH, env=_env(), stdin=subprocess.DEVNULL,
+                    client_argv, cwd=BENCH, env=systems_mod.child_env(), stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE, stderr=client_log, text=True, timeout=600,
                 )  # fmt: skip
         finally:
@@ -122,7 +117,7 @@ def _select(args: argparse.Namespace) -> tuple[list[System], list[str]]:
     nameko = systems_mod.nameko_python(args.nameko_python)
     if nameko is None:
         notes.append("Nameko left out: no .venv-nameko (bench/setup.sh creates it)")
-    chosen = systems_mod.all_systems(nameko)
+    chosen = systems_mod.all_systems(nameko, args.rpcgen_prefetch)
     if args.systems:
         wanted = set(args.systems.split(","))
         chosen = [s for s in chosen if s.key in wanted]
@@ -154,6 +149,7 @@ def _meta(args: argparse.Namespace, broker: brokers.BenchBroker, reps: int) -> d
         "machine": f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}",
         "broker": broker.description,
         "repetitions": f"{reps}, interleaved; medians shown",
+        "rpcgen server": f"prefetch {args.rpcgen_prefetch or 'default (max_workers, 10)'}",
         "mode": "quick (smoke run, not for quoting)" if args.quick else "full",
         "command": "python bench/run.py" + (" --quick" if args.quick else ""),
     }

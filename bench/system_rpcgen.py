@@ -83,7 +83,9 @@ def main() -> None:
     if role == "server":
         parser = argparse.ArgumentParser()
         parser.add_argument("--uri", required=True)
-        serve(HelloImpl(), parser.parse_args().uri)
+        parser.add_argument("--prefetch", type=int, default=None)
+        ns = parser.parse_args()
+        serve(HelloImpl(), ns.uri, prefetch=ns.prefetch)
     elif "asyncio" in sys.argv:
         workload.main_async(AsyncioClient.connect)
     else:

@@ -7,6 +7,7 @@ one JSON line; servers run until SIGTERM.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,6 +26,13 @@ class System:
     ready_queue: str  # the server is ready once this queue has a consumer
 
 
+def child_env() -> dict[str, str]:
+    """Environment of every server and client process."""
+    # `generated` lives at the repository root; the scripts import their neighbours from bench/.
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    return dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1")
+
+
 def nameko_python(explicit: str | None) -> str | None:
     """The Nameko 2.14.1 python: --nameko-python, then ./.venv-nameko, then /tmp/venv-nameko."""
     candidates = [explicit] if explicit else []
@@ -40,6 +48,7 @@ def rpcgen_available(python: str) -> str | None:
     probe = subprocess.run(
         [python, str(BENCH / "system_rpcgen.py"), "probe"],
         cwd=BENCH,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -50,10 +59,12 @@ def rpcgen_available(python: str) -> str | None:
     return lines[-1] if lines else f"probe exited {probe.returncode}"
 
 
-def all_systems(nameko: str | None) -> list[System]:
+def all_systems(nameko: str | None, rpcgen_prefetch: int | None = None) -> list[System]:
     """Every system, in the order of the report; Nameko only when its venv exists."""
     py = sys.executable
-    rpcgen_server = (py, "system_rpcgen.py", "server", "--uri", "{uri}")
+    rpcgen_server: tuple[str, ...] = (py, "system_rpcgen.py", "server", "--uri", "{uri}")
+    if rpcgen_prefetch:
+        rpcgen_server += ("--prefetch", str(rpcgen_prefetch))
     systems = [
         System(
             "rpcgen",
