@@ -1,8 +1,9 @@
 """rpcgen: the generated `hello_service` client (futures or asyncio) against a generated server.
 
 The server implements `idl/hello.py`: `compute(a, b)` adds, `test(name)` echoes its argument (the
-payload scenarios). Everything runs with rpcgen's defaults, so Nameko's guarantees hold: persistent
-messages, publisher confirms, `mandatory`, ack after the reply is confirmed.
+payload scenarios); `divide` is there only because the skeleton requires every method. Everything
+runs with rpcgen's defaults, so Nameko's guarantees hold: persistent messages, publisher confirms,
+`mandatory`, ack after the reply is confirmed.
 
     python bench/system_rpcgen.py probe            # exit 0 when runtime and generated code work
     python bench/system_rpcgen.py server --uri URI
@@ -17,8 +18,14 @@ import contextlib
 import sys
 
 import workload
-from generated.hello import HelloServiceAsyncClient, HelloServiceClient, HelloServiceServer
 from rpcgen.runtime.server import serve
+
+from generated.hello import (
+    DivisionByZero,
+    HelloServiceAsyncClient,
+    HelloServiceClient,
+    HelloServiceServer,
+)
 
 
 class HelloImpl(HelloServiceServer):
@@ -27,6 +34,11 @@ class HelloImpl(HelloServiceServer):
 
     def test(self, name: str) -> str:
         return name
+
+    def divide(self, a: int, b: int) -> float:
+        if b == 0:
+            raise DivisionByZero("division by zero")
+        return a / b
 
 
 class FuturesClient:
@@ -79,6 +91,7 @@ class AsyncioClient:
 def main() -> None:
     role = sys.argv.pop(1)
     if role == "probe":
+        HelloImpl()  # fails if the skeleton has methods this file does not implement
         return
     if role == "server":
         parser = argparse.ArgumentParser()
