@@ -1,1 +1,275 @@
-"""pytest plugin: an ephemeral RabbitMQ node per test session. STUB, being written."""
+"""pytest plugin ``rpcgen``: a real, throwaway RabbitMQ for integration tests, a vhost per test.
+
+Loaded through the ``pytest11`` entry point; nothing starts until a test asks for a fixture.
+
+Fixtures:
+    ``rabbit_node`` (session): the ``Broker``; a ``RabbitNode`` started for the session, or the
+        broker named by ``RPCGEN_TEST_AMQP_URI`` + ``RPCGEN_TEST_MGMT_URL``.
+    ``rabbit_vhost`` (function): a ``Vhost`` made for this test and deleted after it, with helpers
+        to inspect queues, bindings and consumers and to spy on messages.
+    ``amqp_uri`` (function): ``rabbit_vhost.uri``, ``amqp://guest:guest@127.0.0.1:PORT/<vhost>``.
+    ``rabbit_node_factory`` (function): ``factory(**RabbitNode options) -> RabbitNode`` for tests
+        that stop, kill or restart a node, or need TLS; every node is closed at teardown.
+
+Without /usr/lib/rabbitmq/bin/rabbitmq-server the broker fixtures skip (fail when ``CI`` is set).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import pytest
+from rpcgen.runtime.rabbitmgmt import Binding, BrokerError, Consumer, QueueInfo
+from rpcgen.runtime.rabbitnode import SBIN, Broker, ExternalBroker, RabbitNode, TlsFiles
+
+__all__ = [
+    "Binding",
+    "Broker",
+    "BrokerError",
+    "Consumer",
+    "ExternalBroker",
+    "QueueInfo",
+    "RabbitNode",
+    "SpiedMessage",
+    "Spy",
+    "TlsFiles",
+    "Vhost",
+]
+
+ENV_AMQP_URI = "RPCGEN_TEST_AMQP_URI"
+ENV_MGMT_URL = "RPCGEN_TEST_MGMT_URL"
+_PROPERTY_NAMES = (
+    "content_type", "content_encoding", "headers", "delivery_mode", "priority", "correlation_id",
+    "reply_to", "expiration", "message_id", "timestamp", "type", "user_id", "app_id", "cluster_id",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SpiedMessage:
+    """One message as a spy queue received it: where it was published, its properties, raw body."""
+
+    exchange: str
+    routing_key: str
+    properties: dict[str, object]  # only the properties present on the wire
+    body: bytes
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+
+class Spy:
+    """A private queue bound to ``exchange`` with ``routing_key`` that records what is routed there.
+
+    Bound with ``#`` to ``nameko-rpc`` it sees every request and reply. Careful: it also makes every
+    routing key routable, so a call to a missing service no longer fails as unknown.
+    """
+
+    def __init__(self, uri: str, exchange: str = "nameko-rpc", routing_key: str = "#") -> None:
+        import pika  # the plugin itself must import without pika's cost
+
+        self._conn = pika.BlockingConnection(pika.URLParameters(uri))
+        self._channel = self._conn.channel()
+        # Declared with Nameko's exact flags, so it is harmless whoever declares it first.
+        self._channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        self.queue = f"rpcgen-spy-{secrets.token_hex(4)}"
+        self._channel.queue_declare(self.queue, exclusive=True, auto_delete=True)
+        self._channel.queue_bind(self.queue, exchange, routing_key=routing_key)
+
+    def get(self, count: int, timeout: float = 10.0) -> list[SpiedMessage]:
+        """Wait for exactly ``count`` messages (more arriving within a short grace is an error)."""
+        got: list[SpiedMessage] = []
+        deadline = time.monotonic() + timeout
+        while len(got) < count:
+            msg = self._get_one()
+            if msg is not None:
+                got.append(msg)
+            elif time.monotonic() > deadline:
+                raise AssertionError(
+                    f"spy got {len(got)} of {count} messages in {timeout}s: {got!r}"
+                )
+            else:
+                time.sleep(0.01)
+        extra = self.drain(settle=0.1)
+        if extra:
+            raise AssertionError(
+                f"spy expected {count} messages, got {len(got) + len(extra)}: {got + extra!r}"
+            )
+        return got
+
+    def drain(self, settle: float = 0.3) -> list[SpiedMessage]:
+        """Everything that arrives until nothing has come for ``settle`` seconds."""
+        got: list[SpiedMessage] = []
+        quiet_since = time.monotonic()
+        while time.monotonic() - quiet_since < settle:
+            msg = self._get_one()
+            if msg is None:
+                time.sleep(0.01)
+            else:
+                got.append(msg)
+                quiet_since = time.monotonic()
+        return got
+
+    def _get_one(self) -> SpiedMessage | None:
+        method, props, body = self._channel.basic_get(self.queue, auto_ack=True)
+        if method is None:
+            return None
+        present = {n: getattr(props, n) for n in _PROPERTY_NAMES if getattr(props, n) is not None}
+        return SpiedMessage(method.exchange, method.routing_key, present, bytes(body))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # the broker may be gone already (fault tests)
+            self._conn.close()
+
+    def __enter__(self) -> Spy:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@dataclass
+class Vhost:
+    """A vhost on ``broker``, made for one test; ``uri`` connects to it as guest."""
+
+    broker: Broker
+    name: str
+    uri: str
+    _spies: list[Spy] = field(default_factory=list, repr=False)
+
+    def queues(self) -> list[QueueInfo]:
+        """All queues: exact on a ``RabbitNode`` (rabbitmqctl), from statistics on external ones."""
+        return self.broker.list_queues(self.name)
+
+    def queue(self, name: str) -> QueueInfo | None:
+        return next((q for q in self.queues() if q.name == name), None)
+
+    def bindings(self) -> list[Binding]:
+        """Bindings (exact), without the default exchange's implicit ones."""
+        return [b for b in self.broker.management.bindings(self.name) if b.source]
+
+    def consumers(self) -> list[Consumer]:
+        """Consumers, from statistics (they lag up to 0.5 s on a ``RabbitNode``)."""
+        return self.broker.management.consumers(self.name)
+
+    def wait_for_consumers(self, queue: str, count: int = 1, timeout: float = 30.0) -> None:
+        """Poll until ``queue`` has at least ``count`` consumers."""
+        deadline = time.monotonic() + timeout
+        while sum(c.queue == queue for c in self.consumers()) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no {count} consumer(s) on {queue!r} in {self.name} after {timeout}s"
+                )
+            time.sleep(0.1)
+
+    def spy(self, exchange: str = "nameko-rpc", routing_key: str = "#") -> Spy:
+        """A ``Spy`` in this vhost (closed with the vhost at the latest)."""
+        spy = Spy(self.uri, exchange, routing_key)
+        self._spies.append(spy)
+        return spy
+
+    def close(self) -> None:
+        for spy in self._spies:
+            spy.close()
+        self.broker.delete_vhost(self.name)
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+
+def _unavailable(reason: str) -> None:
+    """Skip, except under CI where a missing broker must not pass silently."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _require_rabbitmq() -> None:
+    if not (SBIN / "rabbitmq-server").exists():
+        _unavailable(
+            f"RabbitMQ is not installed ({SBIN}/rabbitmq-server missing): run scripts/test, which "
+            f"installs Debian's rabbitmq-server, or set {ENV_AMQP_URI} and {ENV_MGMT_URL}"
+        )
+
+
+@pytest.fixture(scope="session")
+def rabbit_node() -> Iterator[Broker]:
+    """The session's broker: an ephemeral ``RabbitNode``, or an external one named by the env."""
+    uri = os.environ.get(ENV_AMQP_URI)
+    if uri:
+        mgmt = os.environ.get(ENV_MGMT_URL)
+        if not mgmt:
+            pytest.fail(f"{ENV_AMQP_URI} is set, so {ENV_MGMT_URL} must be too", pytrace=False)
+        yield ExternalBroker(uri, mgmt)
+        return
+    _require_rabbitmq()
+    with RabbitNode() as node:
+        yield node
+
+
+def _vhost_name(request: pytest.FixtureRequest) -> str:
+    test = re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)[:40].strip("_")
+    return f"rpcgen-{test}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def rabbit_vhost(rabbit_node: Broker, request: pytest.FixtureRequest) -> Iterator[Vhost]:
+    """A fresh vhost for this test, guest has full rights; deleted (with its queues) afterwards."""
+    name = _vhost_name(request)
+    vhost = Vhost(rabbit_node, name, rabbit_node.add_vhost(name))
+    try:
+        yield vhost
+    finally:
+        vhost.close()
+
+
+@pytest.fixture
+def amqp_uri(rabbit_vhost: Vhost) -> str:
+    """AMQP URI of this test's own vhost."""
+    return rabbit_vhost.uri
+
+
+@pytest.fixture
+def rabbit_node_factory() -> Iterator[Callable[..., RabbitNode]]:
+    """``factory(tls=False, management=True)`` starts a node for this test; closed at teardown."""
+    _require_rabbitmq()
+    nodes: list[RabbitNode] = []
+
+    def factory(**options: Any) -> RabbitNode:
+        node = RabbitNode(**options)
+        nodes.append(node)
+        return node
+
+    try:
+        yield factory
+    finally:
+        for node in nodes:
+            node.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "broker: uses a RabbitMQ from rpcgen's plugin (set automatically)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a broker fixture, so ``-m 'not broker'`` runs the fast ones."""
+    broker_fixtures = {"rabbit_node", "rabbit_node_factory"}
+    for item in items:
+        if broker_fixtures & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.broker)
