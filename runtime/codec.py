@@ -124,7 +124,15 @@ class _Slot(NamedTuple):
 class MethodCodec(Generic[R_co]):
     """Requests and replies of one method, compiled once: build it with ``Method.codec``."""
 
-    __slots__ = ("_by_name", "_label", "_method", "_positional", "_required", "_result")
+    __slots__ = (
+        "_by_name",
+        "_keyword_required",
+        "_label",
+        "_method",
+        "_positional",
+        "_required",
+        "_result",
+    )
 
     def __init__(self, method: Method[R_co]) -> None:
         self._method = method
@@ -139,6 +147,7 @@ class MethodCodec(Generic[R_co]):
         self._positional = [slot for slot in slots if slot.position >= 0]
         self._by_name = {slot.name: slot for slot in slots}
         self._required = [slot for slot in slots if slot.required]
+        self._keyword_required = any(slot.position < 0 for slot in self._required)
         self._result = spec_for(method.result)
 
     def encode_request(self, args: tuple[object, ...], kwargs: dict[str, object]) -> bytes:
@@ -159,14 +168,17 @@ class MethodCodec(Generic[R_co]):
         keyword, a missing required argument, or a value of the wrong type (naming the parameter,
         the expected type and what arrived). Omitted parameters with defaults stay omitted.
         """
-        self._bind(len(args), kwargs)
+        if kwargs or len(args) != len(self._positional) or self._keyword_required:
+            self._bind(len(args), kwargs)  # else every parameter arrived positionally, once
         decode = self._decode
+        out_args = []
+        for slot, value in zip(self._positional, args, strict=False):
+            # A JSON value the type takes as it is (str for str...) needs no call.
+            out_args.append(value if type(value) in slot.identity else decode(slot, value))
+        if not kwargs:
+            return out_args, kwargs
         by_name = self._by_name
-        out_args = [
-            decode(slot, value) for slot, value in zip(self._positional, args, strict=False)
-        ]
-        out_kwargs = {key: decode(by_name[key], value) for key, value in kwargs.items()}
-        return out_args, out_kwargs
+        return out_args, {key: decode(by_name[key], value) for key, value in kwargs.items()}
 
     def _bind(self, given: int, kwargs: dict[str, object]) -> None:
         expected = len(self._positional)
