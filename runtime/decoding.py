@@ -21,74 +21,29 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import reprlib
 import threading
 import types
 import typing
-from collections.abc import Callable, Iterable
-from typing import NamedTuple
+from collections.abc import Iterable
 
-from rpcgen.runtime import kombu_types
+from rpcgen.runtime import kombu_types, records
+from rpcgen.runtime.typeinfo import (
+    BARE_TUPLE,
+    DecodeError,
+    Decoder,
+    NoneType,
+    TypeSpec,
+    describe,
+    type_name,
+)
 
 __all__ = ["DecodeError", "Decoder", "TypeSpec", "decoder_for", "describe", "spec_for", "type_name"]
 
-Decoder = Callable[[object], object]
-_NoneType = type(None)
-_SCALARS: tuple[type, ...] = (str, int, float, bool, _NoneType)
-_BARE_TUPLE: object = typing.Tuple  # noqa: UP006 - it means tuple[Any, ...], which is unsupported
+_SCALARS: tuple[type, ...] = (str, int, float, bool, NoneType)
 _SUPPORTED = (
     "str, int, float, bool, None, list[T], dict[str, T], tuple[...], X | Y, Literal, Enum, "
     "dataclasses, TypedDict, datetime, date, time, Decimal, UUID and bytes"
 )
-
-
-class DecodeError(ValueError):
-    """A JSON value does not fit the expected type.
-
-    ``path`` locates it inside the decoded value (``"owner.tags[2]"``, ``""`` for the value
-    itself), ``expected`` names the type, and ``got`` describes what arrived (``"str 'x'"``).
-    """
-
-    def __init__(self, expected: str, got: str) -> None:
-        super().__init__(expected, got)
-        self.expected = expected
-        self.got = got
-        self._segments: list[str] = []  # innermost first, added while the error unwinds
-
-    @property
-    def path(self) -> str:
-        return self.at("").lstrip(".")
-
-    def at(self, root: str) -> str:
-        """The path below ``root``, e.g. ``at("account")`` is ``"account.owner.tags[2]"``."""
-        return root + "".join(reversed(self._segments))
-
-    def __str__(self) -> str:
-        where = self.path
-        return f"{where + ': ' if where else ''}expected {self.expected}, got {self.got}"
-
-
-_short = reprlib.Repr()
-_short.maxstring = 40
-_short.maxother = 40
-_short.maxlist = _short.maxdict = 4
-_short.maxlevel = 2
-
-
-def describe(raw: object) -> str:
-    """A short description of a JSON value for error messages, e.g. ``"str 'x'"``."""
-    if raw is None:
-        return "None"
-    return f"{type(raw).__name__} {_short.repr(raw)}"
-
-
-class TypeSpec(NamedTuple):
-    """A compiled type: its decoder and the JSON types it takes (for unions and fast paths)."""
-
-    decode: Decoder
-    exact: frozenset[type]  # JSON types this decoder is made for
-    loose: frozenset[type] = frozenset()  # JSON types it also converts (int for float...)
-    identity: frozenset[type] = frozenset()  # JSON types it returns unchanged
 
 
 _CACHE: dict[object, TypeSpec] = {}
@@ -129,6 +84,11 @@ def _compile(tp: object) -> TypeSpec:
         return spec
 
 
+def _register(cls: type, spec: TypeSpec) -> None:
+    """Make a record's spec visible to its own fields while they compile (under _LOCK)."""
+    _PENDING[cls] = spec
+
+
 def _cache_key(tp: object) -> object:
     """``tp`` with its argument order kept: typing deems ``int | str == str | int`` and
     ``Literal[1] == Literal[True]``, but their decoders differ."""
@@ -145,8 +105,8 @@ def _arg_key(arg: object) -> object:
 
 
 def _build(tp: object) -> TypeSpec:
-    if tp is None or tp is _NoneType:
-        return _PRIMITIVES[_NoneType]
+    if tp is None or tp is NoneType:
+        return _PRIMITIVES[NoneType]
     if isinstance(tp, type) and tp in _PRIMITIVES:
         return _PRIMITIVES[tp]
     if isinstance(tp, type) and tp in _SPECIAL:
@@ -162,14 +122,14 @@ def _build(tp: object) -> TypeSpec:
         return _list(args[0])
     if origin is dict and len(args) == 2 and args[0] is str:
         return _dict(args[1])
-    if origin is tuple and tp is not _BARE_TUPLE:
+    if origin is tuple and tp is not BARE_TUPLE:
         return _tuple(tp, args)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _enum(tp)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return _dataclass(tp)
+        return records.dataclass_spec(tp, _compile, _register)
     if isinstance(tp, type) and typing.is_typeddict(tp):
-        return _typeddict(tp)
+        return records.typeddict_spec(tp, _compile, _register)
     raise TypeError(f"rpcgen cannot decode {type_name(tp)}; supported types are {_SUPPORTED}")
 
 
@@ -197,7 +157,7 @@ _PRIMITIVES: dict[type, TypeSpec] = {
     str: _scalar(str, "str"),
     int: _scalar(int, "int"),
     bool: _scalar(bool, "bool"),
-    _NoneType: _scalar(_NoneType, "None"),
+    NoneType: _scalar(NoneType, "None"),
     float: TypeSpec(_decode_float, frozenset({float}), frozenset({int}), frozenset({float})),
 }
 
@@ -246,7 +206,7 @@ def _decode_items(raw: list[object], decode_item: Decoder, same: frozenset[type]
         try:
             out.append(decode_item(value))
         except DecodeError as exc:
-            exc._segments.append(f"[{index}]")
+            exc.inside(f"[{index}]")
             raise
     return out
 
@@ -274,7 +234,7 @@ def _tuple(tp: object, args: tuple[object, ...]) -> TypeSpec:
             try:
                 out.append(decode_item(value))
             except DecodeError as exc:
-                exc._segments.append(f"[{index}]")
+                exc.inside(f"[{index}]")
                 raise
         return tuple(out)
 
@@ -296,7 +256,7 @@ def _dict(value_tp: object) -> TypeSpec:
             try:
                 out[key] = decode_value(value)
             except DecodeError as exc:
-                exc._segments.append(f"[{key!r}]")
+                exc.inside(f"[{key!r}]")
                 raise
         return out
 
@@ -364,112 +324,3 @@ def _enum(cls: type[enum.Enum]) -> TypeSpec:
     shown = ", ".join(repr(member.value) for member in list(cls)[:8])
     more = ", ..." if len(cls) > 8 else ""
     return _values_table(f"{cls.__name__} ({shown}{more})", ((m.value, m) for m in cls))
-
-
-# --- records: dataclasses and TypedDicts -------------------------------------------------------
-
-
-def _hints(cls: type) -> dict[str, object]:
-    # Resolves string annotations (``from __future__ import annotations``) in cls's module.
-    try:
-        return typing.get_type_hints(cls)
-    except Exception as exc:
-        raise TypeError(f"rpcgen cannot resolve the annotations of {cls.__name__}: {exc}") from exc
-
-
-class _Field(NamedTuple):
-    name: str
-    decode: Decoder
-    required: bool
-    type_name: str
-
-
-def _decode_fields(raw: dict[str, object], fields: list[_Field]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for field in fields:
-        if field.name not in raw:
-            if field.required:
-                error = DecodeError(field.type_name, "nothing (the field is missing)")
-                error._segments.append(f".{field.name}")
-                raise error
-            continue
-        try:
-            values[field.name] = field.decode(raw[field.name])
-        except DecodeError as exc:
-            exc._segments.append(f".{field.name}")
-            raise
-    return values
-
-
-def _record(
-    cls: type, make: Callable[[dict[str, object]], object]
-) -> tuple[TypeSpec, list[_Field]]:
-    """The spec of a record type, registered before its fields are compiled (they may recurse)."""
-    fields: list[_Field] = []
-    name = cls.__name__
-
-    def decode(raw: object) -> object:
-        if type(raw) is not dict:
-            raise DecodeError(name, describe(raw))
-        values = _decode_fields(raw, fields)
-        try:
-            return make(values)
-        except (TypeError, ValueError) as exc:  # a __post_init__ that validates
-            raise DecodeError(name, f"values it rejects ({exc})") from exc
-
-    spec = TypeSpec(decode, frozenset({dict}))
-    _PENDING[cls] = spec
-    return spec, fields
-
-
-def _dataclass(cls: type) -> TypeSpec:
-    spec, fields = _record(cls, lambda values: cls(**values))
-    hints = _hints(cls)
-    for field in dataclasses.fields(cls):
-        if not field.init:
-            continue
-        required = field.default is dataclasses.MISSING
-        required = required and field.default_factory is dataclasses.MISSING
-        tp = hints[field.name]
-        fields.append(_Field(field.name, _compile(tp).decode, required, type_name(tp)))
-    return spec
-
-
-def _typeddict(cls: type) -> TypeSpec:
-    spec, fields = _record(cls, lambda values: values)
-    required_keys: frozenset[str] = getattr(cls, "__required_keys__", frozenset())
-    for key, tp in _hints(cls).items():
-        fields.append(_Field(key, _compile(tp).decode, key in required_keys, type_name(tp)))
-    return spec
-
-
-# --- names for messages ------------------------------------------------------------------------
-
-
-def type_name(tp: object) -> str:
-    """How a type expression reads in messages: ``list[Account]``, ``int | None``."""
-    if tp is None or tp is _NoneType:
-        return "None"
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin is typing.Annotated:
-        return type_name(args[0])
-    if origin is typing.Union or origin is types.UnionType:
-        return " | ".join(type_name(arg) for arg in args)
-    if origin is typing.Literal:
-        return f"Literal[{', '.join(_literal_repr(arg) for arg in args)}]"
-    if origin is tuple and args in ((), ((),)) and tp is not _BARE_TUPLE:
-        return "tuple[()]"
-    if isinstance(origin, type) and args:
-        inner = ", ".join("..." if arg is Ellipsis else type_name(arg) for arg in args)
-        return f"{origin.__name__}[{inner}]"
-    if isinstance(tp, type):
-        return tp.__name__
-    if isinstance(tp, (str, typing.ForwardRef)):
-        return tp if isinstance(tp, str) else tp.__forward_arg__
-    return repr(tp)
-
-
-def _literal_repr(value: object) -> str:
-    if isinstance(value, enum.Enum):
-        return f"{type(value).__name__}.{value.name}"
-    return repr(value)
