@@ -52,26 +52,36 @@ def load(idl_dir: Path) -> LoadResult:
         return LoadResult((), (error,))
     modules: list[ModuleSpec] = []
     errors: list[IdlError] = []
+    declared: list[tuple[str, str, str, int]] = []
     for path in paths:
-        spec, problems = _load_file(path, f"{idl_dir.resolve().name}/{path.name}")
+        spec, problems, services = _load_file(path, f"{idl_dir.resolve().name}/{path.name}")
         errors += problems
-        if spec is not None:
+        declared += services
+        if spec is not None and not problems:
             modules.append(spec)
-    errors += _duplicate_services(modules, {p.stem: str(p) for p in paths})
+    errors += _duplicate_services(declared)
     return LoadResult(tuple(modules), tuple(sorted(errors, key=IdlError.sort_key)))
 
 
-def _load_file(path: Path, source: str) -> tuple[ModuleSpec | None, list[IdlError]]:
+def _load_file(
+    path: Path, source: str
+) -> tuple[ModuleSpec | None, list[IdlError], list[tuple[str, str, str, int]]]:
+    """The module's spec, its problems, and the service names it declares (for duplicates)."""
     file = str(path)
     if not path.stem.isidentifier() or keyword.iskeyword(path.stem):
         message = "the file name is not a valid Python module name; rename it (e.g. my_service.py)"
-        return None, [IdlError(file, 1, "", "", message)]
+        return None, [IdlError(file, 1, "", "", message)], []
     with _imported(path) as module:
         if isinstance(module, IdlError):
-            return None, [module]
+            return None, [module], []
         src = Source(module, file, SourceIndex.parse(path.read_text("utf-8")), _scope(module, file))
         spec = _build_module(src, source)
-        return (spec if not src.problems else None), src.problems
+        services = [
+            (wire, file, cls.__name__, src.line(cls.__name__))
+            for cls in _classify(module, src.index).services
+            if isinstance(wire := cls.__dict__[SERVICE_ATTR], str)
+        ]
+        return spec, src.problems, services
 
 
 @dataclass
@@ -187,26 +197,25 @@ def _check_names(spec: ModuleSpec, src: Source) -> None:
         seen.add(name)
 
 
-def _duplicate_services(modules: list[ModuleSpec], files: dict[str, str]) -> list[IdlError]:
-    first: dict[str, tuple[str, ServiceSpec]] = {}
+def _duplicate_services(declared: list[tuple[str, str, str, int]]) -> list[IdlError]:
+    """Each (wire name, file, class, line) of every module, whether or not it built cleanly."""
+    first: dict[str, tuple[str, str, int]] = {}
     errors: list[IdlError] = []
-    for module in modules:
-        for svc in module.services:
-            file = files[module.name]
-            if svc.wire_name in first:
-                other_file, other = first[svc.wire_name]
-                errors.append(
-                    IdlError(
-                        file,
-                        svc.line,
-                        svc.name,
-                        "",
-                        f"service name {svc.wire_name!r} is already used by {other.name} at "
-                        f"{other_file}:{other.line}; give each service a unique name",
-                    )
-                )
-            else:
-                first[svc.wire_name] = (file, svc)
+    for wire, file, name, line in declared:
+        if wire not in first:
+            first[wire] = (file, name, line)
+            continue
+        other_file, other, other_line = first[wire]
+        errors.append(
+            IdlError(
+                file,
+                line,
+                name,
+                "",
+                f"service name {wire!r} is already used by {other} at {other_file}:{other_line}; "
+                "give each service a unique name",
+            )
+        )
     return errors
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
     "LINE_LENGTH",
     "Group",
+    "assign",
     "docstring",
     "fmt",
     "group",
@@ -63,10 +64,9 @@ def docstring(doc: str, indent: int) -> str:
     of its first line."""
     text = doc.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     lines = text.split("\n")
-    if text.endswith('"'):
-        lines[-1] += " "  # a quote right before the closing quotes would end the string early
     if len(lines) == 1:
-        return f'"""{lines[0]}"""'
+        # A quote right before the closing quotes would end the string early.
+        return f'"""{text} """' if text.endswith('"') else f'"""{text}"""'
     pad = " " * indent
     rest = [f"{pad}{line}" if line else "" for line in lines[1:]]
     return "\n".join([f'"""{lines[0]}', *rest, f'{pad}"""'])
@@ -81,6 +81,7 @@ class Group:
     tail: str
     explode: bool = False
     is_tuple: bool = False  # a one-item tuple keeps its comma (not a "magic" one for ruff)
+    comma: bool = True  # False for a subscript or parenthesised expression: no trailing comma
 
     def flat(self) -> str:
         return self.head + self.inner() + self.tail
@@ -96,8 +97,9 @@ def group(
     tail: str,
     explode: bool = False,
     is_tuple: bool = False,
+    comma: bool = True,
 ) -> Group:
-    return Group(head, tuple(items), tail, explode, is_tuple)
+    return Group(head, tuple(items), tail, explode, is_tuple, comma)
 
 
 def _flat(item: str | Group) -> str:
@@ -109,20 +111,41 @@ def fmt(item: str | Group, indent: int = 0, suffix: str = "") -> str:
     return "\n".join(_layout(item, indent, suffix))[indent:]
 
 
+def assign(target: str, value: Group, indent: int = 0, annotation: Group | None = None) -> str:
+    """``target = value`` (or ``target: annotation = value``) laid out like ``fmt``.
+
+    When even ``target = head(`` is too long, ruff first splits the annotation's brackets, and
+    failing that wraps the value in parentheses.
+    """
+    lhs = target if annotation is None else f"{target}: {annotation.flat()}"
+    if _fits(" " * indent + f"{lhs} = {value.head}"):
+        return fmt(replace(value, head=f"{lhs} = {value.head}"), indent)
+    if annotation is None:
+        return fmt(Group(f"{lhs} = (", (value,), ")", comma=False), indent)
+    split = replace(annotation, head=f"{target}: {annotation.head}", comma=False)
+    lines = _layout(split, indent, f" = {value.head}") + _body(value, indent, "")
+    return "\n".join(lines)[indent:]
+
+
 def _layout(item: str | Group, indent: int, suffix: str) -> list[str]:
     pad = " " * indent
     if isinstance(item, str):
-        return [pad + item + suffix]
-    if not item.explode and not item.items:
+        line = pad + item + suffix
+        # ruff format cannot split a name or a "key": name pair; silence the length check there.
+        return [line if _fits(line) else line + "  # noqa: E501"]
+    if not item.explode and (not item.items or _fits(pad + item.flat() + suffix)):
         return [pad + item.flat() + suffix]
-    if not item.explode:
-        if _fits(pad + item.flat() + suffix):
-            return [pad + item.flat() + suffix]
-        if _fits(pad + "    " + item.inner()):
-            return [pad + item.head, pad + "    " + item.inner(), pad + item.tail + suffix]
-    lines = [pad + item.head]
+    return [pad + item.head, *_body(item, indent, suffix)]
+
+
+def _body(item: Group, indent: int, suffix: str) -> list[str]:
+    """The lines after ``item``'s head: its items on one line if they fit, else one per line."""
+    pad = " " * indent
+    if not item.explode and _fits(pad + "    " + item.inner()):
+        return [pad + "    " + item.inner(), pad + item.tail + suffix]
+    lines: list[str] = []
     for sub in item.items:
-        lines += _layout(sub, indent + 4, ",")
+        lines += _layout(sub, indent + 4, "," if item.comma else "")
     return [*lines, pad + item.tail + suffix]
 
 

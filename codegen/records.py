@@ -97,7 +97,7 @@ def build_typeddict(cls: type, src: Source) -> TypedDictSpec | None:
     name = cls.__name__
     required: frozenset[str] = getattr(cls, "__required_keys__", frozenset())
     optional: frozenset[str] = getattr(cls, "__optional_keys__", frozenset())
-    if required and optional:
+    if (required and optional) or _marks_requiredness(cls):
         src.problem(
             name,
             "",
@@ -115,6 +115,17 @@ def build_typeddict(cls: type, src: Source) -> TypedDictSpec | None:
     if len(fields) != len(hints):
         return None
     return TypedDictSpec(name, src.doc(name), not optional, tuple(fields), src.line(name))
+
+
+def _marks_requiredness(cls: type) -> bool:
+    """Whether a key is wrapped in Required/NotRequired: with postponed annotations the class
+    cannot see those wrappers, so its ``__required_keys__`` would be silently wrong."""
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except Exception:  # reported by _hints below
+        return False
+    names = {getattr(typing.get_origin(hint), "_name", "") for hint in hints.values()}
+    return bool(names & {"Required", "NotRequired"})
 
 
 def build_error(cls: type[Exception], src: Source) -> ErrorSpec:

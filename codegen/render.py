@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import jinja2
 from rpcgen.codegen.model import MethodSpec, ModuleSpec, ParamSpec
-from rpcgen.codegen.pyfmt import Group, docstring, fmt, group, py_str
+from rpcgen.codegen.pyfmt import Group, assign, docstring, fmt, group, py_str
 
 __all__ = ["render"]
 
@@ -33,7 +33,7 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,  # Python source, not HTML
     )
-    env.globals.update(fmt=fmt, group=group)
+    env.globals.update(fmt=fmt, group=group, assign=assign)
     env.filters.update(
         pystr=py_str,
         docstring=docstring,

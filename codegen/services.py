@@ -17,6 +17,7 @@ __all__ = ["RESERVED_METHODS", "build_service"]
 
 # A routing key is "<service>.<method>" on a topic exchange: each part must be one topic word.
 _TOPIC_WORD = re.compile(r"[A-Za-z0-9_-]+")
+_SELF_KINDS = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 # Names of the generated clients' and servers' own API (docs/design.md).
 RESERVED_METHODS = frozenset({"connect", "with_timeout", "close", "service_name", "methods"})
 _KIND_PROBLEMS = {
@@ -103,11 +104,7 @@ def _build_method(cls: type, member: str, func: FunctionType, src: Source) -> Me
         )
         return None
     params = list(sig.parameters.values())
-    if (
-        not params
-        or params[0].name != "self"
-        or params[0].kind is not params[0].POSITIONAL_OR_KEYWORD
-    ):
+    if not params or params[0].name != "self" or params[0].kind not in _SELF_KINDS:
         report("the first parameter must be self; declare a plain instance method")
         return None
     specs = [_build_param(p, hints, src, report) for p in params[1:]]
