@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal, Optional
@@ -370,3 +371,25 @@ def test_unresolvable_annotations_raise_type_error() -> None:
 )
 def test_type_names(tp: object, name: str) -> None:
     assert codec.type_name(tp) == name
+
+
+def test_concurrent_first_compiles_of_a_recursive_type_agree() -> None:
+    # A fresh recursive class, so that no earlier test has compiled it.
+    node = make_dataclass("Node", [("name", str), ("children", "list[Node]")])
+    node.__module__ = __name__
+    globals()["Node"] = node
+    raw = {"name": "a", "children": [{"name": "b", "children": []}]}
+    barrier = threading.Barrier(8)
+    results: list[object] = []
+
+    def compile_and_decode() -> None:
+        barrier.wait()
+        results.append(codec.decoder_for(list[node])([raw]))  # type: ignore[valid-type]
+
+    threads = [threading.Thread(target=compile_and_decode) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    expected = [node("a", [node("b", [])])]
+    assert results == [expected] * 8

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-from rpcgen.runtime import errors, wire
+from rpcgen.runtime import Server, errors, wire
 from rpcgen.runtime.spec import Method, Param
 
+import generated
 from tests.unit.codec_types import Color, Money, Owner
 
 
@@ -197,3 +200,15 @@ def test_unsupported_param_type_fails_when_the_codec_is_built() -> None:
     method: Method[None] = Method("svc", "m", params=(Param("s", set[int]),), result=None)
     with pytest.raises(TypeError, match=r"rpcgen cannot decode set\[int\]"):
         method.codec  # noqa: B018
+
+
+def test_every_generated_method_has_a_codec() -> None:
+    built = 0
+    for info in pkgutil.iter_modules(generated.__path__):
+        module = importlib.import_module(f"generated.{info.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, Server) and obj is not Server:
+                for method in obj.methods.values():
+                    assert method.codec is method.codec
+                    built += 1
+    assert built > 0
