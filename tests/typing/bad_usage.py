@@ -1,0 +1,85 @@
+"""Wrong uses of generated code: every line marked ``# E: <code>`` must get exactly that mypy error,
+and no other line may get one. Not linted (see pyproject's ruff exclude)."""
+
+from __future__ import annotations
+
+import decimal
+import uuid
+
+from generated.hello import HelloServiceAsyncClient, HelloServiceClient, HelloServiceServer
+from generated.ledger import Currency, LedgerAsyncClient, LedgerClient, LedgerServer, Money, Owner
+
+
+def wrong_calls(client: HelloServiceClient, ledger: LedgerClient) -> None:
+    client.test(42)  # E: arg-type
+    client.compute(1, "2")  # E: arg-type
+    client.compute(1)  # E: call-arg
+    client.compute(1, 2, 3)  # E: call-arg
+    client.compute(1, 2, c=3)  # E: call-arg
+    client.test(nme="x")  # E: call-arg
+    client.greet("x")  # E: attr-defined
+    ledger.open_account(Owner("a"), "EUR")  # E: arg-type
+    ledger.open_account(Owner("a"), Currency.EUR, ["x"])  # E: call-arg
+    ledger.find_accounts("a", order="random")  # E: arg-type
+    ledger.transfer(uuid.uuid4(), uuid.uuid4(), decimal.Decimal(1))  # E: arg-type
+    ledger.transfer(uuid.uuid4(), uuid.uuid4(), Money(decimal.Decimal(1)), memo="text")  # E: arg-type
+    Money(1.5)  # E: arg-type
+
+
+def wrong_results(client: HelloServiceClient, ledger: LedgerClient) -> None:
+    name: int = client.test("x")  # E: assignment
+    total: str = client.compute(1, 2)  # E: assignment
+    client.compute(1, 2).upper()  # E: attr-defined
+    pending = client.compute.call_async(1, 2)
+    text: str = pending.result()  # E: assignment
+    balance: int = ledger.balances([uuid.uuid4()])["x"]  # E: assignment
+    statement = ledger.statement(uuid.uuid4(), None, None)  # E: arg-type, arg-type
+    statement["nope"]  # E: typeddict-item
+    del name, total, text, balance
+
+
+async def wrong_awaits(client: HelloServiceClient, aclient: HelloServiceAsyncClient) -> None:
+    await client.compute(1, 2)  # E: misc
+    aclient.compute(1, 2)  # E: unused-coroutine
+    total: int = aclient.compute(1, 2)  # E: assignment
+    await aclient.compute(1, "2")  # E: arg-type
+    del total
+
+
+class WrongArgument(HelloServiceServer):
+    def test(self, name: str) -> str:
+        return name
+
+    def compute(self, a: int, b: str) -> int:  # E: override
+        return a
+
+    def divide(self, a: int, b: int) -> float:
+        return a / b
+
+
+class WrongResult(HelloServiceServer):
+    def test(self, name: str) -> int:  # E: override
+        return 0
+
+    def compute(self, a: int, b: int) -> int:
+        return a + b
+
+    def divide(self, a: int, b: int) -> float:
+        return a / b
+
+
+class MissingMethod(HelloServiceServer):
+    def test(self, name: str) -> str:
+        return name
+
+    def compute(self, a: int, b: int) -> int:
+        return a + b
+
+
+class MissingKeyword(LedgerServer):
+    def find_accounts(self, owner_name: str) -> list[object]:  # E: override
+        return []
+
+
+def instantiate() -> None:
+    MissingMethod()  # E: abstract

@@ -1,0 +1,181 @@
+"""Correct uses of generated clients and servers: ``mypy --strict`` must accept every line.
+
+Nothing here runs at import time; the functions are only type-checked (and imported by the test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import decimal
+import uuid
+
+import rpcgen.runtime as rt
+
+from generated.hello import (
+    DivisionByZero,
+    HelloServiceAsyncClient,
+    HelloServiceClient,
+    HelloServiceServer,
+)
+from generated.ledger import (
+    Account,
+    AccountNotFound,
+    Currency,
+    Filters,
+    InsufficientFunds,
+    LedgerAsyncClient,
+    LedgerClient,
+    LedgerError,
+    LedgerServer,
+    Money,
+    Owner,
+    Priority,
+    Statement,
+    Transfer,
+)
+
+
+def sync_calls(client: HelloServiceClient) -> None:
+    greeting: str = client.test("world")
+    total: int = client.compute(1, 2)
+    total = client.compute(a=1, b=2)
+    ratio: float = client.divide(3, 4)
+    try:
+        ratio = client.divide(1, 0)
+    except DivisionByZero as exc:
+        message: str = str(exc)
+    patient: HelloServiceClient = client.with_timeout(None)
+    total = patient.compute(b=2, a=1)
+    del greeting, total, ratio, message
+
+
+def future_calls(client: HelloServiceClient) -> None:
+    pending: rt.RpcFuture[int] = client.compute.call_async(1, 2)
+    greetings = [client.test.call_async(name) for name in ("a", "b")]
+    total: int = pending.result(timeout=5.0)
+    names: list[str] = [future.result() for future in greetings]
+    done: bool = pending.done()
+    del total, names, done
+
+
+def connect_and_share() -> None:
+    with HelloServiceClient.connect("amqp://guest:guest@localhost:5672/", timeout=5) as hello:
+        hello.test("x")
+    with rt.Connection("amqp://localhost/") as connection:
+        hello = HelloServiceClient(connection)
+        ledger = LedgerClient(connection, timeout=None)
+        ledger.ping()
+        hello.compute(1, 2)
+
+
+def ledger_calls(ledger: LedgerClient) -> None:
+    owner = Owner("Ada", email=None, born=datetime.date(1815, 12, 10))
+    account: Account = ledger.open_account(owner, Currency.EUR, tags=["vip"])
+    accounts: list[Account] = ledger.find_accounts("Ada", limit=5, order="oldest")
+    amount = Money(decimal.Decimal("12.50"))
+    try:
+        transfer: Transfer = ledger.transfer(
+            account.id, uuid.uuid4(), amount, memo=b"rent", priority=Priority.HIGH
+        )
+    except InsufficientFunds:
+        pass
+    except (AccountNotFound, LedgerError):
+        pass
+    filters: Filters = {"min_amount": decimal.Decimal(1), "currencies": [Currency.USD]}
+    page: Statement = ledger.statement(account.id, datetime.date.today(), datetime.date.today())
+    page = ledger.statement(account.id, datetime.date.today(), datetime.date.today(), filters)
+    first: Transfer = page["transfers"][0]
+    rates: dict[str, tuple[decimal.Decimal, float]] = ledger.rates(Currency.GBP)
+    cutoff: datetime.time = ledger.cutoff(datetime.date.today())
+    counts: dict[str, int] = ledger.tag_counts(("vip", "new"))
+    ledger.ping()
+    del accounts, transfer, first, rates, cutoff, counts
+
+
+async def async_calls(uri: str) -> None:
+    async with HelloServiceAsyncClient.connect(uri) as hello:
+        greeting: str = await hello.test("world")
+        totals: tuple[int, int] = await asyncio.gather(hello.compute(1, 2), hello.compute(3, 4))
+        ratio: float = await hello.with_timeout(1.0).divide(1, 2)
+    async with await rt.AsyncConnection.open(uri) as connection:
+        ledger = LedgerAsyncClient(connection)
+        accounts: list[Account] = await ledger.find_accounts("Ada", include_closed=True)
+    del greeting, totals, ratio, accounts
+
+
+class Hello(HelloServiceServer):
+    def test(self, name: str) -> str:
+        return f"Hello, {name}!"
+
+    def compute(self, a: int, b: int) -> int:
+        return a + b
+
+    def divide(self, a: int, b: int) -> float:
+        if b == 0:
+            raise DivisionByZero("b is 0")
+        return a / b
+
+
+class Ledger(LedgerServer):
+    """A server may accept wider argument types and return narrower results."""
+
+    def open_account(
+        self, owner: Owner, currency: Currency, *, tags: list[str] | None = None
+    ) -> Account:
+        raise AccountNotFound(owner.name)
+
+    def get_account(self, account_id: uuid.UUID) -> Account:
+        raise AccountNotFound(str(account_id))
+
+    def find_accounts(
+        self,
+        owner_name: str,
+        *,
+        limit: int = 10,
+        include_closed: bool = False,
+        order: str = "newest",
+    ) -> list[Account]:
+        return []
+
+    def transfer(
+        self,
+        source: uuid.UUID,
+        target: uuid.UUID,
+        amount: Money,
+        *,
+        memo: bytes | None = None,
+        priority: Priority = Priority.NORMAL,
+        reference: str | None = None,
+    ) -> Transfer:
+        raise InsufficientFunds(str(amount.amount))
+
+    def statement(
+        self,
+        account_id: uuid.UUID,
+        start: datetime.date,
+        end: datetime.date,
+        filters: Filters | None = None,
+    ) -> Statement:
+        raise AccountNotFound(str(account_id))
+
+    def balances(self, account_ids: list[uuid.UUID]) -> dict[str, Money]:
+        return {str(i): Money(decimal.Decimal(0)) for i in account_ids}
+
+    def rates(
+        self, base: Currency, at: datetime.datetime | None = None
+    ) -> dict[str, tuple[decimal.Decimal, float]]:
+        return {base.value: (decimal.Decimal(1), 0.0)}
+
+    def cutoff(self, day: datetime.date) -> datetime.time:
+        return datetime.time(17, 30)
+
+    def tag_counts(self, tags: tuple[str, ...]) -> dict[str, int]:
+        return dict.fromkeys(tags, 0)
+
+    def ping(self) -> None:
+        return None
+
+
+def servers() -> list[rt.Server]:
+    return [Hello(), Ledger()]
