@@ -1,0 +1,82 @@
+"""Fixtures that put real Nameko 2.14.1 on the other side of the wire (see harness.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rpcgen.runtime.testing import Vhost
+
+from tests.interop.harness import (
+    NamekoClient,
+    NamekoDriver,
+    NamekoServices,
+    find_nameko_python,
+)
+
+StartNameko = Callable[..., NamekoServices]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "nameko_python" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.nameko)
+
+
+@pytest.fixture(scope="session")
+def nameko_python() -> Path:
+    """The Nameko 2.14.1 virtualenv's interpreter (scripts/test creates ``.venv-nameko``)."""
+    python = find_nameko_python()
+    if python is None:
+        reason = "no Nameko 2.14.1 virtualenv: run scripts/test, or set RPCGEN_NAMEKO_PYTHON"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason + " (CI is set, so this fails)", pytrace=False)
+        pytest.skip(reason)
+    return python
+
+
+@pytest.fixture(scope="session")
+def nameko_driver(
+    nameko_python: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[NamekoDriver]:
+    driver = NamekoDriver(nameko_python, tmp_path_factory.mktemp("nameko") / "driver.log")
+    try:
+        yield driver
+    finally:
+        driver.close()
+
+
+@pytest.fixture
+def nameko_client(nameko_driver: NamekoDriver, amqp_uri: str) -> NamekoClient:
+    """Nameko's standalone proxies in this test's vhost: ``nameko_client.call(svc, meth, ...)``."""
+    return NamekoClient(nameko_driver, amqp_uri)
+
+
+@pytest.fixture
+def start_nameko(nameko_python: Path, rabbit_vhost: Vhost, tmp_path: Path) -> Iterator[StartNameko]:
+    """``start_nameko(module="greeter", services=("greeter", "relay"), env=None, config=None)``.
+
+    Runs ``nameko run`` in this test's vhost, waits until every service consumes, and kills it at
+    teardown (its log is printed if the test failed). ``.stop()`` is the graceful SIGTERM stop.
+    """
+    started: list[NamekoServices] = []
+
+    def start(**options: Any) -> NamekoServices:
+        services = NamekoServices(nameko_python, rabbit_vhost, tmp_path, **options)
+        started.append(services)
+        services.wait_ready()
+        return services
+
+    yield start
+    for services in started:
+        services.kill()
+        print(f"--- {services.log_path} ---\n{services.log()}")  # shown by pytest on failure
+
+
+@pytest.fixture
+def greeter(start_nameko: StartNameko) -> NamekoServices:
+    """The Nameko ``greeter`` and ``relay`` services, running and consuming."""
+    return start_nameko()

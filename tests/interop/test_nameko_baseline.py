@@ -1,0 +1,94 @@
+"""What a Nameko 2.14.1 caller sees from a Nameko 2.14.1 service: the baseline rpcgen must match.
+
+These also prove the harness: the rpcgen interop tests reuse ``greeter`` and ``nameko_client``,
+with rpcgen's client or server replacing one side.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tests.interop.harness import Call, NamekoClient, NamekoServices
+
+UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+
+
+def test_results_of_every_type(greeter: NamekoServices, nameko_client: NamekoClient) -> None:
+    assert nameko_client.call("greeter", "hello", "bob").value == "hello, bob"
+    assert nameko_client.call("greeter", "hello", name="bob", greeting="hi").value == "hi, bob"
+    samples = nameko_client.call("greeter", "samples")
+    assert samples.value["decimal"] == {"__type__": "decimal", "__value__": "1.50"}
+    assert samples.value["binary"] == {"__type__": "base64", "__value__": "AP/+"}
+    for fragment in (
+        "Decimal('1.50')",
+        "UUID('12345678-1234-5678-1234-567812345678')",
+        "datetime.datetime(2020, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone.utc)",
+        "datetime.date(2020, 1, 2)",
+        "datetime.time(3, 4, 5)",
+        "b'caf\\xc3\\xa9'",
+    ):
+        assert fragment in samples.repr
+
+
+def test_markers_in_arguments_arrive_as_python_types(
+    greeter: NamekoServices, nameko_client: NamekoClient
+) -> None:
+    seen = nameko_client.call(
+        "greeter",
+        "inspect",
+        {"__type__": "decimal", "__value__": "2.5"},
+        at={"__type__": "date", "__value__": "2020-01-02"},
+    ).value
+    assert seen == {"args": ["Decimal('2.5')"], "kwargs": {"at": "datetime.date(2020, 1, 2)"}}
+
+
+def test_errors_as_a_nameko_caller_sees_them(
+    greeter: NamekoServices, nameko_client: NamekoClient
+) -> None:
+    registered = nameko_client.call("greeter", "withdraw", 10, 20)
+    assert registered.error_class == "greeter.InsufficientFunds"
+    assert registered.error["args"] == ["'balance 10 < 20'", "'10'", "'20'"]  # stringified
+
+    unregistered = nameko_client.call("greeter", "fail_unregistered", "boom")
+    assert unregistered.error_class == "nameko.exceptions.RemoteError"
+    assert unregistered.error["exc_type"] == "NotRegistered"
+    assert unregistered.error["value"] == "boom"
+    assert unregistered.error["str"] == "NotRegistered boom"
+
+    missing = nameko_client.call("greeter", "nope")
+    assert missing.error_class == "nameko.exceptions.MethodNotFound"
+    assert missing.error["str"] == "nope"
+
+    bad_args = nameko_client.call("greeter", "hello", "a", "b", "c")
+    assert bad_args.error_class == "nameko.exceptions.IncorrectSignature"
+
+    unknown = nameko_client.call("ghost", "hello")
+    assert unknown.error_class == "nameko.exceptions.UnknownService"
+    assert unknown.error["str"] == "Unknown service `ghost`"
+
+
+def test_context_data_and_call_id_stack_through_a_hop(
+    greeter: NamekoServices, nameko_client: NamekoClient
+) -> None:
+    context = {"language": "en", "user_id": 5, "custom": "x"}
+    direct = nameko_client.call("greeter", "context", context_data=context).value
+    assert direct["context_data"] == context
+    proxy_id, own_id = direct["call_id_stack"]
+    assert re.fullmatch(f"standalone_rpc_proxy\\.call\\.{UUID4}", proxy_id)
+    assert re.fullmatch(f"greeter\\.context\\.{UUID4}", own_id)
+
+    hopped = nameko_client.call("greeter", "hop", "context", context_data=context).value
+    assert hopped["context_data"] == context
+    assert [i.rsplit(".", 1)[0] for i in hopped["call_id_stack"]] == [
+        "standalone_rpc_proxy.call",
+        "greeter.hop",
+        "relay.context",
+    ]
+
+
+def test_call_async_and_service_proxy(greeter: NamekoServices, nameko_client: NamekoClient) -> None:
+    calls = [Call("compute", (i, 1)) for i in range(5)] + [Call("nope")]
+    outcomes = nameko_client.call_async("greeter", calls)
+    assert [o.value for o in outcomes[:5]] == [1, 2, 3, 4, 5]
+    assert outcomes[5].error_class == "nameko.exceptions.MethodNotFound"
+    assert nameko_client.call("greeter", "hello", "x", proxy="service").value == "hello, x"
