@@ -98,6 +98,14 @@ TARGETS = (
 )
 
 
+SCENARIOS = """\
+Scenarios: *seq* is one call at a time; *N in flight* submits N calls, then waits for all of them,
+and repeats; payloads are a string of 100 KiB or 1 MiB echoed back. Each scenario runs for a fixed
+time. CPU per call is the process's CPU time over the scenario divided by its calls (the broker's
+includes anything else it served). Memory growth is the peak RSS while 1,000 calls were in flight,
+minus the idle RSS."""
+
+
 def _fmt(value: float | None, digits: int = 2) -> str:
     if value is None:
         return "n/a"
@@ -133,7 +141,9 @@ def markdown(systems: list[System], med: dict[str, dict[str, float]], meta: dict
     """The results as markdown: four tables and the target ratios."""
     lines = ["# rpcgen benchmark results", ""]
     lines += [f"- {k}: {v}" for k, v in meta.items()]
-    lines.append("")
+    lines += ["", "Systems (each server and client is its own process):", ""]
+    lines += [f"- **{s.label}**: {s.semantics}" for s in systems]
+    lines += ["", SCENARIOS, ""]
     lines += _table(
         "Round trips (small call: compute(1, 2))",
         [

@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -138,6 +139,11 @@ def _summary(figures: dict[str, Any]) -> str:
     )
 
 
+def _mask(arg: str) -> str:
+    """An argument with any URI password replaced by ***."""
+    return re.sub(r"(//[^:/@]+:)[^@/]*@", r"\1***@", arg)
+
+
 def _meta(args: argparse.Namespace, broker: brokers.BenchBroker, reps: int) -> dict[str, Any]:
     cpu = next(
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -149,9 +155,8 @@ def _meta(args: argparse.Namespace, broker: brokers.BenchBroker, reps: int) -> d
         "machine": f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}",
         "broker": broker.description,
         "repetitions": f"{reps}, interleaved; medians shown",
-        "rpcgen server": f"prefetch {args.rpcgen_prefetch or 'default (max_workers, 10)'}",
         "mode": "quick (smoke run, not for quoting)" if args.quick else "full",
-        "command": "python bench/run.py" + (" --quick" if args.quick else ""),
+        "command": " ".join(["python bench/run.py", *(_mask(a) for a in sys.argv[1:])]),
     }
 
 

@@ -24,6 +24,7 @@ class System:
     server: tuple[str, ...]  # argv; "{uri}" is replaced by the broker URI
     client: tuple[str, ...]  # argv; the driver appends the workload options
     ready_queue: str  # the server is ready once this queue has a consumer
+    semantics: str  # what the system guarantees per call, for the report
 
 
 def child_env() -> dict[str, str]:
@@ -59,12 +60,16 @@ def rpcgen_available(python: str) -> str | None:
     return lines[-1] if lines else f"probe exited {probe.returncode}"
 
 
+RPCGEN_SEMANTICS = "persistent, confirms (tracked asynchronously), mandatory, ack after reply"
+
+
 def all_systems(nameko: str | None, rpcgen_prefetch: int | None = None) -> list[System]:
     """Every system, in the order of the report; Nameko only when its venv exists."""
     py = sys.executable
     rpcgen_server: tuple[str, ...] = (py, "system_rpcgen.py", "server", "--uri", "{uri}")
     if rpcgen_prefetch:
         rpcgen_server += ("--prefetch", str(rpcgen_prefetch))
+    semantics = f"{RPCGEN_SEMANTICS}; prefetch {rpcgen_prefetch or '10 (default)'}"
     systems = [
         System(
             "rpcgen",
@@ -72,6 +77,7 @@ def all_systems(nameko: str | None, rpcgen_prefetch: int | None = None) -> list[
             rpcgen_server,
             (py, "system_rpcgen.py", "client", "--mode", "futures"),
             "rpc-hello_service",
+            semantics,
         ),
         System(
             "rpcgen-asyncio",
@@ -79,6 +85,7 @@ def all_systems(nameko: str | None, rpcgen_prefetch: int | None = None) -> list[
             rpcgen_server,
             (py, "system_rpcgen.py", "client", "--mode", "asyncio"),
             "rpc-hello_service",
+            semantics,
         ),
     ]
     if nameko:
@@ -90,6 +97,7 @@ def all_systems(nameko: str | None, rpcgen_prefetch: int | None = None) -> list[
                 (nameko_bin, "run", "--broker", "{uri}", "system_nameko_service"),
                 (nameko, "system_nameko_client.py"),
                 "rpc-nameko_bench",
+                "persistent, confirms (waits for each), mandatory, ack after reply; prefetch 10",
             )
         )
     systems += [
@@ -99,6 +107,7 @@ def all_systems(nameko: str | None, rpcgen_prefetch: int | None = None) -> list[
             (py, "system_pika.py", "server", "--uri", "{uri}"),
             (py, "system_pika.py", "client"),
             "bench_pika_rpc",
+            "transient, no confirms, not mandatory; server prefetch 100",
         ),
         System(
             "aio-pika",
@@ -106,6 +115,7 @@ def all_systems(nameko: str | None, rpcgen_prefetch: int | None = None) -> list[
             (py, "system_aiopika.py", "server", "--uri", "{uri}"),
             (py, "system_aiopika.py", "client"),
             "bench_aiopika_echo",
+            "transient, confirms, mandatory; no server prefetch limit",
         ),
     ]
     return systems
