@@ -69,6 +69,10 @@ def build_dataclass(cls: type, src: Source) -> DataclassSpec | None:
 
 def _dataclass_default(cls: type, f: dataclasses.Field[object], src: Source) -> str | None:
     """The field's text after ``=`` ("" when it has none), or None after reporting a problem."""
+    if not f.init:
+        message = "init=False is not supported (every field travels on the wire); remove it"
+        src.problem(cls.__name__, f.name, message)
+        return None
     value: str | None = ""
     kwarg = ""
     if f.default is not dataclasses.MISSING:

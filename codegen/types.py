@@ -129,7 +129,7 @@ def _render_dict(tp: object, args: tuple[object, ...], scope: Scope) -> TypeRef:
 
 
 def _render_tuple(args: tuple[object, ...], scope: Scope) -> TypeRef:
-    if not args:
+    if not args or args == ((),):  # Python 3.10 spells the empty tuple's args ((),)
         return TypeRef("tuple[()]")
     if len(args) == 2 and args[1] is Ellipsis:
         item = render_type(args[0], scope)

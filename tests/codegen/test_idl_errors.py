@@ -178,6 +178,12 @@ CASES: dict[str, tuple[str, str]] = {
         "idl/m.py:17: Rec.n: default_factory must be list or dict; compute other defaults in "
         "the caller",
     ),
+    "dataclass field with init=False": (
+        "    def m(self) -> Rec: ...\n\n\n@dataclasses.dataclass\nclass Rec:\n"
+        "    n: int = dataclasses.field(default=1, init=False)\n",
+        "idl/m.py:17: Rec.n: init=False is not supported (every field travels on the wire); "
+        "remove it",
+    ),
     "enum with a float value": (
         "    def m(self) -> Kind: ...\n\n\nclass Kind(enum.Enum):\n    A = 1.5\n",
         "idl/m.py:16: Kind.A: enum value 1.5 is not a str or int; give every member a str or int "
