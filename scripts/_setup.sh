@@ -1,0 +1,77 @@
+# Shared by scripts/test and scripts/demo (source it; it defines functions and ROOT, runs nothing).
+# Installs what is missing on a fresh Debian 12 machine, as root:
+#   Debian's rabbitmq-server (tests and the demo start throwaway nodes from its scripts; the
+#   package's own system broker is not used and is left alone), .venv with rpcgen and its dev
+#   extras, and .venv-nameko with Nameko 2.14.1 for the interop tests.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+NAMEKO_VERSION="2.14.1"
+_apt_updated=""
+
+log() {
+    if [[ -t 2 ]]; then
+        printf '\033[1m==> %s\033[0m\n' "$*" >&2
+    else
+        printf '==> %s\n' "$*" >&2
+    fi
+}
+
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+apt_install() {
+    command -v apt-get >/dev/null || die "apt-get not found: install $* by hand"
+    [[ $(id -u) -eq 0 ]] || die "installing $* needs root (or install it by hand)"
+    if [[ -z $_apt_updated ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+        _apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null
+}
+
+ensure_rabbitmq() {
+    if [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]]; then
+        return
+    fi
+    log "installing Debian's rabbitmq-server"
+    apt_install rabbitmq-server
+    [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] ||
+        die "rabbitmq-server installed, but /usr/lib/rabbitmq/bin/rabbitmq-server is missing"
+}
+
+ensure_python() {
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' ||
+        die "$PYTHON is older than 3.10 (set PYTHON=...)"
+    if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+        log "installing python3-venv"
+        apt_install python3-venv
+    fi
+}
+
+# .venv: rpcgen in strict editable mode (files linked, so mypy resolves the package), reinstalled on
+# every run: cheap, and it picks up modules added since the last run.
+ensure_venv() {
+    ensure_python
+    if [[ ! -x $ROOT/.venv/bin/python ]]; then
+        log "creating .venv"
+        "$PYTHON" -m venv "$ROOT/.venv"
+    fi
+    log "installing rpcgen[dev] into .venv"
+    (cd "$ROOT" && .venv/bin/python -m pip install -q -e '.[dev]' --config-settings editable_mode=strict)
+}
+
+# .venv-nameko: Nameko in its own environment; the tests run it as a subprocess, never import it.
+ensure_nameko_venv() {
+    ensure_python
+    local py="$ROOT/.venv-nameko/bin/python"
+    if [[ -x $py ]] && "$py" -c "import importlib.metadata as m, sys
+sys.exit(m.version('nameko') != '$NAMEKO_VERSION')" 2>/dev/null; then
+        return
+    fi
+    log "creating .venv-nameko with nameko==$NAMEKO_VERSION"
+    "$PYTHON" -m venv "$ROOT/.venv-nameko"
+    "$py" -m pip install -q "nameko==$NAMEKO_VERSION"
+}
