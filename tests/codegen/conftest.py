@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from rpcgen.codegen.load import LoadResult, load
 
-REPO = Path(__file__).resolve().parents[2]
-
 WriteIdl = Callable[..., Path]
 
 
@@ -53,13 +51,3 @@ def loaded(write_idl: WriteIdl) -> Callable[..., LoadResult]:
         return result
 
     return run
-
-
-def tool(name: str) -> str:
-    """A console script of the running virtualenv (ruff, mypy), where pip put it."""
-    import shutil
-    import sys
-
-    found = shutil.which(name, path=str(Path(sys.executable).parent))
-    assert found, f"{name} is not installed next to {sys.executable}; pip install -e '.[dev]'"
-    return found

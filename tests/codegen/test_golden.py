@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, tool
+from cgtools import REPO, tool
 from rpcgen.codegen.build import build
 from rpcgen.codegen.write import write
 

@@ -6,7 +6,7 @@ import inspect
 import subprocess
 
 import pytest
-from conftest import REPO, tool
+from cgtools import REPO, tool
 from rpcgen.codegen.pyfmt import docstring, fmt, group, import_lines, literal, py_str
 
 

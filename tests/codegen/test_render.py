@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
-from conftest import REPO, tool
+from cgtools import REPO, tool
 from rpcgen.codegen.build import build
 from rpcgen.codegen.model import MethodSpec, ModuleSpec, ParamSpec, ServiceSpec, TypeRef
 from rpcgen.codegen.render import _environment, render

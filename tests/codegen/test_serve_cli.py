@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import rpcgen.runtime as rt
-from conftest import REPO
+from cgtools import REPO
 
 from generated.hello import DivisionByZero, HelloServiceClient
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, tool
+from cgtools import REPO, tool
 
 SOURCES = ["pyproject.toml", "README.md", "LICENSE", "package", "codegen", "runtime", "templates"]
 USER_CODE = """\
