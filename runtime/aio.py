@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from types import TracebackType
-from typing import ClassVar, TypeVar, cast
+from typing import ClassVar, TypeVar
 
 from rpcgen.runtime import wire
 from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Connection
@@ -25,7 +25,7 @@ __all__ = ["AsyncClient", "AsyncConnection"]
 
 R = TypeVar("R")
 _A = TypeVar("_A", bound="AsyncClient")
-_Outcome = tuple["asyncio.Future[bytes | None]", "bytes | None", "BaseException | None"]
+_Outcome = tuple["asyncio.Future[bytes]", bytes, "BaseException | None"]
 
 
 class _LoopBridge:
@@ -39,7 +39,7 @@ class _LoopBridge:
         self._scheduled = False
 
     def resolve(
-        self, future: asyncio.Future[bytes | None], body: bytes | None, error: BaseException | None
+        self, future: asyncio.Future[bytes], body: bytes, error: BaseException | None
     ) -> None:
         """Runs on the I/O thread."""
         self._outcomes.append((future, body, error))
@@ -158,7 +158,7 @@ class AsyncClient:
     ) -> R:
         body = method.codec.encode_request(args, kwargs)
         bridge = self._connection._bridge_here()
-        future: asyncio.Future[bytes | None] = bridge.loop.create_future()
+        future: asyncio.Future[bytes] = bridge.loop.create_future()
         core = self._connection.connection
         call = core.call(method, body, self._timeout, partial(bridge.resolve, future))
         try:
@@ -166,4 +166,4 @@ class AsyncClient:
         except asyncio.CancelledError:
             core.forget(call)
             raise
-        return cast(R, method.codec.decode_reply(raw))
+        return method.codec.decode_reply(raw)

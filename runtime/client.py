@@ -39,7 +39,7 @@ class RpcFuture(Generic[R_co]):
         self._lock = threading.Lock()
         self._lock.acquire()  # released once, by the I/O thread, when the outcome is known
         self._finished = False
-        self._body: bytes | None = None
+        self._body = b""
         self._error: BaseException | None = None
         self._value: Any = _UNSET
 
@@ -67,7 +67,7 @@ class RpcFuture(Generic[R_co]):
                 raise
         return cast(R_co, self._value)
 
-    def _resolve(self, body: bytes | None, error: BaseException | None) -> None:
+    def _resolve(self, body: bytes, error: BaseException | None) -> None:
         """The I/O thread's completion callback."""
         self._body = body
         self._error = error

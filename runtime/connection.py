@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 30.0
 """Seconds a call may take in total unless its client says otherwise."""
 
-Completion = Callable[[bytes | None, BaseException | None], None]
+Completion = Callable[[bytes, BaseException | None], None]
 T = TypeVar("T")
 _Pika = Any  # pika ships no type hints
 
@@ -75,7 +75,7 @@ class PendingCall:
         self.on_done = on_done
         self.done = False
 
-    def finish(self, body: bytes | None, error: BaseException | None) -> None:
+    def finish(self, body: bytes, error: BaseException | None) -> None:
         """Complete the call once; later completions (duplicates, late timers) are ignored."""
         if self.done:
             return
@@ -372,7 +372,7 @@ class Connection:
 
     def _publish_call(self, call: PendingCall) -> None:
         if self._failure is not None:
-            call.finish(None, self._failure)
+            call.finish(b"", self._failure)
             return
         self._pending[call.correlation_id] = call
         try:
@@ -381,7 +381,7 @@ class Connection:
             )
         except Exception as exc:
             del self._pending[call.correlation_id]
-            call.finish(None, RpcConnectionError(f"cannot publish to {self.uri}: {exc!r}"))
+            call.finish(b"", RpcConnectionError(f"cannot publish to {self.uri}: {exc!r}"))
             return
         self._confirms.add(call)
         if call.deadline is not None:
@@ -397,13 +397,13 @@ class Connection:
             for call in settled:
                 if self._pending.pop(call.correlation_id, None) is not None:
                     err = f"RabbitMQ refused the request to {call.method.routing_key} (nack)"
-                    call.finish(None, RpcConnectionError(err))
+                    call.finish(b"", RpcConnectionError(err))
 
     def _on_return(self, _ch: _Pika, _method: _Pika, props: _Pika, _body: bytes) -> None:
         # Arrives before the publish's ack: no queue is bound for this service at all.
         call = self._pending.pop(props.correlation_id, None)
         if call is not None:
-            call.finish(None, UnknownService(call.method.service))
+            call.finish(b"", UnknownService(call.method.service))
 
     def _on_reply(self, _ch: _Pika, deliver: _Pika, props: _Pika, body: bytes) -> None:
         if not self._reply_ack_tag:  # ack every reply of this loop turn in one frame
@@ -422,7 +422,7 @@ class Connection:
 
     def _expire(self, call: PendingCall) -> None:
         if self._pending.pop(call.correlation_id, None) is not None:
-            call.finish(None, RpcTimeout(call.method.routing_key, call.timeout or 0.0))
+            call.finish(b"", RpcTimeout(call.method.routing_key, call.timeout or 0.0))
 
     # -- I/O thread: closing and failures ---------------------------------------------------------
 
@@ -430,6 +430,7 @@ class Connection:
         if self._closing or self._stopped:
             return
         self._closing = True
+        self._ack_replies()  # replies already handled must not be redelivered to nobody
         self._fail_all(RpcConnectionError(f"the connection to {self.uri} was closed"))
         if self._pika is not None and self._pika.is_open:
             self._pika.close()  # _on_closed stops the loop
@@ -462,7 +463,7 @@ class Connection:
         calls, self._pending = list(self._pending.values()), {}
         self._deadlines.clear()
         for call in calls:
-            call.finish(None, error)
+            call.finish(b"", error)
 
     # -- consumers ----------------------------------------------------------------------------
 

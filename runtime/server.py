@@ -105,7 +105,7 @@ class _Dispatcher:
         finally:
             context.leave(token)
         try:
-            return method.codec.encode_reply(result)  # type: ignore[no-any-return]
+            return method.codec.encode_reply(result)
         except Exception as exc:  # UnserializableValueError, or a result of the wrong type
             log.warning("%s returned a result that cannot be sent: %r", ctx.call_id, exc)
             return wire.error_reply(exc)

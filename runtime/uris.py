@@ -101,4 +101,21 @@ def describe_error(uri: str, error: BaseException) -> str:
         return f"{where}: access to the virtual host refused (missing vhost or permissions?)"
     if isinstance(error, pika_errors.ConnectionClosedByBroker):
         return f"{where}: {scrub(error.reply_text, uri)} ({error.reply_code})"
-    return f"{where}: {scrub(f'{type(error).__name__}: {error}', uri)}"
+    cause = _root_cause(error)
+    return f"{where}: {scrub(f'{type(cause).__name__}: {cause}', uri)}"
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The socket or DNS error that pika wraps in connector and workflow exceptions."""
+    for _ in range(10):  # wrappers nest a few levels deep at most
+        nested = getattr(error, "exceptions", None)
+        inner = getattr(error, "exception", None)
+        if nested:
+            error = nested[-1]
+        elif isinstance(inner, BaseException):
+            error = inner
+        elif error.args and isinstance(error.args[0], BaseException):
+            error = error.args[0]
+        else:
+            break
+    return error

@@ -45,7 +45,9 @@ class Broker:
 
     def queue(self, name: str) -> dict[str, Any] | None:
         try:
-            return self.api("GET", f"queues/{quote(self.vhost, safe='')}/{quote(name, safe='')}")
+            return dict(
+                self.api("GET", f"queues/{quote(self.vhost, safe='')}/{quote(name, safe='')}")
+            )
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return None

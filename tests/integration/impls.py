@@ -7,6 +7,7 @@ import threading
 import time
 
 import rpcgen.runtime as rt
+
 from tests.integration.stubs import InsufficientFunds, ItestClient, ItestServer, RelayServer
 
 

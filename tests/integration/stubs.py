@@ -14,8 +14,8 @@ import rpcgen.runtime as rt
 
 __all__ = [
     "InsufficientFunds",
-    "ItestClient",
     "ItestAsyncClient",
+    "ItestClient",
     "ItestServer",
     "RelayClient",
     "RelayServer",
@@ -40,7 +40,9 @@ _fail: rt.Method[None] = rt.Method("itest", "fail", params=(rt.Param("message", 
 _sleep: rt.Method[float] = rt.Method(
     "itest", "sleep", params=(rt.Param("seconds", float),), result=float
 )
-_context: rt.Method[dict[str, str]] = rt.Method("itest", "context", params=(), result=dict[str, str])
+_context: rt.Method[dict[str, str]] = rt.Method(
+    "itest", "context", params=(), result=dict[str, str]
+)
 _relay: rt.Method[dict[str, str]] = rt.Method("relay", "relay", params=(), result=dict[str, str])
 
 

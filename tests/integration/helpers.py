@@ -1,0 +1,46 @@
+"""Small pika-level helpers for looking at the wire from the outside in integration tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pika
+
+
+@contextmanager
+def raw_channel(uri: str) -> Iterator[Any]:
+    """A plain BlockingConnection channel on ``uri``, for publishing and peeking."""
+    conn = pika.BlockingConnection(pika.URLParameters(uri))
+    try:
+        yield conn.channel()
+    finally:
+        conn.close()
+
+
+def declare_ghost(channel: Any, service: str) -> None:
+    """A service queue exactly as a server declares it, but with nobody consuming it."""
+    channel.exchange_declare("nameko-rpc", "topic", durable=True)
+    channel.queue_declare(f"rpc-{service}", durable=True)
+    channel.queue_bind(f"rpc-{service}", "nameko-rpc", f"{service}.*")
+
+
+def spy(channel: Any, routing_key: str) -> str:
+    """A queue receiving a copy of every message published with ``routing_key``."""
+    channel.exchange_declare("nameko-rpc", "topic", durable=True)
+    name = str(channel.queue_declare("", exclusive=True).method.queue)
+    channel.queue_bind(name, "nameko-rpc", routing_key)
+    return name
+
+
+def get(channel: Any, queue: str, timeout: float = 10.0) -> tuple[Any, Any, bytes]:
+    """The next message on ``queue`` (method, properties, body), waiting up to ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        method, props, body = channel.basic_get(queue, auto_ack=True)
+        if method is not None:
+            return method, props, body
+        time.sleep(0.02)
+    raise AssertionError(f"no message on {queue} within {timeout} s")

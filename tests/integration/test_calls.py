@@ -1,0 +1,201 @@
+"""Client behaviour against a real broker and a real rpcgen server: results, errors, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+import rpcgen.runtime as rt
+
+from tests.integration.conftest import Broker
+from tests.integration.helpers import declare_ghost, raw_channel
+from tests.integration.impls import Itest
+from tests.integration.stubs import InsufficientFunds, ItestAsyncClient, ItestClient
+
+pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def itest(broker: Broker) -> Iterator[Itest]:
+    impl = Itest()
+    with rt.run_in_background(impl, broker.uri, max_workers=4):
+        yield impl
+
+
+@pytest.fixture
+def client(broker: Broker, itest: Itest) -> Iterator[ItestClient]:
+    with ItestClient.connect(broker.uri, timeout=20) as client:
+        yield client
+
+
+def test_sync_calls_return_typed_results(client: ItestClient) -> None:
+    assert client.hello("bob") == "hello, bob"
+    assert client.compute(6, b=7) == 42
+    assert client.compute(6) == 6  # the keyword-only default, sent explicitly
+
+
+def test_many_futures_in_flight_on_one_connection(client: ItestClient) -> None:
+    futures = [client.compute.call_async(i, b=2) for i in range(500)]
+    assert [f.result() for f in futures] == [2 * i for i in range(500)]
+    assert all(f.done() for f in futures)
+
+
+def test_future_wait_timeout_leaves_the_call_pending(client: ItestClient, itest: Itest) -> None:
+    future = client.sleep.call_async(0.5)
+    with pytest.raises(rt.RpcTimeout):
+        future.result(timeout=0.01)
+    assert future.result() == 0.5
+
+
+def test_threads_share_one_client(client: ItestClient) -> None:
+    errors: list[BaseException] = []
+
+    def work(base: int) -> None:
+        try:
+            for i in range(100):
+                assert client.compute(base + i, b=3) == 3 * (base + i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(1000 * n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def test_declared_error_is_raised_as_its_generated_class(client: ItestClient) -> None:
+    with pytest.raises(InsufficientFunds, match="balance 100 < 1000"):
+        client.withdraw(1000)
+    assert client.withdraw(30) == 70
+
+
+def test_undeclared_exception_is_a_remote_error(client: ItestClient) -> None:
+    with pytest.raises(rt.RemoteError) as info:
+        client.fail("boom")
+    assert (info.value.exc_type, info.value.exc_path, info.value.value) == (
+        "ValueError",
+        "builtins.ValueError",
+        "boom",
+    )
+    assert str(info.value) == "ValueError boom"
+
+
+def test_unknown_method_is_method_not_found(client: ItestClient) -> None:
+    nope: rt.Method[None] = rt.Method("itest", "nope", params=(), result=None)
+    with pytest.raises(rt.MethodNotFound, match="nope"):
+        rt.BoundMethod(client, nope)._call((), {})
+
+
+def test_wrong_argument_type_is_incorrect_signature(client: ItestClient) -> None:
+    # A client whose idea of hello() is out of date sends an int where the server wants a str.
+    stale: rt.Method[str] = rt.Method("itest", "hello", params=(rt.Param("name", int),), result=str)
+    with pytest.raises(rt.IncorrectSignature, match="name") as info:
+        rt.BoundMethod(client, stale)._call((5,), {})
+    assert "str" in str(info.value)
+
+
+def test_unknown_service_fails_at_once_not_by_timeout(broker: Broker) -> None:
+    # The timeout is far longer than the test's own limit: only UnknownService can pass.
+    with ItestClient.connect(broker.uri, timeout=600) as client:
+        with pytest.raises(rt.UnknownService, match="`itest`"):
+            client.hello("nobody")
+        future = client.hello.call_async("nobody")
+        with pytest.raises(rt.UnknownService):
+            future.result()
+
+
+def test_timeout_counts_total_time_not_silence(broker: Broker, itest: Itest) -> None:
+    """Replies to other calls keep arriving on the reply queue; the ghost call still times out."""
+    with raw_channel(broker.uri) as channel:
+        declare_ghost(channel, "ghost")
+    ghost: rt.Method[None] = rt.Method("ghost", "haunt", params=(), result=None)
+    stop = threading.Event()
+    with ItestClient.connect(broker.uri, timeout=10) as client:
+
+        def chatter() -> None:
+            while not stop.is_set():
+                client.hello("busy")
+
+        thread = threading.Thread(target=chatter)
+        thread.start()
+        try:
+            with pytest.raises(rt.RpcTimeout) as info:
+                rt.BoundMethod(client.with_timeout(0.5), ghost)._call((), {})
+            assert thread.is_alive()  # replies were flowing all along
+        finally:
+            stop.set()
+            thread.join()
+    assert info.value.routing_key == "ghost.haunt"
+    assert info.value.timeout == 0.5
+    assert "ghost.haunt" in str(info.value) and "0.5" in str(info.value)
+
+
+def test_late_reply_after_timeout_is_dropped(client: ItestClient) -> None:
+    with pytest.raises(rt.RpcTimeout):
+        client.with_timeout(0.2).sleep(0.6)
+    # The late reply arrives meanwhile and is dropped; the connection keeps working.
+    assert client.with_timeout(5).sleep(0.7) == 0.7
+    assert client.hello("after") == "hello, after"
+
+
+def test_closing_the_connection_fails_pending_calls(broker: Broker, itest: Itest) -> None:
+    connection = rt.Connection(broker.uri)
+    client = ItestClient(connection, timeout=None)
+    future = client.sleep.call_async(1.0)
+    assert itest.started.acquire(timeout=10)
+    connection.close()
+    with pytest.raises(rt.RpcConnectionError):
+        future.result()
+    with pytest.raises(rt.RpcConnectionError):
+        client.hello("closed")
+    assert not connection.is_open
+
+
+def test_one_connection_serves_several_clients(broker: Broker, itest: Itest) -> None:
+    with rt.Connection(broker.uri) as connection:
+        fast, patient = ItestClient(connection, timeout=5), ItestClient(connection, timeout=None)
+        assert fast.hello("a") == patient.hello("b").replace("b", "a")
+
+
+async def _asyncio_many(uri: str) -> None:
+    async with ItestAsyncClient.connect(uri, timeout=30) as client:
+        results = await asyncio.gather(*(client.compute(i, b=2) for i in range(3000)))
+        assert results == [2 * i for i in range(3000)]
+
+
+def test_asyncio_thousands_of_concurrent_awaits(broker: Broker, itest: Itest) -> None:
+    asyncio.run(_asyncio_many(broker.uri))
+
+
+async def _asyncio_cancel(uri: str, itest: Itest) -> None:
+    async with ItestAsyncClient.connect(uri, timeout=30) as client:
+        tasks = [asyncio.create_task(client.sleep(0.3)) for _ in range(20)]
+        await asyncio.to_thread(itest.started.acquire, True, 10)
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert all(isinstance(r, asyncio.CancelledError) for r in results)
+        await asyncio.sleep(1.0)  # let the replies of the cancelled calls arrive and be dropped
+        assert await client.hello("still here") == "hello, still here"
+        with pytest.raises(rt.RpcTimeout):
+            await client.with_timeout(0.1).sleep(0.5)
+        assert await client.compute(2, b=21) == 42
+
+
+def test_asyncio_cancellation_leaves_the_connection_healthy(broker: Broker, itest: Itest) -> None:
+    asyncio.run(_asyncio_cancel(broker.uri, itest))
+
+
+async def _asyncio_errors(uri: str) -> None:
+    async with ItestAsyncClient.connect(uri, timeout=30) as client:
+        ghost = rt.Method("ghost", "x", params=(), result=None)
+        with pytest.raises(rt.UnknownService):
+            await client._call(ghost, (), {})
+
+
+def test_asyncio_unknown_service(broker: Broker, itest: Itest) -> None:
+    asyncio.run(_asyncio_errors(broker.uri))

@@ -1,0 +1,159 @@
+"""What rpcgen puts on the wire and declares on the broker, checked from the outside."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Iterator
+
+import pika
+import pytest
+import rpcgen.runtime as rt
+
+from tests.integration.conftest import Broker
+from tests.integration.helpers import declare_ghost, get, raw_channel
+from tests.integration.impls import Itest
+from tests.integration.stubs import ItestClient
+
+pytestmark = pytest.mark.broker
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+@pytest.fixture
+def ghost(broker: Broker) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
+    """A channel on which ``rpc-itest`` exists but nobody serves it."""
+    with raw_channel(broker.uri) as channel:
+        declare_ghost(channel, "itest")
+        yield channel
+
+
+def test_request_properties_and_body(broker: Broker, ghost: pika.channel.Channel) -> None:
+    with rt.Connection(broker.uri, client_name="props") as connection:
+        ItestClient(connection, timeout=60.5).hello.call_async("bob")
+        method, props, body = get(ghost, "rpc-itest")
+    assert method.routing_key == "itest.hello" and method.exchange == "nameko-rpc"
+    assert body == b'{"args": ["bob"], "kwargs": {}}'
+    assert (props.content_type, props.content_encoding) == ("application/json", "utf-8")
+    assert (props.delivery_mode, props.priority) == (2, 0)
+    assert UUID.match(props.correlation_id)
+    assert props.reply_to == connection.reply_to and UUID.match(props.reply_to)
+    assert props.expiration == "60500"  # the call's timeout, in ms
+    assert props.headers == {"nameko.call_id_stack": [f"props.call.{props.correlation_id}"]}
+    for absent in ("message_id", "timestamp", "type", "user_id", "app_id", "cluster_id"):
+        assert getattr(props, absent) is None
+
+
+def test_request_without_timeout_has_no_expiration(
+    broker: Broker, ghost: pika.channel.Channel
+) -> None:
+    with ItestClient.connect(broker.uri, timeout=None) as client:
+        client.hello.call_async("patient")
+        _method, props, _body = get(ghost, "rpc-itest")
+    assert props.expiration is None
+
+
+def test_unanswered_request_dies_in_the_queue(broker: Broker, ghost: pika.channel.Channel) -> None:
+    with ItestClient.connect(broker.uri, timeout=0.3) as client, pytest.raises(rt.RpcTimeout):
+        client.hello("too late")
+    time.sleep(0.5)
+    assert ghost.basic_get("rpc-itest", auto_ack=True)[0] is None  # expired, not served late
+
+
+def test_reply_properties_and_body(broker: Broker) -> None:
+    with rt.run_in_background(Itest(), broker.uri), raw_channel(broker.uri) as ch:
+        reply_to = str(uuid.uuid4())
+        queue = str(ch.queue_declare("", exclusive=True).method.queue)
+        ch.queue_bind(queue, "nameko-rpc", reply_to)
+        props = pika.BasicProperties(
+            content_type="application/json", content_encoding="utf-8", delivery_mode=2,
+            priority=0, correlation_id="cid-1", reply_to=reply_to, headers={},
+        )  # fmt: skip
+        ch.basic_publish("nameko-rpc", "itest.hello", b'{"args": ["bob"], "kwargs": {}}', props)
+        ch.basic_publish("nameko-rpc", "itest.nope", b'{"args": [], "kwargs": {}}', props)
+        method, reply, body = get(ch, queue)
+        _m, _p, error = get(ch, queue)
+    assert method.exchange == "nameko-rpc" and method.routing_key == reply_to
+    assert body == b'{"result": "hello, bob", "error": null}'
+    assert (reply.content_type, reply.content_encoding) == ("application/json", "utf-8")
+    assert (reply.delivery_mode, reply.priority) == (2, 0)
+    assert reply.correlation_id == "cid-1"
+    assert reply.headers == {}
+    assert reply.reply_to is None and reply.expiration is None
+    assert error == (
+        b'{"result": null, "error": {"exc_type": "MethodNotFound", "exc_path": '
+        b'"nameko.exceptions.MethodNotFound", "exc_args": ["nope"], "value": "nope"}}'
+    )
+
+
+def _prefetch_counts(broker: Broker, queue: str) -> list[int]:
+    """Prefetch of each consumer of ``queue``; the management API lists consumers with a lag."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        consumers = broker.api("GET", f"consumers/{broker.vhost}")
+        found = [c["prefetch_count"] for c in consumers if c["queue"]["name"] == queue]
+        if found:
+            return found
+        time.sleep(0.2)
+    return []
+
+
+def test_topology_matches_nameko(broker: Broker) -> None:
+    with (
+        rt.run_in_background(Itest(), broker.uri, max_workers=7),
+        rt.Connection(broker.uri, client_name="topo") as connection,
+    ):
+        exchange = broker.exchange("nameko-rpc")
+        service = broker.queue("rpc-itest")
+        replies = broker.queue(connection.reply_queue)
+        bindings = {(b["destination"], b["routing_key"]) for b in broker.bindings()}
+        prefetch = _prefetch_counts(broker, "rpc-itest")
+    assert (exchange["type"], exchange["durable"], exchange["auto_delete"]) == (
+        "topic",
+        True,
+        False,
+    )
+    assert exchange["internal"] is False and exchange["arguments"] == {}
+    assert service is not None and replies is not None
+    assert (service["durable"], service["auto_delete"], service["exclusive"]) == (
+        True,
+        False,
+        False,
+    )
+    assert service["arguments"] == {}
+    assert connection.reply_queue == f"rpc.reply-topo-{connection.reply_to}"
+    assert (replies["durable"], replies["auto_delete"], replies["exclusive"]) == (
+        True,
+        False,
+        False,
+    )
+    assert replies["arguments"] == {"x-expires": 300000}
+    assert {("rpc-itest", "itest.*"), (connection.reply_queue, connection.reply_to)} <= bindings
+    assert prefetch == [7]  # max_workers
+
+
+def test_unknown_correlation_ids_are_dropped(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="rpcgen")
+    with rt.run_in_background(Itest(), broker.uri), raw_channel(broker.uri) as ch:
+        with ItestClient.connect(broker.uri, timeout=10) as client:
+            reply_to = client._connection.reply_to
+            stray = pika.BasicProperties(content_type="application/json", correlation_id="stray")
+            ch.basic_publish("nameko-rpc", reply_to, b'{"result": 1, "error": null}', stray)
+            assert client.hello("after a stray") == "hello, after a stray"
+            reply_queue = client._connection.reply_queue
+        assert ch.queue_declare(reply_queue, passive=True).method.message_count == 0
+    assert any("'stray'" in r.getMessage() for r in caplog.records)
+
+
+def test_request_body_of_every_shape_is_kombu_json(
+    broker: Broker, ghost: pika.channel.Channel
+) -> None:
+    with ItestClient.connect(broker.uri, timeout=0.5) as client:
+        client.compute.call_async(3, b=4)
+        _m, _p, body = get(ghost, "rpc-itest")
+    assert body == b'{"args": [3], "kwargs": {"b": 4}}'
+    assert json.loads(body) == {"args": [3], "kwargs": {"b": 4}}
