@@ -237,10 +237,14 @@ class RabbitNode(Broker):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: kill() takes the launcher and beam
             )
-        self._wait_booted()
-        if self.mgmt_port is not None:
-            self.management = Management(self.mgmt_url)
-            self.management.wait_ready(timeout=30)
+        try:
+            self._wait_booted()
+            if self.mgmt_port is not None:
+                self.management = Management(self.mgmt_url)
+                self.management.wait_ready(timeout=30)
+        except BaseException:
+            self.kill()  # a failed boot leaves nothing running; start() may be called again
+            raise
 
     def stop(self, timeout: float = 30.0) -> None:
         """Graceful stop (SIGTERM to beam, which flushes durable state); waits for the exit.
@@ -476,13 +480,17 @@ class RabbitNode(Broker):
             return int((self.dir / "node.pid").read_text().strip())
         return None
 
-    def _log_tail(self, lines: int = 30) -> str:
-        text = ""
-        for path in (self.dir / "stdout.log", self.log_path):
-            with contextlib.suppress(OSError):
-                text += (
-                    f"--- {path} ---\n"
-                    + "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-                    + "\n"
-                )
-        return text
+    def _log_tail(self) -> str:
+        """The node log's first errors (the cause; later ones are fallout) and stdout's tail."""
+        log, stdout = _lines(self.log_path), _lines(self.dir / "stdout.log")
+        errors = [line for line in log if "[error]" in line or "[critical]" in line][:12]
+        parts = [f"first errors in {self.log_path}:", *(errors or log[-12:])] if log else []
+        parts += ["stdout of rabbitmq-server:", *stdout[-12:]] if stdout else []
+        return "\n".join(parts) or f"no logs in {self.dir}"
+
+
+def _lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
