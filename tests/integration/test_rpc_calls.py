@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 import rpcgen.runtime as rt
 
-from tests.integration.conftest import Broker
-from tests.integration.helpers import declare_ghost, raw_channel
+from tests.integration.helpers import Broker, declare_ghost, raw_channel
 from tests.integration.impls import Itest
 from tests.integration.stubs import InsufficientFunds, ItestAsyncClient, ItestClient
 
@@ -192,7 +191,7 @@ def test_asyncio_cancellation_leaves_the_connection_healthy(broker: Broker, ites
 
 async def _asyncio_errors(uri: str) -> None:
     async with ItestAsyncClient.connect(uri, timeout=30) as client:
-        ghost = rt.Method("ghost", "x", params=(), result=None)
+        ghost: rt.Method[None] = rt.Method("ghost", "x", params=(), result=None)
         with pytest.raises(rt.UnknownService):
             await client._call(ghost, (), {})
 

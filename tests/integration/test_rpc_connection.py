@@ -10,7 +10,7 @@ import pytest
 import rpcgen.runtime as rt
 from rpcgen.runtime.uris import pika_parameters, resolve_uris
 
-from tests.integration.conftest import Broker
+from tests.integration.helpers import Broker
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
 

@@ -15,8 +15,7 @@ import pika
 import pytest
 import rpcgen.runtime as rt
 
-from tests.integration.conftest import Broker
-from tests.integration.helpers import get, raw_channel, spy
+from tests.integration.helpers import Broker, get, raw_channel, spy
 from tests.integration.impls import Itest, Relay
 from tests.integration.stubs import ItestClient, RelayClient
 

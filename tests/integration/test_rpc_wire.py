@@ -12,8 +12,7 @@ import pika
 import pytest
 import rpcgen.runtime as rt
 
-from tests.integration.conftest import Broker
-from tests.integration.helpers import declare_ghost, get, raw_channel
+from tests.integration.helpers import Broker, declare_ghost, get, raw_channel
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
 
