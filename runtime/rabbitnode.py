@@ -15,18 +15,26 @@ import secrets
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote, urlsplit
 
 from rpcgen.runtime.rabbitmgmt import BrokerError, Consumer, Management, QueueInfo
+from rpcgen.runtime.rabbittls import TlsFiles, make_tls_files
 
-__all__ = ["SBIN", "Broker", "BrokerError", "ExternalBroker", "RabbitNode", "TlsFiles"]
+__all__ = [
+    "SBIN",
+    "Broker",
+    "BrokerError",
+    "ExternalBroker",
+    "RabbitNode",
+    "TlsFiles",
+    "free_port",
+    "kill_epmd",
+]
 
 #: Where the Debian package keeps the scripts that run as the caller (the sbin links `su rabbitmq`).
 SBIN = Path("/usr/lib/rabbitmq/bin")
@@ -39,57 +47,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-@dataclass(frozen=True)
-class TlsFiles:
-    """The CA, server and client certificates a TLS node was started with (PEM files)."""
-
-    ca: Path
-    server_cert: Path
-    server_key: Path
-    client_cert: Path
-    client_key: Path
-
-    def client_context(self, *, client_cert: bool = False) -> ssl.SSLContext:
-        """An ``ssl.SSLContext`` that trusts the test CA (and presents the client cert if asked)."""
-        ctx = ssl.create_default_context(cafile=str(self.ca))
-        if client_cert:
-            ctx.load_cert_chain(str(self.client_cert), str(self.client_key))
-        return ctx
-
-
-def make_tls_files(folder: Path) -> TlsFiles:
-    """Generate a CA, a server cert (SAN localhost, 127.0.0.1) and a client cert (CN guest)."""
-    folder.mkdir(parents=True)
-
-    def openssl(*args: str) -> None:
-        done = subprocess.run(
-            ["openssl", *args], cwd=folder, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            raise BrokerError(f"openssl {args[0]} failed: {done.stderr.strip()}")
-
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-            "-days", "2", "-subj", "/CN=rpcgen-test-ca")  # fmt: skip
-    exts = {
-        "server": "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-        "client": "extendedKeyUsage=clientAuth\n",
-    }
-    for who, cn in (("server", "localhost"), ("client", "guest")):
-        (folder / f"{who}.ext").write_text(exts[who] + "basicConstraints=CA:FALSE\n")
-        key, csr, pem = f"{who}.key", f"{who}.csr", f"{who}.pem"
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-                "-subj", f"/CN={cn}")  # fmt: skip
-        openssl("x509", "-req", "-in", csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", pem, "-days", "2", "-extfile", f"{who}.ext")  # fmt: skip
-    return TlsFiles(
-        ca=folder / "ca.pem",
-        server_cert=folder / "server.pem",
-        server_key=folder / "server.key",
-        client_cert=folder / "client.pem",
-        client_key=folder / "client.key",
-    )
 
 
 def _wait_gone(pid: int, timeout: float) -> None:
@@ -106,6 +63,26 @@ def _wait_gone(pid: int, timeout: float) -> None:
             return
         time.sleep(0.01)
     raise BrokerError(f"process {pid} still alive {timeout}s after SIGKILL")
+
+
+def kill_epmd(port: int) -> None:
+    """Stop the private epmd on ``port`` once no node is registered with it any more."""
+    # epmd refuses while it still lists a node, which it drops a moment after the node dies.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            done = subprocess.run(
+                ["epmd", "-port", str(port), "-kill"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return
+        if done.returncode == 0 or "living nodes" not in done.stdout + done.stderr:
+            return  # killed, or not running at all
+        time.sleep(0.05)
 
 
 def vhost_uri(base_uri: str, vhost: str) -> str:
@@ -174,14 +151,29 @@ class RabbitNode(Broker):
     """
 
     def __init__(
-        self, *, tls: bool = False, management: bool = True, boot_timeout: float = 90.0
+        self,
+        *,
+        tls: bool = False,
+        management: bool = True,
+        boot_timeout: float = 90.0,
+        cookie: str | None = None,
+        epmd_port: int | None = None,
+        boot: bool = True,
     ) -> None:
+        """Make the node's folder and boot it (unless ``boot=False``: then ``start()`` it).
+
+        ``cookie`` and ``epmd_port`` are for nodes that must see each other (``RabbitCluster``);
+        a node given an ``epmd_port`` leaves that epmd to its owner.
+        """
         if not (SBIN / "rabbitmq-server").exists():
             raise BrokerError(
                 f"{SBIN}/rabbitmq-server not found: install Debian's rabbitmq-server package"
             )
         self.dir = Path(tempfile.mkdtemp(prefix="rpcgen-rmq-"))
-        self.amqp_port, self.dist_port, self.epmd_port = free_port(), free_port(), free_port()
+        self.amqp_port, self.dist_port = free_port(), free_port()
+        self.epmd_port = epmd_port if epmd_port is not None else free_port()
+        self._owns_epmd = epmd_port is None
+        self._cookie = cookie or secrets.token_hex(16)
         self.mgmt_port = free_port() if management else None
         self.amqps_port = free_port() if tls else None
         self.nodename = f"rpcgen{self.amqp_port}@localhost"
@@ -194,7 +186,8 @@ class RabbitNode(Broker):
         try:
             self._write_files()
             self._env = self._make_env()
-            self.start()
+            if boot:
+                self.start()
         except BaseException:
             self.close()
             raise
@@ -224,6 +217,11 @@ class RabbitNode(Broker):
 
     def start(self) -> None:
         """Boot the node (again, after ``stop``/``kill``) and wait until it accepts work."""
+        self.launch()
+        self.wait_booted()
+
+    def launch(self) -> None:
+        """Start booting and return at once (``wait_booted`` finishes): boots nodes in parallel."""
         if self.running:
             raise BrokerError(f"{self.nodename} is already running")
         (self.dir / "node.pid").unlink(missing_ok=True)  # a stale one would fool `rabbitmqctl wait`
@@ -237,6 +235,9 @@ class RabbitNode(Broker):
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group: kill() takes the launcher and beam
             )
+
+    def wait_booted(self) -> None:
+        """Wait until the launched node accepts work; on failure, kill it and raise the cause."""
         try:
             self._wait_booted()
             if self.mgmt_port is not None:
@@ -318,7 +319,8 @@ class RabbitNode(Broker):
             # No graceful stop: the data is deleted anyway, and with the management plugin a
             # graceful stop takes 5 s longer (its stats agent stops on a timeout).
             self.kill()
-            self._kill_epmd()
+            if self._owns_epmd:
+                kill_epmd(self.epmd_port)
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -341,7 +343,7 @@ class RabbitNode(Broker):
     def _write_files(self) -> None:
         d = self.dir
         cookie = d / ".erlang.cookie"
-        cookie.write_text(secrets.token_hex(16))
+        cookie.write_text(self._cookie)
         cookie.chmod(0o400)  # Erlang refuses a cookie readable by others
         (d / "rabbitmq-env.conf").write_text("")  # shields the package's system-wide env file
         (d / "advanced.config").write_text("[].\n")
@@ -456,24 +458,6 @@ class RabbitNode(Broker):
             waiter.wait()
             if waiter.stdout:
                 waiter.stdout.close()
-
-    def _kill_epmd(self) -> None:
-        # epmd refuses while it still lists the node, which it drops a moment after the kill.
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                done = subprocess.run(
-                    ["epmd", "-port", str(self.epmd_port), "-kill"],
-                    capture_output=True,
-                    text=True,
-                    timeout=5,
-                    check=False,
-                )
-            except (OSError, subprocess.SubprocessError):
-                return
-            if done.returncode == 0 or "living nodes" not in done.stdout + done.stderr:
-                return  # killed, or not running at all
-            time.sleep(0.05)
 
     def _beam_pid(self) -> int | None:
         with contextlib.suppress(OSError, ValueError):

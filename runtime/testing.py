@@ -10,6 +10,7 @@ Fixtures:
     ``amqp_uri`` (function): ``rabbit_vhost.uri``, ``amqp://guest:guest@127.0.0.1:PORT/<vhost>``.
     ``rabbit_node_factory`` (function): ``factory(**RabbitNode options) -> RabbitNode`` for tests
         that stop, kill or restart a node, or need TLS; every node is closed at teardown.
+    ``rabbit_cluster`` (function): a 3-node ``RabbitCluster`` for failover tests (~15 s).
 
 Without /usr/lib/rabbitmq/bin/rabbitmq-server the broker fixtures skip (fail when ``CI`` is set).
 """
@@ -27,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 import pytest
+from rpcgen.runtime.rabbitcluster import RabbitCluster
 from rpcgen.runtime.rabbitmgmt import Binding, BrokerError, Consumer, QueueInfo
 from rpcgen.runtime.rabbitnode import SBIN, Broker, ExternalBroker, RabbitNode, TlsFiles
 
@@ -37,6 +39,7 @@ __all__ = [
     "Consumer",
     "ExternalBroker",
     "QueueInfo",
+    "RabbitCluster",
     "RabbitNode",
     "SpiedMessage",
     "Spy",
@@ -283,6 +286,14 @@ def rabbit_node_factory() -> Iterator[Callable[..., RabbitNode]]:
             node.close()
 
 
+@pytest.fixture
+def rabbit_cluster() -> Iterator[RabbitCluster]:
+    """Three clustered nodes on loopback (no management plugin), removed at teardown."""
+    _require_rabbitmq()
+    with RabbitCluster(3) as cluster:
+        yield cluster
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "broker: uses a RabbitMQ from rpcgen's plugin (set automatically)"
@@ -291,7 +302,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses a broker fixture, so ``-m 'not broker'`` runs the fast ones."""
-    broker_fixtures = {"rabbit_node", "rabbit_node_factory"}
+    broker_fixtures = {"rabbit_node", "rabbit_node_factory", "rabbit_cluster"}
     for item in items:
         if broker_fixtures & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.broker)
