@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from tests.interop.harness import (
 )
 
 StartNameko = Callable[..., NamekoServices]
+IDL = Path(__file__).resolve().parent / "idl"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -74,6 +78,29 @@ def start_nameko(nameko_python: Path, rabbit_vhost: Vhost, tmp_path: Path) -> It
     for services in started:
         services.kill()
         print(f"--- {services.log_path} ---\n{services.log()}")  # shown by pytest on failure
+
+
+@pytest.fixture(scope="session")
+def interop_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
+    """``rpcgen build tests/interop/idl`` into a temporary package; its ``greeter`` module.
+
+    Gives ``GreeterClient``, ``GreeterAsyncClient``, ``GreeterServer``, ``RelayServer``,
+    ``GhostClient``, ``Samples``, ``InsufficientFunds``, ... for the Nameko services' contract.
+    """
+    from rpcgen.codegen.build import build
+    from rpcgen.codegen.write import write
+
+    result = build(IDL)
+    assert not result.errors, "\n".join(map(str, result.errors))
+    root = tmp_path_factory.mktemp("interop")
+    write(result.files, root / "interop_generated")
+    sys.path.insert(0, str(root))
+    try:
+        yield importlib.import_module("interop_generated.greeter")
+    finally:
+        sys.path.remove(str(root))
+        for name in [m for m in sys.modules if m.startswith("interop_generated")]:
+            del sys.modules[name]
 
 
 @pytest.fixture

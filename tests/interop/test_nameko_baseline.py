@@ -17,7 +17,7 @@ def test_results_of_every_type(greeter: NamekoServices, nameko_client: NamekoCli
     assert nameko_client.call("greeter", "hello", "bob").value == "hello, bob"
     assert nameko_client.call("greeter", "hello", name="bob", greeting="hi").value == "hi, bob"
     samples = nameko_client.call("greeter", "samples")
-    assert samples.value["decimal"] == {"__type__": "decimal", "__value__": "1.50"}
+    assert samples.value["amount"] == {"__type__": "decimal", "__value__": "1.50"}
     assert samples.value["binary"] == {"__type__": "base64", "__value__": "AP/+"}
     for fragment in (
         "Decimal('1.50')",

@@ -18,6 +18,7 @@ from rpcgen.runtime.testing import SpiedMessage, Vhost
 from tests.interop import captures
 from tests.interop.captures import CallSpec, Capture
 from tests.interop.harness import NamekoClient, NamekoServices
+from tests.interop.samples import SAMPLES_WIRE
 
 UPDATE = os.environ.get("RPCGEN_UPDATE_CAPTURES") == "1"
 CONTEXT = {"language": "en", "user_id": 5, "custom": "x"}
@@ -32,7 +33,12 @@ SCENARIOS: dict[str, tuple[str, CallSpec, int]] = {
     ),
     "hello_unicode": (
         "non-ASCII text: \\u escapes",
-        CallSpec("greeter", "hello", ["b\u00f8b \U0001f600"]),
+        CallSpec("greeter", "hello", ["b\u00f8b \U0001f600", "hi"]),
+        2,
+    ),
+    "echo_samples": (
+        "every supported type as an argument (kombu's encoding) and back in the reply",
+        CallSpec("greeter", "echo", [SAMPLES_WIRE]),
         2,
     ),
     "compute": ("ints", CallSpec("greeter", "compute", [1, 2]), 2),

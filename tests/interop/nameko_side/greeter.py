@@ -40,22 +40,23 @@ def context_of(ctx):
     return {"context_data": data, "call_id_stack": ctx.call_id_stack, "call_id": ctx.call_id}
 
 
+# One value of every supported type; the keys are those of Samples in ../idl/greeter.py.
 SAMPLES = {
     "text": "caf\u00e9 \U0001f600",
-    "int": 42,
-    "big_int": 10**30,
-    "float": 2.5,
-    "bool": True,
-    "none": None,
-    "list": [1, "two", [3.0]],
-    "map": {"a": {"b": [None, False]}},
-    "datetime": datetime(2020, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc),
-    "naive_datetime": datetime(2020, 1, 2, 3, 4, 5),
-    "date": date(2020, 1, 2),
-    "time": time_of_day(3, 4, 5),
-    "decimal": Decimal("1.50"),
-    "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
-    "bytes": b"caf\xc3\xa9",
+    "count": 42,
+    "big": 10**30,
+    "ratio": 2.5,
+    "flag": True,
+    "nothing": None,
+    "items": [1, "two", [3.0]],
+    "nested": {"a": {"b": [None, False]}},
+    "when": datetime(2020, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc),
+    "naive_when": datetime(2020, 1, 2, 3, 4, 5),
+    "day": date(2020, 1, 2),
+    "clock": time_of_day(3, 4, 5),
+    "amount": Decimal("1.50"),
+    "ident": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+    "utf8_bytes": b"caf\xc3\xa9",
     "binary": b"\x00\xff\xfe",
 }
 
@@ -89,10 +90,6 @@ class Greeter:
         return SAMPLES
 
     @rpc
-    def sample(self, key):
-        return SAMPLES[key]
-
-    @rpc
     def withdraw(self, balance, amount):
         if amount > balance:
             raise InsufficientFunds(f"balance {balance} < {amount}", balance, amount)
@@ -108,7 +105,7 @@ class Greeter:
 
     @rpc
     def unserializable(self):
-        return {1, 2}
+        return {1, 2}  # a set: kombu cannot encode it
 
     @rpc
     def context(self):
@@ -118,6 +115,11 @@ class Greeter:
     def hop(self, method, *args, **kwargs):
         """Calls ``<HOP_TARGET>.<method>(*args, **kwargs)`` and returns its result."""
         return getattr(self.hop_proxy, method)(*args, **kwargs)
+
+    @rpc
+    def strict(self, a):
+        """Takes one argument: the interop IDL declares two, to provoke IncorrectSignature."""
+        return a
 
     @rpc
     def sleep(self, seconds):
