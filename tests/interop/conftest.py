@@ -19,6 +19,7 @@ from tests.interop.harness import (
     NamekoServices,
     find_nameko_python,
 )
+from tests.interop.rpcgen_side import serve_greeter
 
 StartNameko = Callable[..., NamekoServices]
 IDL = Path(__file__).resolve().parent / "idl"
@@ -107,3 +108,22 @@ def interop_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType
 def greeter(start_nameko: StartNameko) -> NamekoServices:
     """The Nameko ``greeter`` and ``relay`` services, running and consuming."""
     return start_nameko()
+
+
+@pytest.fixture
+def rpcgen_greeter(interop_api: ModuleType, rabbit_vhost: Vhost) -> Iterator[None]:
+    """rpcgen servers of ``greeter`` and ``relay`` (rpcgen_side.py), running and consuming."""
+    with serve_greeter(interop_api, rabbit_vhost.uri):
+        for service in ("greeter", "relay"):
+            rabbit_vhost.wait_for_consumers(f"rpc-{service}", timeout=30)
+        yield
+
+
+@pytest.fixture(params=["nameko", "rpcgen"])
+def greeter_service(request: pytest.FixtureRequest) -> str:
+    """``greeter`` + ``relay`` served by Nameko 2.14.1, then (second run) by rpcgen's runtime.
+
+    Returns which one; tests written against it prove both look the same to Nameko callers.
+    """
+    request.getfixturevalue("greeter" if request.param == "nameko" else "rpcgen_greeter")
+    return str(request.param)

@@ -1,19 +1,20 @@
-"""What a Nameko 2.14.1 caller sees from a Nameko 2.14.1 service: the baseline rpcgen must match.
-
-These also prove the harness: the rpcgen interop tests reuse ``greeter`` and ``nameko_client``,
-with rpcgen's client or server replacing one side.
+"""What a Nameko 2.14.1 caller sees from the greeter: each test runs against Nameko's service and
+against rpcgen's (``greeter_service``), and both must look the same.
 """
 
 from __future__ import annotations
 
 import re
 
-from tests.interop.harness import Call, NamekoClient, NamekoServices
+import pytest
+
+from tests.interop.harness import Call, NamekoClient
+from tests.interop.samples import SAMPLES, SAMPLES_WIRE
 
 UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 
 
-def test_results_of_every_type(greeter: NamekoServices, nameko_client: NamekoClient) -> None:
+def test_results_of_every_type(greeter_service: str, nameko_client: NamekoClient) -> None:
     assert nameko_client.call("greeter", "hello", "bob").value == "hello, bob"
     assert nameko_client.call("greeter", "hello", name="bob", greeting="hi").value == "hi, bob"
     samples = nameko_client.call("greeter", "samples")
@@ -31,24 +32,16 @@ def test_results_of_every_type(greeter: NamekoServices, nameko_client: NamekoCli
 
 
 def test_markers_in_arguments_arrive_as_python_types(
-    greeter: NamekoServices, nameko_client: NamekoClient
+    greeter_service: str, nameko_client: NamekoClient
 ) -> None:
-    seen = nameko_client.call(
-        "greeter",
-        "inspect",
-        {"__type__": "decimal", "__value__": "2.5"},
-        at={"__type__": "date", "__value__": "2020-01-02"},
-    ).value
-    assert seen == {"args": ["Decimal('2.5')"], "kwargs": {"at": "datetime.date(2020, 1, 2)"}}
+    seen = nameko_client.call("greeter", "inspect", SAMPLES_WIRE).value
+    assert seen == {"args": [repr(SAMPLES)], "kwargs": {}}
+    assert nameko_client.call("greeter", "echo", SAMPLES_WIRE).value == SAMPLES_WIRE
 
 
 def test_errors_as_a_nameko_caller_sees_them(
-    greeter: NamekoServices, nameko_client: NamekoClient
+    greeter_service: str, nameko_client: NamekoClient
 ) -> None:
-    registered = nameko_client.call("greeter", "withdraw", 10, 20)
-    assert registered.error_class == "greeter.InsufficientFunds"
-    assert registered.error["args"] == ["'balance 10 < 20'", "'10'", "'20'"]  # stringified
-
     unregistered = nameko_client.call("greeter", "fail_unregistered", "boom")
     assert unregistered.error_class == "nameko.exceptions.RemoteError"
     assert unregistered.error["exc_type"] == "NotRegistered"
@@ -67,8 +60,26 @@ def test_errors_as_a_nameko_caller_sees_them(
     assert unknown.error["str"] == "Unknown service `ghost`"
 
 
+def test_declared_error_is_rebuilt_by_a_nameko_caller(
+    request: pytest.FixtureRequest, greeter_service: str, nameko_client: NamekoClient
+) -> None:
+    if greeter_service == "rpcgen":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="exc_path of a generated error is its generated module's "
+                "(interop_generated.greeter.InsufficientFunds), not the Nameko service's "
+                "greeter.InsufficientFunds that Nameko callers register: the IDL needs a way "
+                "to set it",
+            )
+        )
+    registered = nameko_client.call("greeter", "withdraw", 10, 20)
+    assert registered.error_class == "greeter.InsufficientFunds"
+    assert registered.error["args"] == ["'balance 10 < 20'", "'10'", "'20'"]  # stringified
+
+
 def test_context_data_and_call_id_stack_through_a_hop(
-    greeter: NamekoServices, nameko_client: NamekoClient
+    greeter_service: str, nameko_client: NamekoClient
 ) -> None:
     context = {"language": "en", "user_id": 5, "custom": "x"}
     direct = nameko_client.call("greeter", "context", context_data=context).value
@@ -86,7 +97,7 @@ def test_context_data_and_call_id_stack_through_a_hop(
     ]
 
 
-def test_call_async_and_service_proxy(greeter: NamekoServices, nameko_client: NamekoClient) -> None:
+def test_call_async_and_service_proxy(greeter_service: str, nameko_client: NamekoClient) -> None:
     calls = [Call("compute", (i, 1)) for i in range(5)] + [Call("nope")]
     outcomes = nameko_client.call_async("greeter", calls)
     assert [o.value for o in outcomes[:5]] == [1, 2, 3, 4, 5]
