@@ -9,6 +9,7 @@ the reply is decoded back in the thread that asks for the result.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Generic, TypeVar, cast
@@ -32,10 +33,11 @@ class RpcFuture(Generic[R_co]):
     raises ``RpcTimeout`` however long one waits.
     """
 
-    __slots__ = ("_body", "_error", "_finished", "_lock", "_method", "_value")
+    __slots__ = ("_body", "_connection", "_error", "_finished", "_lock", "_method", "_value")
 
-    def __init__(self, method: Method[R_co]) -> None:
+    def __init__(self, method: Method[R_co], connection: Connection) -> None:
         self._method = method
+        self._connection = connection
         self._lock = threading.Lock()
         self._lock.acquire()  # released once, by the I/O thread, when the outcome is known
         self._finished = False
@@ -54,7 +56,11 @@ class RpcFuture(Generic[R_co]):
         raised and the call stays pending, so ``result()`` may be asked again.
         """
         if not self._finished:
-            if not self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0)):
+            deadline = None if timeout is None else time.monotonic() + timeout
+            # Read the reply in this thread if nobody else is reading: no hand-over to wait for.
+            self._connection.drive(self.done, deadline)
+            left = -1.0 if deadline is None else max(deadline - time.monotonic(), 0.0)
+            if not self._lock.acquire(timeout=left):
                 raise RpcTimeout(self._method.routing_key, timeout or 0.0)
             self._lock.release()  # let any other waiter through
         if self._error is not None:
@@ -123,7 +129,7 @@ class Client:
         self, method: Method[R], args: tuple[object, ...], kwargs: dict[str, object]
     ) -> RpcFuture[R]:
         body = method.codec.encode_request(args, kwargs)
-        future: RpcFuture[R] = RpcFuture(method)
+        future: RpcFuture[R] = RpcFuture(method, self._connection)
         self._connection.call(method, body, self._timeout, future._resolve)
         return future
 

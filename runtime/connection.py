@@ -1,11 +1,12 @@
-"""The I/O core under every client and server: one pika ``SelectConnection`` on one thread.
+"""The I/O core under every client and server: one pika connection that any thread may drive.
 
-Threading. pika is not thread-safe, so every pika call happens on the connection's own I/O
-thread. Other threads hand work over with ``_post``: operations go into a deque and only the
-first one queued since the I/O thread last drained it pays for a wake-up (a pipe write), so a
-burst of calls from many threads costs a few wake-ups. Completion callbacks run on the I/O
-thread and must be quick: the shells store the raw reply and wake their waiter; decoding
-happens in the caller's thread.
+Threading. pika is not thread-safe, so every pika call happens under the connection's I/O lock,
+on a ``DriverLoop`` that never blocks while holding it. Work is queued as operations and run by
+whichever thread gets the lock: a caller publishes (and flushes) its own request at once; a
+thread waiting for a reply reads the socket itself (``drive``), so a sequential call needs no
+thread hand-over at all; and a background I/O thread serves everything nobody else is waiting
+for (asyncio clients, futures, servers, heartbeats), parking while a caller drives. A thread
+that finds the lock taken leaves its operation queued; the holder runs it before releasing.
 
 A call. Its request is published on a confirm channel with ``mandatory=True``. Confirms are
 tracked by delivery tag (honouring ``multiple``) and never waited for: RabbitMQ sends
@@ -13,11 +14,9 @@ tracked by delivery tag (honouring ``multiple``) and never waited for: RabbitMQ 
 alone fails exactly that call with ``UnknownService`` (found through the correlation id in the
 returned properties). Replies arrive on the connection's one reply queue and are matched by
 correlation id; unknown ids (late replies, duplicates) are acked and dropped. Deadlines sit in
-one heap served by one pika timer armed at the earliest of them.
+one heap served by one loop timer armed at the earliest of them.
 
-A served request (``Consumer``). Each service queue is consumed on its own confirm channel with
-a prefetch limit; a reply is published on that channel and the request is acked only when the
-reply's confirm arrives, as Nameko does.
+Servers consume through ``rpcgen.runtime.consumer.Consumer`` on the same machinery.
 """
 
 from __future__ import annotations
@@ -33,17 +32,21 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from functools import partial
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pika
-from pika.adapters.select_connection import IOLoop, SelectConnection
+from pika.adapters.select_connection import SelectConnection
 from pika.spec import Basic
 from rpcgen.runtime import context, wire
 from rpcgen.runtime.errors import RpcConnectionError, RpcTimeout, UnknownService
+from rpcgen.runtime.ioloop import DriverLoop
 from rpcgen.runtime.spec import Method
 from rpcgen.runtime.uris import describe_error, mask_uri, pika_parameters, resolve_uris
 
-__all__ = ["DEFAULT_TIMEOUT", "Connection", "Consumer", "Delivery", "PendingCall"]
+if TYPE_CHECKING:
+    from rpcgen.runtime.consumer import Consumer
+
+__all__ = ["DEFAULT_TIMEOUT", "Connection", "PendingCall"]
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ class PendingCall:
             log.exception("completion of %s failed", self.method.routing_key)
 
 
-class _Confirms(Generic[T]):
+class Confirms(Generic[T]):
     """Publisher-confirm bookkeeping for one channel: delivery tag -> what was published."""
 
     __slots__ = ("_last_tag", "_waiting")
@@ -157,6 +160,29 @@ class _Deadlines:
             self._arm(heap[0][0])
 
 
+class _BatchingConnection(SelectConnection):  # type: ignore[misc]
+    """Hands the transport all frames of a turn as one buffer, so a turn costs one ``send()``.
+
+    pika writes each frame separately (three for a publish, one for an ack) and its transport
+    makes one system call per buffer; ``Connection._turn`` flushes the outbox instead.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.outbox: list[bytes] = []
+        super().__init__(*args, **kwargs)
+
+    def _adapter_emit_data(self, data: bytes) -> None:
+        self.outbox.append(data)
+
+    def flush_outbox(self) -> None:
+        outbox = self.outbox
+        if outbox:
+            data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
+            outbox.clear()
+            if self._transport is not None:
+                self._transport.write(data)
+
+
 class Connection:
     """A connection to RabbitMQ shared by any number of clients, threads and servers.
 
@@ -164,7 +190,8 @@ class Connection:
     None for ``$RPCGEN_AMQP_URI`` or ``amqp://guest:guest@localhost:5672/``. It connects at
     once and raises ``RpcConnectionError`` when it cannot. Every peer of a service must use
     the same ``exchange``. ``client_name`` names the reply queue
-    (``rpc.reply-<client_name>-<uuid>``) and the call ids of calls made outside handlers.
+    (``rpc.reply-<client_name>-<uuid>``) and the call ids of calls made outside handlers;
+    ``reply_queue=False`` makes a connection for serving only.
     """
 
     def __init__(
@@ -188,11 +215,19 @@ class Connection:
         self.reply_to = str(uuid.uuid4())
         self.reply_queue = wire.reply_queue_name(client_name, self.reply_to)
         self._wants_reply_queue = reply_queue
+        # Driving: the I/O lock, queued operations, and who reads the socket.
+        self._lock = threading.Lock()
         self._ops: deque[Callable[[], None]] = deque()
-        self._wake_pending = False
-        self._stopped = False
-        self._ioloop = IOLoop()
-        self._pika: _Pika = None
+        self._loop = DriverLoop()
+        self._driver = threading.Lock()  # held by the one caller driving while it waits
+        self._park = threading.Condition()
+        self._driving = False
+        self._driver_ident = 0
+        self._parked = False
+        self._finished = False  # the pika connection is gone: the I/O thread may exit
+        self._stopped = False  # the loop is closed: operations only fail what they carry
+        # Protocol state, touched only under the I/O lock.
+        self._pika: _BatchingConnection | None = None
         self._channel: _Pika = None
         self._uri_index = 0
         self._open_errors: list[str] = []
@@ -200,9 +235,10 @@ class Connection:
         self._closing = False
         self._failure: RpcConnectionError | None = None
         self._pending: dict[str, PendingCall] = {}
-        self._confirms: _Confirms[PendingCall] = _Confirms()
-        self._deadlines = _Deadlines(self._ioloop, self._expire)
+        self._confirms: Confirms[PendingCall] = Confirms()
+        self._deadlines = _Deadlines(self._loop, self._expire)
         self._reply_ack_tag = 0
+        self._replies_unacked = 0
         self._consumers: list[Consumer] = []
         self._opened = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rpcgen-io", daemon=True)
@@ -240,34 +276,131 @@ class Connection:
         if threading.current_thread() is not self._thread:
             self._thread.join()
 
-    # -- hand-over from other threads ---------------------------------------------------------
+    # -- running operations ---------------------------------------------------------------------
 
     def _post(self, op: Callable[[], None]) -> None:
-        """Run ``op`` on the I/O thread soon; one wake-up serves every op queued meanwhile."""
+        """Run ``op`` under the I/O lock: now if it is free, else before its holder releases it."""
         self._ops.append(op)
-        if self._stopped:  # the loop is gone: run the op here, it only fails what it carries
-            self._drain()
-        elif not self._wake_pending:
-            self._wake_pending = True
-            self._ioloop.add_callback_threadsafe(self._drain)
+        self._help()
 
-    def _drain(self) -> None:
-        self._wake_pending = False
-        ops = self._ops
-        while ops:
+    def _help(self) -> None:
+        lock = self._lock
+        while self._ops and lock.acquire(False):
             try:
-                ops.popleft()()
-            except IndexError:  # another thread drained it first (only after stop)
+                self._turn()
+            finally:
+                lock.release()
+        if self._parked and not self._driving:  # work for the I/O thread, which waits for a driver
+            self._unpark()
+
+    def _turn(self) -> None:
+        """Run queued operations and whatever the socket and timers have ready; lock held."""
+        ops, loop = self._ops, self._loop
+        for _ in range(4):  # operations write, writes get flushed, reads may queue more
+            while ops:
+                try:
+                    ops.popleft()()
+                except Exception:
+                    log.exception("rpcgen I/O operation failed")
+            if self._stopped:
                 return
-            except Exception:
-                log.exception("rpcgen I/O operation failed")
+            pika = self._pika
+            if pika is not None:
+                pika.flush_outbox()
+            loop.run_once()
+            if not ops and not loop.writing and not (pika is not None and pika.outbox):
+                break
+        if self._pika is not None:  # what the last round queued must at least reach the
+            self._pika.flush_outbox()  # transport, whose write interest then wakes a waiter
+        loop.snapshot()
+        if self._driving and threading.get_ident() != self._driver_ident:
+            loop.wake()  # this turn may have completed the driver's call: it must look again
+
+    def _unpark(self) -> None:
+        with self._park:
+            self._park.notify()
+
+    def drive(self, is_done: Callable[[], bool], deadline: float | None) -> None:
+        """Do the I/O in this thread until ``is_done()``, ``deadline`` or another thread drives.
+
+        A thread about to block for a reply calls this: reading the reply itself saves the
+        hand-over from the I/O thread. Only one thread drives at a time; the others return at
+        once and wait for their reply to be delivered to them.
+        """
+        if not self._driver.acquire(False):
+            return
+        try:
+            with self._park:
+                self._driving = True
+                self._driver_ident = threading.get_ident()
+            while not is_done() and not self._stopped:
+                with self._lock:
+                    self._turn()
+                    hint = self._loop.next_timeout()
+                self._help()
+                if is_done():
+                    return
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return
+                self._loop.wait(left if hint is None else hint if left is None else min(hint, left))
+        finally:
+            with self._park:
+                self._driving = False
+                if self._parked and (self._pending or self._consumers or self._finished):
+                    self._park.notify()
+            self._driver.release()
+
+    # -- the background I/O thread --------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            with self._lock:
+                self._connect_next()
+                self._turn()
+            while not self._finished:
+                self._serve_once()
+        except Exception as exc:  # a bug: never leave a caller waiting
+            log.exception("rpcgen I/O thread crashed")
+            with self._lock:
+                self._lost(RpcConnectionError(f"I/O thread of {self.uri} crashed: {exc!r}"))
+        finally:
+            with self._lock:
+                self._stopped = True
+                self._loop.close()
+                self._turn()  # late operations only fail what they carry
+            self._opened.set()
+
+    def _serve_once(self) -> None:
+        with self._lock:
+            hint = self._loop.next_timeout()
+        with self._park:
+            if self._driving and not self._finished:  # the driver reads the socket meanwhile
+                self._parked = True
+                self._park.wait(hint)
+                self._parked = False
+                parked = True
+            else:
+                parked = False
+        if not parked:
+            self._loop.wait(hint)
+        with self._lock:
+            self._turn()
+        self._help()
+
+    def _finish(self) -> None:
+        """The pika connection is gone: let the I/O thread (and any driver) stop."""
+        self._finished = True
+        self._loop.wake()
+        if self._parked:
+            self._unpark()
 
     # -- calls (any thread) -------------------------------------------------------------------
 
     def call(
         self, method: Method[object], body: bytes, timeout: float | None, on_done: Completion
     ) -> PendingCall:
-        """Send one request; ``on_done(reply_body, error)`` runs once, on the I/O thread."""
+        """Send one request; ``on_done(reply_body, error)`` runs once, under the I/O lock."""
         if self._failure is not None:
             raise self._failure
         if not self._wants_reply_queue:
@@ -292,35 +425,22 @@ class Connection:
         call.done = True
         self._post(partial(self._drop, call))
 
-    # -- I/O thread: connecting -----------------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            self._connect_next()
-            self._ioloop.start()
-        except Exception as exc:  # pika bug or our own: never leave a caller waiting
-            log.exception("rpcgen I/O thread crashed")
-            self._lost(RpcConnectionError(f"I/O thread of {self.uri} crashed: {exc!r}"))
-        finally:
-            self._stopped = True
-            self._drain()
-            self._ioloop.close()
-            self._opened.set()
+    # -- connecting -----------------------------------------------------------------------------
 
     def _connect_next(self) -> None:
         if self._uri_index == len(self._params):
             tried = "; ".join(self._open_errors)
             self._failure = RpcConnectionError(f"cannot connect to RabbitMQ: {tried}")
-            self._ioloop.stop()
+            self._finish()
             return
         params = self._params[self._uri_index]
         self._uri_index += 1
-        SelectConnection(
+        self._pika = _BatchingConnection(
             params,
             on_open_callback=self._on_open,
             on_open_error_callback=self._on_open_error,
             on_close_callback=self._on_closed,
-            custom_ioloop=self._ioloop,
+            custom_ioloop=self._loop,
         )
 
     def _on_open_error(self, _conn: _Pika, error: BaseException) -> None:
@@ -368,13 +488,15 @@ class Connection:
         log.debug("connected to %s, reply queue %s", self.uri, self.reply_queue)
         self._opened.set()
 
-    # -- I/O thread: calls ----------------------------------------------------------------------
+    # -- calls (under the lock) ---------------------------------------------------------------
 
     def _publish_call(self, call: PendingCall) -> None:
         if self._failure is not None:
             call.finish(b"", self._failure)
             return
         self._pending[call.correlation_id] = call
+        if self._reply_ack_tag:
+            self._ack_replies()  # rides in the same send() as the request
         try:
             self._channel.basic_publish(
                 self.exchange, call.method.routing_key, call.body, call.properties, mandatory=True
@@ -406,9 +528,14 @@ class Connection:
             call.finish(b"", UnknownService(call.method.service))
 
     def _on_reply(self, _ch: _Pika, deliver: _Pika, props: _Pika, body: bytes) -> None:
-        if not self._reply_ack_tag:  # ack every reply of this loop turn in one frame
-            self._ioloop.call_later(0, self._ack_replies)
+        # Replies are acked in batches (multiple=True): with the next request, after 64 of
+        # them, or 50 ms later, whichever comes first. A caller never waits for an ack.
+        if not self._reply_ack_tag:
+            self._loop.call_later(0.05, self._ack_replies)
         self._reply_ack_tag = deliver.delivery_tag
+        self._replies_unacked += 1
+        if self._replies_unacked >= 64:
+            self._ack_replies()
         call = self._pending.pop(props.correlation_id, None)
         if call is None:
             log.debug("dropped a reply for unknown correlation id %r", props.correlation_id)
@@ -416,7 +543,7 @@ class Connection:
         call.finish(body, None)
 
     def _ack_replies(self) -> None:
-        tag, self._reply_ack_tag = self._reply_ack_tag, 0
+        tag, self._reply_ack_tag, self._replies_unacked = self._reply_ack_tag, 0, 0
         if tag and self._channel is not None and self._channel.is_open:
             self._channel.basic_ack(tag, multiple=True)
 
@@ -424,7 +551,7 @@ class Connection:
         if self._pending.pop(call.correlation_id, None) is not None:
             call.finish(b"", RpcTimeout(call.method.routing_key, call.timeout or 0.0))
 
-    # -- I/O thread: closing and failures ---------------------------------------------------------
+    # -- closing and failures -------------------------------------------------------------------
 
     def _begin_close(self) -> None:
         if self._closing or self._stopped:
@@ -433,20 +560,20 @@ class Connection:
         self._ack_replies()  # replies already handled must not be redelivered to nobody
         self._fail_all(RpcConnectionError(f"the connection to {self.uri} was closed"))
         if self._pika is not None and self._pika.is_open:
-            self._pika.close()  # _on_closed stops the loop
+            self._pika.close()  # _on_closed finishes
         elif self._pika is None or self._pika.is_closed:
-            self._ioloop.stop()
+            self._finish()
 
     def _on_channel_closed(self, _channel: _Pika, reason: BaseException) -> None:
         if not self._closing:
             self._lost(RpcConnectionError(f"RabbitMQ closed the channel on {self.uri}: {reason}"))
-            if self._pika.is_open:
+            if self._pika is not None and self._pika.is_open:
                 self._pika.close()
 
     def _on_closed(self, _conn: _Pika, reason: BaseException) -> None:
         if not self._closing:
             self._lost(RpcConnectionError(f"lost the connection to {self.uri}: {reason}"))
-        self._ioloop.stop()
+        self._finish()
 
     def _lost(self, error: RpcConnectionError) -> None:
         """The connection became unusable: fail what waits on it (reconnecting is issue 4)."""
@@ -467,163 +594,10 @@ class Connection:
 
     # -- consumers ----------------------------------------------------------------------------
 
-    def consume(
-        self, queue: str, binding_key: str, prefetch: int, on_delivery: Callable[[Delivery], None],
-        on_lost: Callable[[RpcConnectionError], None] | None = None,
-    ) -> Consumer:  # fmt: skip
-        """Start consuming a service queue (declared durable, bound with ``binding_key``).
-
-        ``on_delivery`` runs on the I/O thread for each request and must hand it off at once;
-        the request is settled later with ``Consumer.reply`` or ``Consumer.ack``. Blocks until
-        the consumer is registered with the broker. ``on_lost`` runs (on the I/O thread) if the
-        consumer stops because its channel or the connection was lost.
-        """
-        consumer = Consumer(self, queue, binding_key, prefetch, on_delivery, on_lost)
-        self._post(partial(self._start_consumer, consumer))
-        consumer.ready.wait()
-        if consumer.error is not None:
-            raise consumer.error
-        return consumer
-
-    def _start_consumer(self, consumer: Consumer) -> None:
-        if self._failure is not None:
-            consumer._lost(self._failure)
+    def _add_consumer(self, consumer: Consumer) -> None:
+        """Open ``consumer``'s channel (under the lock); it takes over from there."""
+        if self._failure is not None or self._pika is None:
+            consumer._lost(self._failure or RpcConnectionError("not connected"))
             return
         self._consumers.append(consumer)
         self._pika.channel(on_open_callback=consumer._on_channel_open)
-
-
-class Delivery:
-    """One request as it came off a service queue."""
-
-    __slots__ = ("body", "properties", "routing_key", "tag")
-
-    def __init__(self, tag: int, routing_key: str, properties: _Pika, body: bytes) -> None:
-        self.tag = tag
-        self.routing_key = routing_key
-        self.properties = properties
-        self.body = body
-
-
-class Consumer:
-    """A service queue consumed on its own confirm channel; replies go out on the same channel.
-
-    ``reply``, ``ack`` and ``stop`` may be called from any thread. ``drained`` is set once the
-    consumer is stopped and every request it received has been settled (acked after its
-    reply's confirm, or acked without a reply), or once the connection is lost (the broker then
-    redelivers whatever was not acked).
-    """
-
-    def __init__(
-        self, connection: Connection, queue: str, binding_key: str, prefetch: int,
-        on_delivery: Callable[[Delivery], None],
-        on_lost: Callable[[RpcConnectionError], None] | None = None,
-    ) -> None:  # fmt: skip
-        self._conn = connection
-        self._on_lost = on_lost
-        self.queue = queue
-        self._binding_key = binding_key
-        self._prefetch = prefetch
-        self._on_delivery = on_delivery
-        self._channel: _Pika = None
-        self._tag: str | None = None
-        self._confirms: _Confirms[int] = _Confirms()
-        self._unsettled = 0
-        self.error: RpcConnectionError | None = None
-        self.ready = threading.Event()
-        self.drained = threading.Event()
-
-    def reply(self, delivery_tag: int, routing_key: str, properties: _Pika, body: bytes) -> None:
-        """Publish a reply and ack request ``delivery_tag`` once the reply is confirmed."""
-        self._conn._post(partial(self._publish_reply, delivery_tag, routing_key, properties, body))
-
-    def ack(self, delivery_tag: int) -> None:
-        """Ack a request that gets no reply."""
-        self._conn._post(partial(self._settle, delivery_tag, True))
-
-    def stop(self) -> None:
-        """Stop taking requests; those already received are still settled."""
-        self._conn._post(self._cancel)
-
-    # -- I/O thread ---------------------------------------------------------------------------
-
-    def _on_channel_open(self, channel: _Pika) -> None:
-        self._channel = channel
-        channel.add_on_close_callback(self._on_channel_closed)
-        channel.queue_declare(
-            self.queue, durable=True, exclusive=False, auto_delete=False,
-            callback=self._on_declared,
-        )  # fmt: skip
-
-    def _on_declared(self, _frame: _Pika) -> None:
-        self._channel.queue_bind(
-            self.queue, self._conn.exchange, routing_key=self._binding_key,
-            callback=lambda _f: self._channel.confirm_delivery(
-                self._on_confirm, callback=self._on_confirm_mode
-            ),
-        )  # fmt: skip
-
-    def _on_confirm_mode(self, _frame: _Pika) -> None:
-        self._channel.basic_qos(prefetch_count=self._prefetch, callback=self._on_qos)
-
-    def _on_qos(self, _frame: _Pika) -> None:
-        self._tag = self._channel.basic_consume(
-            self.queue, self._on_message, auto_ack=False, callback=lambda _f: self.ready.set()
-        )
-
-    def _on_message(self, _ch: _Pika, deliver: _Pika, props: _Pika, body: bytes) -> None:
-        self._unsettled += 1
-        self._on_delivery(Delivery(deliver.delivery_tag, deliver.routing_key, props, body))
-
-    def _publish_reply(self, tag: int, routing_key: str, props: _Pika, body: bytes) -> None:
-        if self._channel is None or not self._channel.is_open:
-            return  # lost: the broker redelivers the request
-        # Not mandatory: a reply nobody waits for any more is dropped, as Nameko does.
-        self._channel.basic_publish(self._conn.exchange, routing_key, body, props)
-        self._confirms.add(tag)
-
-    def _on_confirm(self, frame: _Pika) -> None:
-        method = frame.method
-        ok = not isinstance(method, Basic.Nack)
-        for tag in self._confirms.settle(method.delivery_tag, method.multiple):
-            if not ok:
-                log.error("RabbitMQ refused a reply (nack); requeueing its request")
-            self._settle(tag, ok)
-
-    def _settle(self, tag: int, ok: bool) -> None:
-        if self._channel is None or not self._channel.is_open:
-            return
-        if ok:
-            self._channel.basic_ack(tag)
-        else:
-            self._channel.basic_nack(tag, requeue=True)
-        self._unsettled -= 1
-        self._check_drained()
-
-    def _cancel(self) -> None:
-        if self._tag is None or self._channel is None or not self._channel.is_open:
-            self._tag = None
-            self._check_drained()
-            return
-        tag, self._tag = self._tag, None
-        self._channel.basic_cancel(tag, callback=lambda _f: self._check_drained())
-
-    def _check_drained(self) -> None:
-        if self._tag is None and self._unsettled == 0:
-            self.drained.set()
-
-    def _on_channel_closed(self, _channel: _Pika, reason: BaseException) -> None:
-        self._channel = None
-        if self._conn._closing:  # closed on purpose: nothing went wrong
-            self.ready.set()
-            self.drained.set()
-        else:
-            self._lost(RpcConnectionError(f"RabbitMQ closed the {self.queue} channel: {reason}"))
-
-    def _lost(self, error: RpcConnectionError) -> None:
-        if self.error is None:
-            self.error = error
-            if self._on_lost is not None:
-                self._on_lost(error)
-        self.ready.set()
-        self.drained.set()

@@ -25,7 +25,8 @@ from typing import Any, ClassVar
 
 import pika
 from rpcgen.runtime import context, wire
-from rpcgen.runtime.connection import Connection, Consumer, Delivery
+from rpcgen.runtime.connection import Connection
+from rpcgen.runtime.consumer import Consumer, Delivery, consume
 from rpcgen.runtime.errors import (
     MalformedRequest,
     MethodNotFound,
@@ -181,8 +182,8 @@ class ServiceRunner:
             worker.start()
             self._workers.append(worker)
         try:
-            self._consumer = self._connection.consume(
-                wire.service_queue(svc), wire.service_binding(svc), self.prefetch,
+            self._consumer = consume(
+                self._connection, wire.service_queue(svc), wire.service_binding(svc), self.prefetch,
                 self._requests.put, on_lost=lambda _err: self.stopping.set(),
             )  # fmt: skip
         except BaseException:

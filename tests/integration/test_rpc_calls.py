@@ -37,7 +37,7 @@ def test_sync_calls_return_typed_results(client: ItestClient) -> None:
 
 def test_many_futures_in_flight_on_one_connection(client: ItestClient) -> None:
     futures = [client.compute.call_async(i, b=2) for i in range(500)]
-    assert [f.result() for f in futures] == [2 * i for i in range(500)]
+    assert [f.result(timeout=20) for f in futures] == [2 * i for i in range(500)]
     assert all(f.done() for f in futures)
 
 
@@ -162,7 +162,9 @@ def test_one_connection_serves_several_clients(broker: Broker, itest: Itest) -> 
 
 async def _asyncio_many(uri: str) -> None:
     async with ItestAsyncClient.connect(uri, timeout=30) as client:
-        results = await asyncio.gather(*(client.compute(i, b=2) for i in range(3000)))
+        # A liveness bound (the calls take ~2 s): a lost wake-up would stall to a heartbeat.
+        calls = asyncio.gather(*(client.compute(i, b=2) for i in range(3000)))
+        results = await asyncio.wait_for(calls, 20)
         assert results == [2 * i for i in range(3000)]
 
 
@@ -198,3 +200,16 @@ async def _asyncio_errors(uri: str) -> None:
 
 def test_asyncio_unknown_service(broker: Broker, itest: Itest) -> None:
     asyncio.run(_asyncio_errors(broker.uri))
+
+
+async def _asyncio_timeout(uri: str) -> None:
+    async with ItestAsyncClient.connect(uri, timeout=0.3) as client:
+        # Nothing will ever answer: only the call's own deadline can end it, well before 10 s.
+        with pytest.raises(rt.RpcTimeout):
+            await asyncio.wait_for(client.hello("ghost"), 10)
+
+
+def test_asyncio_timeout_fires_without_any_traffic(broker: Broker) -> None:
+    with raw_channel(broker.uri) as channel:
+        declare_ghost(channel, "itest")
+    asyncio.run(_asyncio_timeout(broker.uri))

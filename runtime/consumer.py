@@ -1,0 +1,182 @@
+"""Serving a queue: deliveries handed to workers, replies confirmed before requests are acked.
+
+A ``Consumer`` consumes one service queue on its own confirm channel of a ``Connection``, with a
+prefetch limit. Each reply is published on that channel and the request it answers is acked
+only when the reply's publisher confirm arrives, as Nameko does: a request whose reply was not
+confirmed goes back to the queue if the connection is lost. Replies are published by the worker
+thread itself under the connection's I/O lock (see ``connection``), so answering costs no
+hand-over to another thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from pika.spec import Basic
+from rpcgen.runtime.connection import Confirms, Connection
+from rpcgen.runtime.errors import RpcConnectionError
+
+__all__ = ["Consumer", "Delivery", "consume"]
+
+log = logging.getLogger(__name__)
+_Pika = Any  # pika ships no type hints
+
+
+def consume(
+    connection: Connection, queue: str, binding_key: str, prefetch: int,
+    on_delivery: Callable[[Delivery], None],
+    on_lost: Callable[[RpcConnectionError], None] | None = None,
+) -> Consumer:  # fmt: skip
+    """Start consuming a service queue (declared durable, bound with ``binding_key``).
+
+    ``on_delivery`` runs under the I/O lock for each request and must hand it off at once;
+    the request is settled later with ``Consumer.reply`` or ``Consumer.ack``. ``on_lost`` runs
+    if the consumer stops because its channel or the connection was lost. Blocks until the
+    broker has registered the consumer.
+    """
+    consumer = Consumer(connection, queue, binding_key, prefetch, on_delivery, on_lost)
+    connection._post(partial(connection._add_consumer, consumer))
+    consumer.ready.wait()
+    if consumer.error is not None:
+        raise consumer.error
+    return consumer
+
+
+class Delivery:
+    """One request as it came off a service queue."""
+
+    __slots__ = ("body", "properties", "routing_key", "tag")
+
+    def __init__(self, tag: int, routing_key: str, properties: _Pika, body: bytes) -> None:
+        self.tag = tag
+        self.routing_key = routing_key
+        self.properties = properties
+        self.body = body
+
+
+class Consumer:
+    """A service queue consumed on its own confirm channel; replies go out on the same channel.
+
+    ``reply``, ``ack`` and ``stop`` may be called from any thread. ``drained`` is set once the
+    consumer is stopped and every request it received has been settled (acked after its
+    reply's confirm, or acked without a reply), or once the connection is lost (the broker then
+    redelivers whatever was not acked).
+    """
+
+    def __init__(
+        self, connection: Connection, queue: str, binding_key: str, prefetch: int,
+        on_delivery: Callable[[Delivery], None],
+        on_lost: Callable[[RpcConnectionError], None] | None = None,
+    ) -> None:  # fmt: skip
+        self._conn = connection
+        self._on_lost = on_lost
+        self.queue = queue
+        self._binding_key = binding_key
+        self._prefetch = prefetch
+        self._on_delivery = on_delivery
+        self._channel: _Pika = None
+        self._tag: str | None = None
+        self._confirms: Confirms[int] = Confirms()
+        self._unsettled = 0
+        self.error: RpcConnectionError | None = None
+        self.ready = threading.Event()
+        self.drained = threading.Event()
+
+    def reply(self, delivery_tag: int, routing_key: str, properties: _Pika, body: bytes) -> None:
+        """Publish a reply and ack request ``delivery_tag`` once the reply is confirmed."""
+        self._conn._post(partial(self._publish_reply, delivery_tag, routing_key, properties, body))
+
+    def ack(self, delivery_tag: int) -> None:
+        """Ack a request that gets no reply."""
+        self._conn._post(partial(self._settle, delivery_tag, True))
+
+    def stop(self) -> None:
+        """Stop taking requests; those already received are still settled."""
+        self._conn._post(self._cancel)
+
+    # -- I/O thread ---------------------------------------------------------------------------
+
+    def _on_channel_open(self, channel: _Pika) -> None:
+        self._channel = channel
+        channel.add_on_close_callback(self._on_channel_closed)
+        channel.queue_declare(
+            self.queue, durable=True, exclusive=False, auto_delete=False,
+            callback=self._on_declared,
+        )  # fmt: skip
+
+    def _on_declared(self, _frame: _Pika) -> None:
+        self._channel.queue_bind(
+            self.queue, self._conn.exchange, routing_key=self._binding_key,
+            callback=lambda _f: self._channel.confirm_delivery(
+                self._on_confirm, callback=self._on_confirm_mode
+            ),
+        )  # fmt: skip
+
+    def _on_confirm_mode(self, _frame: _Pika) -> None:
+        self._channel.basic_qos(prefetch_count=self._prefetch, callback=self._on_qos)
+
+    def _on_qos(self, _frame: _Pika) -> None:
+        self._tag = self._channel.basic_consume(
+            self.queue, self._on_message, auto_ack=False, callback=lambda _f: self.ready.set()
+        )
+
+    def _on_message(self, _ch: _Pika, deliver: _Pika, props: _Pika, body: bytes) -> None:
+        self._unsettled += 1
+        self._on_delivery(Delivery(deliver.delivery_tag, deliver.routing_key, props, body))
+
+    def _publish_reply(self, tag: int, routing_key: str, props: _Pika, body: bytes) -> None:
+        if self._channel is None or not self._channel.is_open:
+            return  # lost: the broker redelivers the request
+        # Not mandatory: a reply nobody waits for any more is dropped, as Nameko does.
+        self._channel.basic_publish(self._conn.exchange, routing_key, body, props)
+        self._confirms.add(tag)
+
+    def _on_confirm(self, frame: _Pika) -> None:
+        method = frame.method
+        ok = not isinstance(method, Basic.Nack)
+        for tag in self._confirms.settle(method.delivery_tag, method.multiple):
+            if not ok:
+                log.error("RabbitMQ refused a reply (nack); requeueing its request")
+            self._settle(tag, ok)
+
+    def _settle(self, tag: int, ok: bool) -> None:
+        if self._channel is None or not self._channel.is_open:
+            return
+        if ok:
+            self._channel.basic_ack(tag)
+        else:
+            self._channel.basic_nack(tag, requeue=True)
+        self._unsettled -= 1
+        self._check_drained()
+
+    def _cancel(self) -> None:
+        if self._tag is None or self._channel is None or not self._channel.is_open:
+            self._tag = None
+            self._check_drained()
+            return
+        tag, self._tag = self._tag, None
+        self._channel.basic_cancel(tag, callback=lambda _f: self._check_drained())
+
+    def _check_drained(self) -> None:
+        if self._tag is None and self._unsettled == 0:
+            self.drained.set()
+
+    def _on_channel_closed(self, _channel: _Pika, reason: BaseException) -> None:
+        self._channel = None
+        if self._conn._closing:  # closed on purpose: nothing went wrong
+            self.ready.set()
+            self.drained.set()
+        else:
+            self._lost(RpcConnectionError(f"RabbitMQ closed the {self.queue} channel: {reason}"))
+
+    def _lost(self, error: RpcConnectionError) -> None:
+        if self.error is None:
+            self.error = error
+            if self._on_lost is not None:
+                self._on_lost(error)
+        self.ready.set()
+        self.drained.set()
