@@ -2,11 +2,13 @@
 # Installs what is missing on a fresh Debian 12 machine, as root:
 #   Debian's rabbitmq-server (tests and the demo start throwaway nodes from its scripts; the
 #   package's own system broker is not used and is left alone), .venv with rpcgen and its dev
-#   extras, and .venv-nameko with Nameko 2.14.1 for the interop tests.
+#   extras, .venv-nameko with Nameko 2.14.1 for the interop tests, and .venv-nameko3 with
+#   Nameko 3.0.0rc11 (a pre-release: its interop tests skip if it cannot be installed).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 NAMEKO_VERSION="2.14.1"
+NAMEKO3_VERSION="3.0.0rc11"
 _apt_updated=""
 
 log() {
@@ -63,15 +65,16 @@ ensure_venv() {
     (cd "$ROOT" && .venv/bin/python -m pip install -q -e '.[dev]' --config-settings editable_mode=strict)
 }
 
-# .venv-nameko: Nameko in its own environment; the tests run it as a subprocess, never import it.
+# .venv-nameko*: Nameko in environments of its own; the tests run it as subprocesses, never import it.
+# ensure_nameko_venv DIR VERSION
 ensure_nameko_venv() {
     ensure_python
-    local py="$ROOT/.venv-nameko/bin/python"
-    if [[ -x $py ]] && "$py" -c "import importlib.metadata as m, sys
-sys.exit(m.version('nameko') != '$NAMEKO_VERSION')" 2>/dev/null; then
+    local dir="$ROOT/$1" version=$2
+    if [[ -x $dir/bin/python ]] && "$dir/bin/python" -c "import importlib.metadata as m, sys
+sys.exit(m.version('nameko') != '$version')" 2>/dev/null; then
         return
     fi
-    log "creating .venv-nameko with nameko==$NAMEKO_VERSION"
-    "$PYTHON" -m venv "$ROOT/.venv-nameko"
-    "$py" -m pip install -q "nameko==$NAMEKO_VERSION"
+    log "creating $1 with nameko==$version"
+    rm -rf "$dir"
+    "$PYTHON" -m venv "$dir" && "$dir/bin/python" -m pip install -q "nameko==$version"
 }

@@ -23,13 +23,19 @@ from rpcgen.runtime.testing import Vhost
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO_SIDE = Path(__file__).resolve().parent / "nameko_side"
-NAMEKO_PYTHON_ENV = "RPCGEN_NAMEKO_PYTHON"
+NAMEKO_VERSIONS = ("2.14.1", "3.0.0rc11")
+# version: (environment variable, folder at the repo root) of its virtualenv
+_ENVS = {
+    "2.14.1": ("RPCGEN_NAMEKO_PYTHON", ".venv-nameko"),
+    "3.0.0rc11": ("RPCGEN_NAMEKO3_PYTHON", ".venv-nameko3"),
+}
 
 
-def find_nameko_python() -> Path | None:
-    """Nameko venv python: $RPCGEN_NAMEKO_PYTHON, else .venv-nameko/, else /tmp/venv-nameko."""
-    candidates = [os.environ.get(NAMEKO_PYTHON_ENV, ""), str(ROOT / ".venv-nameko/bin/python")]
-    candidates.append("/tmp/venv-nameko/bin/python")
+def find_nameko_python(version: str = "2.14.1") -> Path | None:
+    """That Nameko's python: $RPCGEN_NAMEKO[3]_PYTHON, else .venv-nameko[3]/, else /tmp/venv-...."""
+    variable, folder = _ENVS[version]
+    candidates = [os.environ.get(variable, ""), str(ROOT / folder / "bin/python")]
+    candidates.append(f"/tmp/{folder[1:]}/bin/python")
     return next((Path(c) for c in candidates if c and Path(c).exists()), None)
 
 
@@ -88,14 +94,17 @@ class NamekoDriver:
             stderr=self._log,
             start_new_session=True,
         )
+        hello = self._read_line(timeout=60)
+        if not hello:
+            raise NamekoError(f"the Nameko driver did not start\n{self.log_tail()}")
+        self.version: str = json.loads(hello)["nameko"]
 
     def run(self, job: Mapping[str, Any], timeout: float = 60.0) -> list[Outcome]:
         """Send one job (see driver.py) and return one ``Outcome`` per call."""
-        stdin, stdout = self._pipes()
+        stdin = self._pipes()[0]
         stdin.write(json.dumps(job).encode() + b"\n")
         stdin.flush()
-        ready, _, _ = select.select([stdout], [], [], timeout)
-        line = stdout.readline() if ready else b""
+        line = self._read_line(timeout)
         if not line:
             raise NamekoError(
                 f"no answer from the Nameko driver within {timeout}s\n{self.log_tail()}"
@@ -106,6 +115,11 @@ class NamekoDriver:
                 f"Nameko driver job failed: {answer['failed']}\n{answer.get('traceback')}"
             )
         return [Outcome.from_json(r) for r in answer["results"]]
+
+    def _read_line(self, timeout: float) -> bytes:
+        stdout = self._pipes()[1]
+        ready, _, _ = select.select([stdout], [], [], timeout)
+        return stdout.readline() if ready else b""
 
     def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
         if self._proc.poll() is not None or self._proc.stdin is None or self._proc.stdout is None:

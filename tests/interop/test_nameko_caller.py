@@ -78,23 +78,30 @@ def test_declared_error_is_rebuilt_by_a_nameko_caller(
     assert registered.error["args"] == ["'balance 10 < 20'", "'10'", "'20'"]  # stringified
 
 
+# The standalone proxy's call id: fixed per proxy in 2.x, new per call in 3.x (protocol §6.3).
+STANDALONE_ID = {
+    "2.14.1": rf"standalone_rpc_proxy\.call\.{UUID4}",
+    "3.0.0rc11": rf"standalone_rpc_client\.{UUID4}\.{UUID4}",
+}
+
+
 def test_context_data_and_call_id_stack_through_a_hop(
-    greeter_service: str, nameko_client: NamekoClient
+    greeter_service: str, nameko_client: NamekoClient, nameko_version: str
 ) -> None:
     context = {"language": "en", "user_id": 5, "custom": "x"}
     direct = nameko_client.call("greeter", "context", context_data=context).value
     assert direct["context_data"] == context
     proxy_id, own_id = direct["call_id_stack"]
-    assert re.fullmatch(f"standalone_rpc_proxy\\.call\\.{UUID4}", proxy_id)
+    assert re.fullmatch(STANDALONE_ID[nameko_version], proxy_id)
     assert re.fullmatch(f"greeter\\.context\\.{UUID4}", own_id)
+    assert direct["call_id"] == own_id
 
     hopped = nameko_client.call("greeter", "hop", "context", context_data=context).value
     assert hopped["context_data"] == context
-    assert [i.rsplit(".", 1)[0] for i in hopped["call_id_stack"]] == [
-        "standalone_rpc_proxy.call",
-        "greeter.hop",
-        "relay.context",
-    ]
+    proxy_id, hop_id, relay_id = hopped["call_id_stack"]
+    assert re.fullmatch(STANDALONE_ID[nameko_version], proxy_id)
+    assert re.fullmatch(f"greeter\\.hop\\.{UUID4}", hop_id)
+    assert re.fullmatch(f"relay\\.context\\.{UUID4}", relay_id)
 
 
 def test_call_async_and_service_proxy(greeter_service: str, nameko_client: NamekoClient) -> None:

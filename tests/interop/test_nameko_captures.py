@@ -13,6 +13,7 @@ import json
 import os
 from typing import Any
 
+import pytest
 from rpcgen.runtime.testing import SpiedMessage, Vhost
 
 from tests.interop import captures
@@ -151,9 +152,15 @@ def _topology(vhost: Vhost) -> dict[str, Any]:
     }
 
 
+def _only_2_14(nameko_version: str) -> None:
+    if nameko_version != "2.14.1":
+        pytest.skip("the captures are Nameko 2.14.1's (3.0's bytes differ only in its call ids)")
+
+
 def test_nameko_wire_matches_the_captures(
-    greeter: NamekoServices, nameko_client: NamekoClient, rabbit_vhost: Vhost
+    greeter: NamekoServices, nameko_client: NamekoClient, rabbit_vhost: Vhost, nameko_version: str
 ) -> None:
+    _only_2_14(nameko_version)
     spy = rabbit_vhost.spy("nameko-rpc", "#")
     problems = []
     for name, (description, call, count) in SCENARIOS.items():
@@ -185,9 +192,10 @@ RPCGEN_SERVER_DIFFERS = {
 
 
 def test_rpcgen_server_replies_match_the_captures(
-    rpcgen_greeter: None, nameko_client: NamekoClient, rabbit_vhost: Vhost
+    rpcgen_greeter: None, nameko_client: NamekoClient, rabbit_vhost: Vhost, nameko_version: str
 ) -> None:
     """Nameko proxy -> rpcgen server: every reply byte-identical to the Nameko service's."""
+    _only_2_14(nameko_version)
     spy = rabbit_vhost.spy("nameko-rpc", "#")
     problems = []
     for name, (_, call, count) in SCENARIOS.items():

@@ -1,6 +1,7 @@
-"""Calls services the way a Nameko 2.14.1 user would, for the interop tests (JSON lines on stdio).
+"""Calls services the way a Nameko user would, for the interop tests (JSON lines on stdio).
 
-Run in the Nameko virtualenv from this folder: ``python driver.py``. Each stdin line is a job:
+Run in a Nameko virtualenv (2.14.1 or 3.0.0rc11) from this folder: ``python driver.py``. The
+first stdout line is ``{"nameko": "<version>"}``; then each stdin line is a job:
 
     {"uri": "amqp://...", "proxy": "cluster" | "service", "service": "greeter",
      "context_data": {...} | null, "timeout": 10, "mode": "sync" | "async",
@@ -21,12 +22,16 @@ import eventlet
 
 eventlet.monkey_patch()
 
+import importlib.metadata  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
 
 import greeter  # noqa: E402, F401  (registers greeter.InsufficientFunds for deserialization)
 from kombu.utils import json as kombu_json  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy, ServiceRpcProxy  # noqa: E402
+
+VERSION = importlib.metadata.version("nameko")
+NAMEKO_2 = VERSION.startswith("2.")
 
 
 def describe_error(exc):
@@ -48,11 +53,14 @@ def outcome(get_result):
 
 
 def open_proxy(job):
-    config = {"AMQP_URI": job["uri"]}
     options = {"context_data": job.get("context_data"), "timeout": job.get("timeout", 10)}
+    # 2.x takes a config dict; 3.x reads a global config, or the URI as a publisher option.
+    args = [{"AMQP_URI": job["uri"]}] if NAMEKO_2 else []
+    if not NAMEKO_2:
+        options["uri"] = job["uri"]
     if job.get("proxy", "cluster") == "service":
-        return ServiceRpcProxy(job["service"], config, **options)
-    return ClusterRpcProxy(config, **options)
+        return ServiceRpcProxy(job["service"], *args, **options)
+    return ClusterRpcProxy(*args, **options)
 
 
 def run_job(job):
@@ -83,6 +91,8 @@ def run_job(job):
 
 
 def main():
+    sys.stdout.write(kombu_json.dumps({"nameko": VERSION}) + "\n")
+    sys.stdout.flush()
     for line in sys.stdin:
         try:
             answer = {"results": run_job(kombu_json.loads(line))}
