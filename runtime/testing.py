@@ -18,6 +18,7 @@ Without /usr/lib/rabbitmq/bin/rabbitmq-server the broker fixtures skip (fail whe
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -65,8 +66,6 @@ class SpiedMessage:
     body: bytes
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.body)
 
 
