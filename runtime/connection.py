@@ -1,12 +1,8 @@
-"""The I/O core under every client and server: one pika connection that any thread may drive.
+"""The connection under every client and server: AMQP topology, calls, confirms, replies.
 
-Threading. pika is not thread-safe, so every pika call happens under the connection's I/O lock,
-on a ``DriverLoop`` that never blocks while holding it. Work is queued as operations and run by
-whichever thread gets the lock: a caller publishes (and flushes) its own request at once; a
-thread waiting for a reply reads the socket itself (``drive``), so a sequential call needs no
-thread hand-over at all; and a background I/O thread serves everything nobody else is waiting
-for (asyncio clients, futures, servers, heartbeats), parking while a caller drives. A thread
-that finds the lock taken leaves its operation queued; the holder runs it before releasing.
+One ``Connection`` is one pika ``SelectConnection`` shared by any number of clients, threads,
+asyncio tasks and servers; ``driving.Driver`` decides which thread runs pika at any moment (a
+caller publishes its own request and reads its own reply; a background thread serves the rest).
 
 A call. Its request is published on a confirm channel with ``mandatory=True``. Confirms are
 tracked by delivery tag (honouring ``multiple``) and never waited for: RabbitMQ sends
@@ -21,23 +17,21 @@ Servers consume through ``rpcgen.runtime.consumer.Consumer`` on the same machine
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
 import math
 import threading
-import time
 import uuid
-from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import pika
 from pika.adapters.select_connection import SelectConnection
 from pika.spec import Basic
 from rpcgen.runtime import context, wire
+from rpcgen.runtime.calls import Completion, Confirms, Deadlines, PendingCall
+from rpcgen.runtime.driving import Driver
 from rpcgen.runtime.errors import RpcConnectionError, RpcTimeout, UnknownService
 from rpcgen.runtime.ioloop import DriverLoop
 from rpcgen.runtime.spec import Method
@@ -53,118 +47,14 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 30.0
 """Seconds a call may take in total unless its client says otherwise."""
 
-Completion = Callable[[bytes, BaseException | None], None]
-T = TypeVar("T")
 _Pika = Any  # pika ships no type hints
-
-
-class PendingCall:
-    """One call between its request and its reply; owned by the I/O thread once submitted."""
-
-    __slots__ = (
-        "body", "correlation_id", "deadline", "done", "method", "on_done", "properties", "timeout",
-    )  # fmt: skip
-
-    def __init__(
-        self, method: Method[object], correlation_id: str, body: bytes, properties: _Pika,
-        timeout: float | None, on_done: Completion,
-    ) -> None:  # fmt: skip
-        self.method = method
-        self.correlation_id = correlation_id
-        self.body = body
-        self.properties = properties
-        self.timeout = timeout
-        self.deadline = None if timeout is None else time.monotonic() + timeout
-        self.on_done = on_done
-        self.done = False
-
-    def finish(self, body: bytes, error: BaseException | None) -> None:
-        """Complete the call once; later completions (duplicates, late timers) are ignored."""
-        if self.done:
-            return
-        self.done = True
-        try:
-            self.on_done(body, error)
-        except Exception:  # a broken waiter must not take the I/O thread down
-            log.exception("completion of %s failed", self.method.routing_key)
-
-
-class Confirms(Generic[T]):
-    """Publisher-confirm bookkeeping for one channel: delivery tag -> what was published."""
-
-    __slots__ = ("_last_tag", "_waiting")
-
-    def __init__(self) -> None:
-        self._last_tag = 0
-        self._waiting: OrderedDict[int, T] = OrderedDict()
-
-    def add(self, item: T) -> None:
-        """Record the channel's next publish (tags count publishes from 1)."""
-        self._last_tag += 1
-        self._waiting[self._last_tag] = item
-
-    def settle(self, tag: int, multiple: bool) -> list[T]:
-        """The items confirmed by an ack or nack of ``tag``."""
-        if not multiple:
-            item = self._waiting.pop(tag, None)
-            return [] if item is None else [item]
-        settled = []
-        while self._waiting and next(iter(self._waiting)) <= tag:
-            settled.append(self._waiting.popitem(last=False)[1])
-        return settled
-
-    def __len__(self) -> int:
-        return len(self._waiting)
-
-
-class _Deadlines:
-    """Call deadlines in one heap, served by a single pika timer armed at the earliest."""
-
-    def __init__(self, ioloop: _Pika, on_expired: Callable[[PendingCall], None]) -> None:
-        self._ioloop = ioloop
-        self._on_expired = on_expired
-        self._heap: list[tuple[float, int, PendingCall]] = []
-        self._seq = itertools.count()
-        self._timer: _Pika = None
-        self._armed_at = math.inf
-
-    def add(self, call: PendingCall, deadline: float, live: int) -> None:
-        """Track ``call``; ``live`` (calls still pending) decides when to purge finished ones."""
-        heapq.heappush(self._heap, (deadline, next(self._seq), call))
-        if deadline < self._armed_at:
-            self._arm(deadline)
-        if len(self._heap) > 2 * live + 256:  # finished calls are dropped lazily, in bulk
-            self._heap = [entry for entry in self._heap if not entry[2].done]
-            heapq.heapify(self._heap)
-
-    def clear(self) -> None:
-        self._heap.clear()
-        if self._timer is not None:
-            self._ioloop.remove_timeout(self._timer)
-        self._timer, self._armed_at = None, math.inf
-
-    def _arm(self, deadline: float) -> None:
-        if self._timer is not None:
-            self._ioloop.remove_timeout(self._timer)
-        self._armed_at = deadline
-        self._timer = self._ioloop.call_later(max(0.0, deadline - time.monotonic()), self._fire)
-
-    def _fire(self) -> None:
-        self._timer, self._armed_at = None, math.inf
-        heap, now = self._heap, time.monotonic()
-        while heap and (heap[0][0] <= now or heap[0][2].done):
-            call = heapq.heappop(heap)[2]
-            if not call.done:
-                self._on_expired(call)
-        if heap:
-            self._arm(heap[0][0])
 
 
 class _BatchingConnection(SelectConnection):  # type: ignore[misc]
     """Hands the transport all frames of a turn as one buffer, so a turn costs one ``send()``.
 
     pika writes each frame separately (three for a publish, one for an ack) and its transport
-    makes one system call per buffer; ``Connection._turn`` flushes the outbox instead.
+    makes one system call per buffer; ``Driver.turn`` flushes the outbox instead.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -215,17 +105,10 @@ class Connection:
         self.reply_to = str(uuid.uuid4())
         self.reply_queue = wire.reply_queue_name(client_name, self.reply_to)
         self._wants_reply_queue = reply_queue
-        # Driving: the I/O lock, queued operations, and who reads the socket.
-        self._lock = threading.Lock()
-        self._ops: deque[Callable[[], None]] = deque()
         self._loop = DriverLoop()
-        self._driver = threading.Lock()  # held by the one caller driving while it waits
-        self._park = threading.Condition()
-        self._driving = False
-        self._driver_ident = 0
-        self._parked = False
-        self._finished = False  # the pika connection is gone: the I/O thread may exit
-        self._stopped = False  # the loop is closed: operations only fail what they carry
+        self._io = Driver(
+            self._loop, needs_background=lambda: bool(self._pending or self._consumers)
+        )
         # Protocol state, touched only under the I/O lock.
         self._pika: _BatchingConnection | None = None
         self._channel: _Pika = None
@@ -236,16 +119,15 @@ class Connection:
         self._failure: RpcConnectionError | None = None
         self._pending: dict[str, PendingCall] = {}
         self._confirms: Confirms[PendingCall] = Confirms()
-        self._deadlines = _Deadlines(self._loop, self._expire)
+        self._deadlines = Deadlines(self._loop, self._expire)
         self._reply_ack_tag = 0
         self._replies_unacked = 0
         self._consumers: list[Consumer] = []
         self._opened = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rpcgen-io", daemon=True)
-        self._thread.start()
+        self._io.start(self._connect_next, self._on_crash)
         self._opened.wait()
         if self._failure is not None:
-            self._thread.join()
+            self._io.join()
             raise self._failure
 
     @property
@@ -272,128 +154,19 @@ class Connection:
 
     def close(self) -> None:
         """Close the connection; calls still pending fail with ``RpcConnectionError``."""
-        self._post(self._begin_close)
-        if threading.current_thread() is not self._thread:
-            self._thread.join()
-
-    # -- running operations ---------------------------------------------------------------------
-
-    def _post(self, op: Callable[[], None]) -> None:
-        """Run ``op`` under the I/O lock: now if it is free, else before its holder releases it."""
-        self._ops.append(op)
-        self._help()
-
-    def _help(self) -> None:
-        lock = self._lock
-        while self._ops and lock.acquire(False):
-            try:
-                self._turn()
-            finally:
-                lock.release()
-        if self._parked and not self._driving:  # work for the I/O thread, which waits for a driver
-            self._unpark()
-
-    def _turn(self) -> None:
-        """Run queued operations and whatever the socket and timers have ready; lock held."""
-        ops, loop = self._ops, self._loop
-        for _ in range(4):  # operations write, writes get flushed, reads may queue more
-            while ops:
-                try:
-                    ops.popleft()()
-                except Exception:
-                    log.exception("rpcgen I/O operation failed")
-            if self._stopped:
-                return
-            pika = self._pika
-            if pika is not None:
-                pika.flush_outbox()
-            loop.run_once()
-            if not ops and not loop.writing and not (pika is not None and pika.outbox):
-                break
-        if self._pika is not None:  # what the last round queued must at least reach the
-            self._pika.flush_outbox()  # transport, whose write interest then wakes a waiter
-        loop.snapshot()
-        if self._driving and threading.get_ident() != self._driver_ident:
-            loop.wake()  # this turn may have completed the driver's call: it must look again
-
-    def _unpark(self) -> None:
-        with self._park:
-            self._park.notify()
+        self._io.post(self._begin_close)
+        self._io.join()
 
     def drive(self, is_done: Callable[[], bool], deadline: float | None) -> None:
-        """Do the I/O in this thread until ``is_done()``, ``deadline`` or another thread drives.
+        """Read and dispatch in this thread until ``is_done()`` (see ``Driver.drive``)."""
+        self._io.drive(is_done, deadline)
 
-        A thread about to block for a reply calls this: reading the reply itself saves the
-        hand-over from the I/O thread. Only one thread drives at a time; the others return at
-        once and wait for their reply to be delivered to them.
-        """
-        if not self._driver.acquire(False):
-            return
-        try:
-            with self._park:
-                self._driving = True
-                self._driver_ident = threading.get_ident()
-            while not is_done() and not self._stopped:
-                with self._lock:
-                    self._turn()
-                    hint = self._loop.next_timeout()
-                self._help()
-                if is_done():
-                    return
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return
-                self._loop.wait(left if hint is None else hint if left is None else min(hint, left))
-        finally:
-            with self._park:
-                self._driving = False
-                if self._parked and (self._pending or self._consumers or self._finished):
-                    self._park.notify()
-            self._driver.release()
+    def _post(self, op: Callable[[], None]) -> None:
+        """Run ``op`` under the I/O lock, soon (see ``Driver.post``)."""
+        self._io.post(op)
 
-    # -- the background I/O thread --------------------------------------------------------------
-
-    def _run(self) -> None:
-        try:
-            with self._lock:
-                self._connect_next()
-                self._turn()
-            while not self._finished:
-                self._serve_once()
-        except Exception as exc:  # a bug: never leave a caller waiting
-            log.exception("rpcgen I/O thread crashed")
-            with self._lock:
-                self._lost(RpcConnectionError(f"I/O thread of {self.uri} crashed: {exc!r}"))
-        finally:
-            with self._lock:
-                self._stopped = True
-                self._loop.close()
-                self._turn()  # late operations only fail what they carry
-            self._opened.set()
-
-    def _serve_once(self) -> None:
-        with self._lock:
-            hint = self._loop.next_timeout()
-        with self._park:
-            if self._driving and not self._finished:  # the driver reads the socket meanwhile
-                self._parked = True
-                self._park.wait(hint)
-                self._parked = False
-                parked = True
-            else:
-                parked = False
-        if not parked:
-            self._loop.wait(hint)
-        with self._lock:
-            self._turn()
-        self._help()
-
-    def _finish(self) -> None:
-        """The pika connection is gone: let the I/O thread (and any driver) stop."""
-        self._finished = True
-        self._loop.wake()
-        if self._parked:
-            self._unpark()
+    def _on_crash(self, exc: Exception) -> None:
+        self._lost(RpcConnectionError(f"I/O thread of {self.uri} crashed: {exc!r}"))
 
     # -- calls (any thread) -------------------------------------------------------------------
 
@@ -431,7 +204,8 @@ class Connection:
         if self._uri_index == len(self._params):
             tried = "; ".join(self._open_errors)
             self._failure = RpcConnectionError(f"cannot connect to RabbitMQ: {tried}")
-            self._finish()
+            self._io.finish()
+            self._opened.set()
             return
         params = self._params[self._uri_index]
         self._uri_index += 1
@@ -442,6 +216,7 @@ class Connection:
             on_close_callback=self._on_closed,
             custom_ioloop=self._loop,
         )
+        self._io.output = self._pika
 
     def _on_open_error(self, _conn: _Pika, error: BaseException) -> None:
         self._open_errors.append(describe_error(self._uris[self._uri_index - 1], error))
@@ -554,7 +329,7 @@ class Connection:
     # -- closing and failures -------------------------------------------------------------------
 
     def _begin_close(self) -> None:
-        if self._closing or self._stopped:
+        if self._closing or self._io.stopped:
             return
         self._closing = True
         self._ack_replies()  # replies already handled must not be redelivered to nobody
@@ -562,7 +337,7 @@ class Connection:
         if self._pika is not None and self._pika.is_open:
             self._pika.close()  # _on_closed finishes
         elif self._pika is None or self._pika.is_closed:
-            self._finish()
+            self._io.finish()
 
     def _on_channel_closed(self, _channel: _Pika, reason: BaseException) -> None:
         if not self._closing:
@@ -573,7 +348,7 @@ class Connection:
     def _on_closed(self, _conn: _Pika, reason: BaseException) -> None:
         if not self._closing:
             self._lost(RpcConnectionError(f"lost the connection to {self.uri}: {reason}"))
-        self._finish()
+        self._io.finish()
 
     def _lost(self, error: RpcConnectionError) -> None:
         """The connection became unusable: fail what waits on it (reconnecting is issue 4)."""

@@ -17,7 +17,8 @@ from functools import partial
 from typing import Any
 
 from pika.spec import Basic
-from rpcgen.runtime.connection import Confirms, Connection
+from rpcgen.runtime.calls import Confirms
+from rpcgen.runtime.connection import Connection
 from rpcgen.runtime.errors import RpcConnectionError
 
 __all__ = ["Consumer", "Delivery", "consume"]

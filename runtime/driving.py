@@ -1,0 +1,192 @@
+"""How threads share one pika connection: an I/O lock, queued operations, and who reads.
+
+pika is not thread-safe, so every pika call happens under one lock per connection, on a
+``DriverLoop`` that never blocks while holding it. Work is queued as operations and run by
+whichever thread gets the lock: a caller runs (and flushes) its own publish at once; a thread
+waiting for a reply reads the socket itself (``drive``), so a sequential call involves no
+thread hand-over; a background thread serves whatever nobody else waits for (asyncio clients,
+futures, servers, heartbeats) and parks while a caller drives. A thread that finds the lock
+taken leaves its operation queued: the holder runs it before releasing, and re-checks after.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+from rpcgen.runtime.ioloop import DriverLoop
+
+__all__ = ["Driver", "Output"]
+
+log = logging.getLogger(__name__)
+
+
+class Output(Protocol):
+    """Frames queued during a turn, handed to the transport in one piece by ``flush_outbox``."""
+
+    outbox: list[bytes]
+
+    def flush_outbox(self) -> None: ...
+
+
+class Driver:
+    """Runs one ``DriverLoop`` on behalf of every thread that uses a connection.
+
+    ``needs_background()`` (read when a driving caller leaves) says whether anything is left that
+    only the background thread would notice: pending calls, consumers.
+    """
+
+    def __init__(self, loop: DriverLoop, needs_background: Callable[[], bool]) -> None:
+        self.loop = loop
+        self.output: Output | None = None
+        self._needs_background = needs_background
+        self.lock = threading.Lock()
+        self._ops: deque[Callable[[], None]] = deque()
+        self._token = threading.Lock()  # held by the one caller driving while it waits
+        self._park = threading.Condition()
+        self._driving = False
+        self._driver_ident = 0
+        self._parked = False
+        self.finished = False  # set by finish(): the background thread may exit
+        self.stopped = False  # the loop is closed: operations only fail what they carry
+        self._thread: threading.Thread | None = None
+
+    # -- operations -----------------------------------------------------------------------------
+
+    def post(self, op: Callable[[], None]) -> None:
+        """Run ``op`` under the lock: now if it is free, else before its holder releases it."""
+        self._ops.append(op)
+        self.help()
+
+    def help(self) -> None:
+        """Run queued operations if the lock is free."""
+        lock = self.lock
+        while self._ops and lock.acquire(False):
+            try:
+                self.turn()
+            finally:
+                lock.release()
+        if self._parked and not self._driving:  # work the parked background thread must see
+            self._unpark()
+
+    def turn(self) -> None:
+        """Run queued operations and whatever the socket and timers have ready; lock held."""
+        ops, loop, output = self._ops, self.loop, self.output
+        for _ in range(4):  # operations write, writes get flushed, reads may queue more
+            while ops:
+                try:
+                    ops.popleft()()
+                except Exception:
+                    log.exception("rpcgen I/O operation failed")
+            if self.stopped:
+                return
+            output = self.output
+            if output is not None:
+                output.flush_outbox()
+            loop.run_once()
+            if not ops and not loop.writing and not (output is not None and output.outbox):
+                break
+        if output is not None:  # what the last round queued must at least reach the transport,
+            output.flush_outbox()  # whose write interest then wakes a waiter
+        loop.snapshot()
+        if self._driving and threading.get_ident() != self._driver_ident:
+            loop.wake()  # this turn may have completed the driver's call: it must look again
+
+    def finish(self) -> None:
+        """Let the background thread (and any driver) stop; called under the lock."""
+        self.finished = True
+        self.loop.wake()
+        if self._parked:
+            self._unpark()
+
+    def _unpark(self) -> None:
+        with self._park:
+            self._park.notify()
+
+    # -- a caller waiting for its reply -----------------------------------------------------------
+
+    def drive(self, is_done: Callable[[], bool], deadline: float | None) -> None:
+        """Do the I/O in this thread until ``is_done()``, ``deadline``, or another thread drives.
+
+        Reading the reply in the thread that waits for it saves the hand-over from the
+        background thread. One thread drives at a time; the others return at once and wait
+        for their reply to be delivered to them.
+        """
+        if not self._token.acquire(False):
+            return
+        try:
+            with self._park:
+                self._driving = True
+                self._driver_ident = threading.get_ident()
+            self._drive(is_done, deadline)
+        finally:
+            with self._park:
+                self._driving = False
+                if self._parked and (self.finished or self._needs_background()):
+                    self._park.notify()
+            self._token.release()
+
+    def _drive(self, is_done: Callable[[], bool], deadline: float | None) -> None:
+        while not is_done() and not self.stopped:
+            with self.lock:
+                self.turn()
+                wait = self.loop.next_timeout()
+            self.help()
+            if is_done():
+                return
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                wait = left if wait is None else min(wait, left)
+            self.loop.wait(wait)
+
+    # -- the background thread ----------------------------------------------------------------
+
+    def start(self, setup: Callable[[], None], on_crash: Callable[[Exception], None]) -> None:
+        """Start the background thread: ``setup()`` under the lock, then serve until finished."""
+        self._thread = threading.Thread(
+            target=self._run, args=(setup, on_crash), name="rpcgen-io", daemon=True
+        )
+        self._thread.start()
+
+    def join(self) -> None:
+        """Wait for the background thread to end (not from that thread itself)."""
+        if self._thread is not None and threading.current_thread() is not self._thread:
+            self._thread.join()
+
+    def _run(self, setup: Callable[[], None], on_crash: Callable[[Exception], None]) -> None:
+        try:
+            with self.lock:
+                setup()
+                self.turn()
+            while not self.finished:
+                self._serve_once()
+        except Exception as exc:  # a bug: never leave a caller waiting
+            log.exception("rpcgen I/O thread crashed")
+            with self.lock:
+                on_crash(exc)
+        finally:
+            with self.lock:
+                self.stopped = True
+                self.loop.close()
+                self.turn()  # late operations only fail what they carry
+
+    def _serve_once(self) -> None:
+        with self.lock:
+            wait = self.loop.next_timeout()
+        with self._park:
+            parked = self._driving and not self.finished
+            if parked:  # the driver reads the socket meanwhile; it wakes us when it leaves
+                self._parked = True
+                self._park.wait(wait)
+                self._parked = False
+        if not parked:
+            self.loop.wait(wait)
+        with self.lock:
+            self.turn()
+        self.help()
