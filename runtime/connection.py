@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pika
+from pika import exceptions as pika_errors
 from pika.adapters.select_connection import SelectConnection
 from pika.spec import Basic
 from rpcgen.runtime import context, wire
@@ -340,10 +341,14 @@ class Connection:
             self._io.finish()
 
     def _on_channel_closed(self, _channel: _Pika, reason: BaseException) -> None:
-        if not self._closing:
+        if self._closing:
+            return
+        if isinstance(reason, pika_errors.ConnectionClosed):  # the whole connection went
+            self._lost(RpcConnectionError(f"lost the connection to {self.uri}: {reason}"))
+        else:
             self._lost(RpcConnectionError(f"RabbitMQ closed the channel on {self.uri}: {reason}"))
-            if self._pika is not None and self._pika.is_open:
-                self._pika.close()
+        if self._pika is not None and self._pika.is_open:
+            self._pika.close()
 
     def _on_closed(self, _conn: _Pika, reason: BaseException) -> None:
         if not self._closing:

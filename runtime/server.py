@@ -294,9 +294,9 @@ def serve(
 def serve_main(cls: type[Server], amqp_uri: str | None = None, max_workers: int = 10) -> int:
     """Entry point of ``rpcgen serve module:Class``: serve ``cls()`` and return an exit code."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+        logging.basicConfig(level=logging.INFO, format=fmt)
+        logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO is connection chatter
     try:
         serve(cls(), amqp_uri, max_workers=max_workers)
     except RpcConnectionError as exc:

@@ -8,14 +8,16 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import pika
 import pytest
 import rpcgen.runtime as rt
 
-from tests.integration.helpers import Broker, get, raw_channel, spy
+from tests.integration.helpers import Broker, declare_ghost, get, raw_channel, spy
 from tests.integration.impls import Itest, Relay
 from tests.integration.stubs import ItestClient, RelayClient
 
@@ -156,3 +158,46 @@ def test_context_and_call_id_stack_cross_a_service_hop(broker: Broker) -> None:
         "nameko.user_id": 5,
         "nameko.call_id_stack": stack[:2],
     }
+
+
+def _close_connections(broker: Broker, connection_name: str) -> int:
+    """Have the broker close every connection of this vhost with that client name."""
+    deadline = time.monotonic() + 15  # the management API lists new connections with a lag
+    while time.monotonic() < deadline:
+        rows = broker.api("GET", f"vhosts/{quote(broker.vhost, safe='')}/connections")
+        names = [
+            row["name"]
+            for row in rows
+            if row.get("client_properties", {}).get("connection_name") == connection_name
+        ]
+        if names:
+            for name in names:
+                broker.api("DELETE", f"connections/{quote(name, safe='')}")
+            return len(names)
+        time.sleep(0.2)
+    return 0
+
+
+def test_a_connection_closed_by_the_broker_fails_calls_and_stops_the_server(
+    broker: Broker,
+) -> None:
+    impl = Itest()
+    runner = rt.ServiceRunner(impl, broker.uri, max_workers=2)
+    runner.start()
+    try:
+        with raw_channel(broker.uri) as channel:
+            declare_ghost(channel, "ghost")
+        ghost: rt.Method[None] = rt.Method("ghost", "wait", params=(), result=None)
+        with ItestClient.connect(broker.uri, timeout=None, client_name="doomed") as client:
+            # Nobody serves ghost and the call has no timeout: only the lost connection ends it.
+            pending = rt.BoundMethod(client, ghost)._call_async((), {})
+            assert _close_connections(broker, "rpcgen doomed") == 1
+            with pytest.raises(rt.RpcConnectionError, match="lost the connection"):
+                pending.result()
+            with pytest.raises(rt.RpcConnectionError):
+                client.hello("again")
+        assert _close_connections(broker, "rpcgen itest") == 1
+        assert runner.stopping.wait(15)
+        assert isinstance(runner.error, rt.RpcConnectionError)
+    finally:
+        runner.stop()
