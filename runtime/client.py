@@ -123,14 +123,15 @@ class Client:
             self._connection.close()
 
     def _invoke(self, method: Method[R], args: tuple[object, ...], kwargs: dict[str, object]) -> R:
-        return self._invoke_async(method, args, kwargs).result()
+        return self._invoke_async(method, args, kwargs, will_drive=True).result()
 
     def _invoke_async(
-        self, method: Method[R], args: tuple[object, ...], kwargs: dict[str, object]
-    ) -> RpcFuture[R]:
+        self, method: Method[R], args: tuple[object, ...], kwargs: dict[str, object],
+        *, will_drive: bool = False,
+    ) -> RpcFuture[R]:  # fmt: skip
         body = method.codec.encode_request(args, kwargs)
         future: RpcFuture[R] = RpcFuture(method, self._connection)
-        self._connection.call(method, body, self._timeout, future._resolve)
+        self._connection.call(method, body, self._timeout, future._resolve, will_drive=will_drive)
         return future
 
 

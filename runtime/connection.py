@@ -123,6 +123,7 @@ class Connection:
         self._deadlines = Deadlines(self._loop, self._expire)
         self._reply_ack_tag = 0
         self._replies_unacked = 0
+        self._ack_timer_set = False
         self._consumers: list[Consumer] = []
         self._opened = threading.Event()
         self._io.start(self._connect_next, self._on_crash)
@@ -172,8 +173,9 @@ class Connection:
     # -- calls (any thread) -------------------------------------------------------------------
 
     def call(
-        self, method: Method[object], body: bytes, timeout: float | None, on_done: Completion
-    ) -> PendingCall:
+        self, method: Method[object], body: bytes, timeout: float | None, on_done: Completion,
+        *, will_drive: bool = False,
+    ) -> PendingCall:  # fmt: skip
         """Send one request; ``on_done(reply_body, error)`` runs once, under the I/O lock."""
         if self._failure is not None:
             raise self._failure
@@ -191,7 +193,8 @@ class Connection:
             expiration=None if timeout is None else str(math.ceil(timeout * 1000)),
         )
         pending = PendingCall(method, cid, body, props, timeout, on_done)
-        self._post(partial(self._publish_call, pending))
+        # A caller about to drive reads its own reply: no need to rouse the background thread.
+        self._io.post(partial(self._publish_call, pending), rouse=not will_drive)
         return pending
 
     def forget(self, call: PendingCall) -> None:
@@ -306,8 +309,9 @@ class Connection:
     def _on_reply(self, _ch: _Pika, deliver: _Pika, props: _Pika, body: bytes) -> None:
         # Replies are acked in batches (multiple=True): with the next request, after 64 of
         # them, or 50 ms later, whichever comes first. A caller never waits for an ack.
-        if not self._reply_ack_tag:
-            self._loop.call_later(0.05, self._ack_replies)
+        if not self._ack_timer_set:  # one timer at a time: a timer per reply kept waking waiters
+            self._ack_timer_set = True
+            self._loop.call_later(0.05, self._on_ack_timer)
         self._reply_ack_tag = deliver.delivery_tag
         self._replies_unacked += 1
         if self._replies_unacked >= 64:
@@ -317,6 +321,10 @@ class Connection:
             log.debug("dropped a reply for unknown correlation id %r", props.correlation_id)
             return
         call.finish(body, None)
+
+    def _on_ack_timer(self) -> None:
+        self._ack_timer_set = False
+        self._ack_replies()
 
     def _ack_replies(self) -> None:
         tag, self._reply_ack_tag, self._replies_unacked = self._reply_ack_tag, 0, 0

@@ -57,12 +57,16 @@ class Driver:
 
     # -- operations -----------------------------------------------------------------------------
 
-    def post(self, op: Callable[[], None]) -> None:
-        """Run ``op`` under the lock: now if it is free, else before its holder releases it."""
-        self._ops.append(op)
-        self.help()
+    def post(self, op: Callable[[], None], *, rouse: bool = True) -> None:
+        """Run ``op`` under the lock: now if it is free, else before its holder releases it.
 
-    def help(self) -> None:
+        ``rouse=False`` is for a caller that will ``drive`` next: it reads what follows itself,
+        so a parked background thread is left alone.
+        """
+        self._ops.append(op)
+        self.help(rouse=rouse)
+
+    def help(self, *, rouse: bool = True) -> None:
         """Run queued operations if the lock is free."""
         lock = self.lock
         while self._ops and lock.acquire(False):
@@ -70,7 +74,7 @@ class Driver:
                 self.turn()
             finally:
                 lock.release()
-        if self._parked and not self._driving:  # work the parked background thread must see
+        if rouse and self._parked and not self._driving:  # work for the parked background thread
             self._unpark()
 
     def turn(self) -> None:
@@ -135,7 +139,7 @@ class Driver:
             with self.lock:
                 self.turn()
                 wait = self.loop.next_timeout()
-            self.help()
+            self.help(rouse=False)
             if is_done():
                 return
             if deadline is not None:
