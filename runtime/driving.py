@@ -191,6 +191,8 @@ class Driver:
                 self._parked = False
         if not parked:
             self.loop.wait(wait)
+            if self._driving and not self.finished:
+                return  # a driver started meanwhile and was woken by the same event: leave it
         with self.lock:
             self.turn()
         self.help()
