@@ -6,6 +6,7 @@ import json
 
 import pika
 import pytest
+from rpcgen.runtime import testing
 from rpcgen.runtime.testing import Broker, ExternalBroker, RabbitNode, Vhost
 
 
@@ -123,3 +124,12 @@ def test_external_broker_surface(rabbit_node: Broker) -> None:
     finally:
         external.delete_vhost("rpcgen-external")
     assert "guest" not in repr(external).replace("guest:***", "")
+
+
+def test_a_missing_broker_skips_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no broker"):
+        testing._unavailable("no broker")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"no broker.*CI is set"):
+        testing._unavailable("no broker")

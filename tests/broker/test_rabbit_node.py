@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 from collections.abc import Callable
@@ -92,10 +91,9 @@ def test_tls_listener_with_generated_certificates(rabbit_node_factory: NodeFacto
         )
 
 
-def test_close_removes_everything() -> None:
-    if not os.path.exists("/usr/lib/rabbitmq/bin/rabbitmq-server"):
-        pytest.skip("RabbitMQ is not installed")
-    node = RabbitNode(management=False)
+@pytest.mark.broker
+def test_close_removes_everything(rabbit_node_factory: NodeFactory) -> None:
+    node = rabbit_node_factory(management=False)  # closed here; the factory's close is a no-op
     ports = (node.amqp_port, node.dist_port, node.epmd_port)
     beam = node._beam_pid()
     assert beam is not None and all(_port_open(p) for p in ports)
