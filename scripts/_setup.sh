@@ -76,5 +76,8 @@ sys.exit(m.version('nameko') != '$version')" 2>/dev/null; then
     fi
     log "creating $1 with nameko==$version"
     rm -rf "$dir"
-    "$PYTHON" -m venv "$dir" && "$dir/bin/python" -m pip install -q "nameko==$version"
+    if ! { "$PYTHON" -m venv "$dir" && "$dir/bin/python" -m pip install -q "nameko==$version"; }; then
+        rm -rf "$dir" # no half-made environment for the tests to trip on
+        return 1
+    fi
 }
