@@ -173,6 +173,9 @@ class Vhost:
         """Consumers of ``queue`` now (AMQP passive declare: exact, ~2 ms); None if missing."""
         import pika
 
+        management = getattr(self.broker, "management", None)
+        if management is not None and management.queue(self.name, queue) is None:
+            return None  # asked first: a passive declare of a missing queue logs a pika warning
         if self._probe is None or not self._probe.is_open:
             self._probe = pika.BlockingConnection(pika.URLParameters(self.uri))
         channel = self._probe.channel()
