@@ -156,3 +156,23 @@ def test_request_body_of_every_shape_is_kombu_json(
         _m, _p, body = get(ghost, "rpc-itest")
     assert body == b'{"args": [3], "kwargs": {"b": 4}}'
     assert json.loads(body) == {"args": [3], "kwargs": {"b": 4}}
+
+
+def test_exchange_name_is_configurable(broker: Broker) -> None:
+    with (
+        rt.run_in_background(Itest(), broker.uri, exchange="custom-rpc"),
+        ItestClient.connect(broker.uri, timeout=10, exchange="custom-rpc") as client,
+    ):
+        assert client.hello("custom") == "hello, custom"
+        exchange = broker.exchange("custom-rpc")
+        # Nothing is bound for itest on nameko-rpc: a client left on the default finds no service.
+        with (
+            ItestClient.connect(broker.uri, timeout=600) as stray,
+            pytest.raises(rt.UnknownService),
+        ):
+            stray.hello("wrong exchange")
+    assert (exchange["type"], exchange["durable"], exchange["auto_delete"]) == (
+        "topic",
+        True,
+        False,
+    )
