@@ -1,6 +1,7 @@
 """Asyncio client: the same connection core, with completions handed to the event loop.
 
-A call registers an asyncio future with the connection's I/O thread. Completions are handed to
+A call registers an asyncio future with the connection. Completions, which happen in whatever
+thread is running the connection's I/O at the time (see ``driving``), are handed to
 the loop in batches: the first one of a batch schedules a single ``call_soon_threadsafe`` and
 the rest ride along, so thousands of concurrent awaits cost few loop wake-ups. Cancelling an
 awaiting task only forgets its call: a reply that still comes is dropped like any late reply,
@@ -29,7 +30,7 @@ _Outcome = tuple["asyncio.Future[bytes]", bytes, "BaseException | None"]
 
 
 class _LoopBridge:
-    """Delivers call outcomes from the I/O thread to one event loop, one wake-up per batch."""
+    """Delivers call outcomes from the I/O side to one event loop, one wake-up per batch."""
 
     __slots__ = ("_outcomes", "_scheduled", "loop")
 
@@ -41,7 +42,7 @@ class _LoopBridge:
     def resolve(
         self, future: asyncio.Future[bytes], body: bytes, error: BaseException | None
     ) -> None:
-        """Runs on the I/O thread."""
+        """Runs under the connection's I/O lock, in any thread."""
         self._outcomes.append((future, body, error))
         if not self._scheduled:
             self._scheduled = True
@@ -66,7 +67,7 @@ class _LoopBridge:
 class AsyncConnection:
     """An asyncio face of a ``Connection``; ``async with AsyncConnection.open(uri) as conn``.
 
-    Wrapping an existing ``Connection`` shares its I/O thread and reply queue with sync clients.
+    Wrapping an existing ``Connection`` shares its socket and reply queue with sync clients.
     """
 
     def __init__(self, connection: Connection) -> None:

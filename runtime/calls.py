@@ -53,7 +53,7 @@ class PendingCall:
         self.done = True
         try:
             self.on_done(body, error)
-        except Exception:  # a broken waiter must not take the I/O thread down
+        except Exception:  # a broken waiter must not take the connection's I/O down
             log.exception("completion of %s failed", self.method.routing_key)
 
 

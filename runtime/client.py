@@ -2,8 +2,8 @@
 
 A client holds no state of its own besides its timeout, so one client (or many clients on one
 ``Connection``) can be used from any number of threads at once. A call encodes its request in
-the caller's thread, hands it to the connection's I/O thread, and waits on its ``RpcFuture``;
-the reply is decoded back in the thread that asks for the result.
+the caller's thread, which also publishes it; waiting on the ``RpcFuture`` reads the reply in
+that same thread when no other thread is reading (``Connection.drive``), and decodes it there.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class RpcFuture(Generic[R_co]):
         self._method = method
         self._connection = connection
         self._lock = threading.Lock()
-        self._lock.acquire()  # released once, by the I/O thread, when the outcome is known
+        self._lock.acquire()  # released once, when the outcome is known
         self._finished = False
         self._body = b""
         self._error: BaseException | None = None
@@ -74,7 +74,7 @@ class RpcFuture(Generic[R_co]):
         return cast(R_co, self._value)
 
     def _resolve(self, body: bytes, error: BaseException | None) -> None:
-        """The I/O thread's completion callback."""
+        """The completion callback (runs under the connection's I/O lock)."""
         self._body = body
         self._error = error
         self._finished = True

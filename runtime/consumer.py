@@ -99,7 +99,7 @@ class Consumer:
         """Stop taking requests; those already received are still settled."""
         self._conn._post(self._cancel)
 
-    # -- I/O thread ---------------------------------------------------------------------------
+    # -- under the I/O lock ---------------------------------------------------------------------
 
     def _on_channel_open(self, channel: _Pika) -> None:
         self._channel = channel
