@@ -18,7 +18,14 @@ from types import ModuleType
 
 from rpcgen.codegen.errors import IdlError
 from rpcgen.codegen.markers import SERVICE_ATTR
-from rpcgen.codegen.model import DataclassSpec, ModuleSpec, ServiceSpec, TypedDictSpec, TypeRef
+from rpcgen.codegen.model import (
+    DataclassSpec,
+    ErrorSpec,
+    ModuleSpec,
+    ServiceSpec,
+    TypedDictSpec,
+    TypeRef,
+)
 from rpcgen.codegen.pyfmt import import_lines
 from rpcgen.codegen.records import build_dataclass, build_enum, build_error, build_typeddict
 from rpcgen.codegen.services import build_service
@@ -128,14 +135,14 @@ def _build_module(src: Source, source: str) -> ModuleSpec:
     enums = [e for c in kinds.enums if (e := build_enum(c, src))]
     dcs = [d for c in kinds.dataclasses if (d := build_dataclass(c, src))]
     tds = [t for c in kinds.typeddicts if (t := build_typeddict(c, src))]
-    errors = [build_error(c, src) for c in kinds.errors]
+    errors = [err for c in kinds.errors if (err := build_error(c, src))]
     services = [s for c in kinds.services if (s := build_service(c, src))]
     if not kinds.services:
         src.problem(
             "", "", 'no @service class; decorate a typing.Protocol class with @service("name")'
         )
     spec = ModuleSpec(
-        name=Path(src.file).stem,
+        name=src.module_name,
         source=source,
         doc=src.doc(""),
         enums=tuple(enums),
@@ -148,6 +155,7 @@ def _build_module(src: Source, source: str) -> ModuleSpec:
         ),
     )
     _check_names(spec, src)
+    _check_exc_paths(spec, src)
     return spec
 
 
@@ -195,6 +203,20 @@ def _check_names(spec: ModuleSpec, src: Source) -> None:
                 "needs); rename the class",
             )
         seen.add(name)
+
+
+def _check_exc_paths(spec: ModuleSpec, src: Source) -> None:
+    """Two errors under one ``exc_path`` would be one error to a Nameko caller."""
+    first: dict[str, ErrorSpec] = {}
+    for error in spec.errors:
+        other = first.setdefault(error.exc_path, error)
+        if other is not error:
+            src.problem(
+                error.name,
+                "",
+                f"exc_path {error.exc_path!r} is already the path of {other.name} at "
+                f"{src.file}:{other.line}; give each error its own path with @exc_path",
+            )
 
 
 def _duplicate_services(declared: list[tuple[str, str, str, int]]) -> list[IdlError]:

@@ -174,12 +174,16 @@ class TypedDictSpec:
 
 @dataclass(frozen=True)
 class ErrorSpec:
-    """A declared error; ``base`` is another generated error class or ``rt.ServiceError``."""
+    """A declared error; ``base`` is another generated error class or ``rt.ServiceError``.
+
+    ``exc_path`` is the path it travels under on the wire (the generated class's ``exc_path``).
+    """
 
     name: str
     doc: str | None
     base: str
     line: int
+    exc_path: str
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import keyword
 import typing
 
+from rpcgen.codegen.markers import EXC_PATH_ATTR
 from rpcgen.codegen.model import (
     DataclassSpec,
     EnumMember,
@@ -132,14 +134,51 @@ def _marks_requiredness(cls: type) -> bool:
     return bool(names & {"Required", "NotRequired"})
 
 
-def build_error(cls: type[Exception], src: Source) -> ErrorSpec:
+def build_error(cls: type[Exception], src: Source) -> ErrorSpec | None:
+    name = cls.__name__
+    path = _exc_path(cls, src)
+    if path is None:
+        return None
     base = next((b for b in cls.__bases__ if b in src.scope.errors), None)
     return ErrorSpec(
-        cls.__name__,
-        src.doc(cls.__name__),
+        name,
+        src.doc(name),
         base.__name__ if base is not None else "rt.ServiceError",
-        src.line(cls.__name__),
+        src.line(name),
+        path,
     )
+
+
+def _exc_path(cls: type[Exception], src: Source) -> str | None:
+    """The class's own ``@exc_path`` (never a base's), else ``<idl module>.<Class>``: what a Nameko
+    service module of the IDL module's name sends. None after reporting a bad one."""
+    name = cls.__name__
+    path: object = cls.__dict__.get(EXC_PATH_ATTR)
+    if path is None:
+        return f"{src.module_name}.{name}"
+    if not (isinstance(path, str) and _is_dotted_path(path)):
+        src.problem(
+            name,
+            "",
+            f"@exc_path({path!r}) is not a dotted Python path; give the module and class the "
+            f"Nameko side registers, e.g. 'services.{src.module_name}.{name}'",
+        )
+        return None
+    if path.startswith("nameko.exceptions."):
+        src.problem(
+            name,
+            "",
+            f"@exc_path({path!r}) is in Nameko's own namespace, which rpcgen maps to its own "
+            "error classes; give the path of the service's error class",
+        )
+        return None
+    return path
+
+
+def _is_dotted_path(path: str) -> bool:
+    """``module.Class`` or deeper, each part a Python name (as a Nameko class's path is)."""
+    parts = path.split(".")
+    return len(parts) > 1 and all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
 
 
 def _hints(cls: type, src: Source, include_extras: bool) -> dict[str, object] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FunctionType, ModuleType
 
 from rpcgen.codegen.errors import IdlError
@@ -65,6 +66,11 @@ class Source:
     index: SourceIndex
     scope: Scope
     problems: list[IdlError] = field(default_factory=list)
+
+    @property
+    def module_name(self) -> str:
+        """The IDL module's name, which is also the generated module's: ``ledger``."""
+        return Path(self.file).stem
 
     def line(self, owner: str, member: str = "") -> int:
         """The line of ``owner.member`` (falling back to ``owner``'s, then to line 1)."""

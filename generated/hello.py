@@ -20,6 +20,8 @@ __all__ = [
 class DivisionByZero(rt.ServiceError):
     """The divisor was zero."""
 
+    exc_path: ClassVar[str] = "hello.DivisionByZero"
+
 
 _HelloService_test: rt.Method[str] = rt.Method(
     "hello_service",

@@ -105,13 +105,19 @@ class Filters(TypedDict, total=False):
 class LedgerError(rt.ServiceError):
     """Base of the ledger's declared errors."""
 
+    exc_path: ClassVar[str] = "ledger.LedgerError"
+
 
 class InsufficientFunds(LedgerError):
     """The source account cannot cover the amount."""
 
+    exc_path: ClassVar[str] = "ledger.InsufficientFunds"
+
 
 class AccountNotFound(LedgerError):
     """No account has that id."""
+
+    exc_path: ClassVar[str] = "ledger.AccountNotFound"
 
 
 _Ledger_open_account: rt.Method[Account] = rt.Method(

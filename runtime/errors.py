@@ -20,8 +20,10 @@ The tree::
 
 On the wire an error is ``{"exc_type", "exc_path", "exc_args", "value"}``. rpcgen's protocol errors
 travel under Nameko's paths (``nameko.exceptions.MethodNotFound``...) so that Nameko clients rebuild
-them; a client maps them back to the classes above, declared errors by ``exc_type`` among the
-method's declared classes, and anything else to ``RemoteError``.
+them; a generated error travels under its class's ``exc_path`` (set in the IDL, by default
+``<idl module>.<Class>``), which a Nameko caller registers to rebuild it. A client maps replies
+back to the classes above, declared errors by ``exc_path`` or ``exc_type`` among the method's
+declared classes, and anything else to ``RemoteError``.
 """
 
 from __future__ import annotations
@@ -261,11 +263,12 @@ def _text(value: object) -> str:
 def serialize_exception(exc: BaseException) -> dict[str, object]:
     """The wire form of ``exc`` (§5.1): ``exc_type``, ``exc_path``, ``exc_args``, ``value``.
 
-    Generated ``ServiceError`` classes give their class name and ``module.Name``; rpcgen's
-    protocol errors give Nameko's names so that Nameko clients rebuild them.
+    ``exc_type`` is the class name. ``exc_path`` is, for a ``ServiceError`` subclass that
+    defines its own ``exc_path`` (as every generated one does), that; for rpcgen's protocol errors,
+    Nameko's paths, so that Nameko clients rebuild them; else ``module.Name``.
     """
     cls = type(exc)
-    exc_path = _WIRE_PATHS.get(cls) or f"{cls.__module__}.{cls.__name__}"
+    exc_path = _WIRE_PATHS.get(cls) or _own_exc_path(cls) or f"{cls.__module__}.{cls.__name__}"
     try:
         exc_args = [safe_for_serialization(arg) for arg in exc.args]
     except Exception:  # a custom .args that is not iterable
@@ -278,14 +281,24 @@ def serialize_exception(exc: BaseException) -> dict[str, object]:
     }
 
 
+def _own_exc_path(cls: type[BaseException]) -> str | None:
+    """A ServiceError class's own ``exc_path``; a subclass does not inherit its base's, since a
+    path names one class (a Nameko caller would rebuild the base)."""
+    if not issubclass(cls, ServiceError):
+        return None
+    path = vars(cls).get("exc_path")
+    return path if isinstance(path, str) and path else None
+
+
 def deserialize_error(
     data: Mapping[str, object], declared: Sequence[type[ServiceError]] = ()
 ) -> RpcError:
     """The exception a client raises for a reply's ``error`` object; never raises itself.
 
-    Nameko's protocol errors (and rpcgen's ``PayloadTooLarge``) are rebuilt by ``exc_path``, a
-    declared error by ``exc_type`` among ``declared`` (with the stringified ``exc_args``, as Nameko
-    rebuilds its registered classes), and anything else, malformed data included, is a
+    Nameko's protocol errors (and rpcgen's ``PayloadTooLarge``) are rebuilt by ``exc_path``; a
+    declared error is the one of ``declared`` whose own ``exc_path`` is the reply's, else the
+    first whose name is its ``exc_type`` (built with the stringified ``exc_args``, as Nameko
+    rebuilds its registered classes); anything else, malformed data included, is a
     ``RemoteError``.
     """
     if not isinstance(data, Mapping):
@@ -304,10 +317,10 @@ def deserialize_error(
     rebuilt = _REBUILT.get(exc_path)
     if rebuilt is not None:
         return _instantiate(rebuilt, exc_args, remote)
-    for cls in declared:
-        if cls.__name__ == exc_type:
-            return _instantiate(cls, exc_args, remote)
-    return remote
+    by_path = (c for c in declared if exc_path and _own_exc_path(c) == exc_path)
+    by_type = (c for c in declared if c.__name__ == exc_type)
+    match = next(by_path, None) or next(by_type, None)
+    return remote if match is None else _instantiate(match, exc_args, remote)
 
 
 def _field(data: Mapping[str, object], key: str) -> str:
