@@ -53,7 +53,10 @@ def exc_path(path: str) -> Callable[[_E], _E]:
     def mark(cls: _E) -> _E:
         # Checked here rather than by the loader: on any other class the marker would be ignored.
         if not (isinstance(cls, type) and issubclass(cls, Exception)):
-            raise TypeError(f"@exc_path({path!r}) decorates an Exception subclass, not {cls!r}")
+            what = f"class {cls.__name__}" if isinstance(cls, type) else repr(cls)
+            raise TypeError(
+                f"@exc_path({path!r}) decorates an Exception subclass (a declared error), not {what}"
+            )
         setattr(cls, EXC_PATH_ATTR, path)
         return cls
 

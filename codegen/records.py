@@ -153,9 +153,9 @@ def _exc_path(cls: type[Exception], src: Source) -> str | None:
     """The class's own ``@exc_path`` (never a base's), else ``<idl module>.<Class>``: what a Nameko
     service module of the IDL module's name sends. None after reporting a bad one."""
     name = cls.__name__
-    path: object = cls.__dict__.get(EXC_PATH_ATTR)
-    if path is None:
+    if EXC_PATH_ATTR not in cls.__dict__:
         return f"{src.module_name}.{name}"
+    path: object = cls.__dict__[EXC_PATH_ATTR]
     if not (isinstance(path, str) and _is_dotted_path(path)):
         src.problem(
             name,

@@ -112,3 +112,24 @@ def test_all_lists_every_public_name() -> None:
     assert {"InsufficientFunds", "AccountNotFound", "Money", "Currency"} <= set(
         generated.ledger.__all__
     )
+
+
+def test_every_generated_error_travels_under_its_idl_path() -> None:
+    """Each class defines its own exc_path, ``<idl module>.<Class>`` by default, not the path of
+    the generated module (which depends on where ``generated/`` is written)."""
+    from rpcgen.runtime.errors import ServiceError, serialize_exception
+
+    import generated.hello
+    import generated.ledger
+
+    for module in (generated.hello, generated.ledger):
+        idl_name = module.__name__.rsplit(".", 1)[1]
+        errors = [
+            value
+            for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, ServiceError)
+        ]
+        assert errors
+        for cls in errors:
+            assert vars(cls)["exc_path"] == f"{idl_name}.{cls.__name__}"
+            assert serialize_exception(cls("x"))["exc_path"] == f"{idl_name}.{cls.__name__}"

@@ -17,7 +17,7 @@ import enum
 from http import HTTPStatus
 from typing import Annotated, Any, Literal, NotRequired, Protocol, TypedDict
 
-from rpcgen import raises, service
+from rpcgen import exc_path, raises, service
 
 @service("svc")
 class Svc(Protocol):
@@ -27,6 +27,9 @@ SUPPORTED = (
     "dict[str, T], tuple[...], a union, Literal[...], or an Enum, dataclass or TypedDict defined "
     "in idl/m.py"
 )
+
+# An error class (every Exception subclass of the module is one) whose class line is 16.
+BAD_PATH = "    def m(self) -> None: ...\n\n\n@exc_path({path})\nclass Oops(Exception):\n    pass\n"
 
 CASES: dict[str, tuple[str, str]] = {
     "missing param annotation": (
@@ -196,6 +199,44 @@ CASES: dict[str, tuple[str, str]] = {
         "code must run on Python 3.10); make every key required, or declare the class with "
         "total=False",
     ),
+    "exc_path without a module": (
+        BAD_PATH.format(path="'Oops'"),
+        "idl/m.py:16: Oops: @exc_path('Oops') is not a dotted Python path; give the module and "
+        "class the Nameko side registers, e.g. 'services.m.Oops'",
+    ),
+    "exc_path with a keyword": (
+        BAD_PATH.format(path="'services.class.Oops'"),
+        "idl/m.py:16: Oops: @exc_path('services.class.Oops') is not a dotted Python path; give "
+        "the module and class the Nameko side registers, e.g. 'services.m.Oops'",
+    ),
+    "exc_path with an empty part": (
+        BAD_PATH.format(path="'services..Oops'"),
+        "idl/m.py:16: Oops: @exc_path('services..Oops') is not a dotted Python path; give the "
+        "module and class the Nameko side registers, e.g. 'services.m.Oops'",
+    ),
+    "exc_path with spaces": (
+        BAD_PATH.format(path="'services.m.Oops '"),
+        "idl/m.py:16: Oops: @exc_path('services.m.Oops ') is not a dotted Python path; give the "
+        "module and class the Nameko side registers, e.g. 'services.m.Oops'",
+    ),
+    "exc_path that is not a string": (
+        BAD_PATH.format(path="None"),
+        "idl/m.py:16: Oops: @exc_path(None) is not a dotted Python path; give the module and "
+        "class the Nameko side registers, e.g. 'services.m.Oops'",
+    ),
+    "exc_path in Nameko's namespace": (
+        BAD_PATH.format(path="'nameko.exceptions.RemoteError'"),
+        "idl/m.py:16: Oops: @exc_path('nameko.exceptions.RemoteError') is in Nameko's own "
+        "namespace, which rpcgen maps to its own error classes; give the path of the service's "
+        "error class",
+    ),
+    "two errors under one exc_path": (
+        "    def m(self) -> None: ...\n\n\n"
+        "class Oops(Exception):\n    pass\n\n\n"
+        "@exc_path('m.Oops')\nclass Other(Exception):\n    pass\n",
+        "idl/m.py:20: Other: exc_path 'm.Oops' is already the path of Oops at idl/m.py:15; give "
+        "each error its own path with @exc_path",
+    ),
     "class name clashing with a generated one": (
         "    def m(self) -> None: ...\n\n\n@dataclasses.dataclass\nclass SvcClient:\n    n: int\n",
         "idl/m.py:11: Svc: the generated module would define 'SvcClient' twice (or shadow an "
@@ -248,6 +289,17 @@ def test_duplicate_is_found_even_when_the_first_module_has_other_problems(
     found = problems(a=bad, b=other)
     assert len(found) == 2
     assert found[1].startswith("idl/b.py:11: Other: service name 'svc' is already used by Svc")
+
+
+def test_exc_path_on_a_class_that_is_not_an_error(problems: Problems) -> None:
+    body = (
+        "    def m(self) -> Rec: ...\n\n\n"
+        "@exc_path('m.Rec')\n@dataclasses.dataclass\nclass Rec:\n    n: int\n"
+    )
+    assert problems(m=PRELUDE + body) == [
+        "idl/m.py:15: import failed: TypeError: @exc_path('m.Rec') decorates an Exception "
+        "subclass (a declared error), not class Rec; fix the module so that it imports"
+    ]
 
 
 def test_module_that_fails_to_import(problems: Problems) -> None:

@@ -132,9 +132,24 @@ def test_records(loaded: Loaded) -> None:
     )
     (query,) = module.typeddicts
     assert (query.total, query.fields) == (False, (FieldSpec("sku", TypeRef("str")),))
-    assert [(e.name, e.base) for e in module.errors] == [
-        ("ShopError", "rt.ServiceError"),
-        ("SoldOut", "ShopError"),
+    assert [(e.name, e.base, e.exc_path) for e in module.errors] == [
+        ("ShopError", "rt.ServiceError", "shop.ShopError"),  # <idl module>.<Class> by default
+        ("SoldOut", "ShopError", "shop.SoldOut"),
+    ]
+
+
+def test_exc_path_sets_the_path_of_its_own_class_only(loaded: Loaded) -> None:
+    source = SHOP.replace(
+        "from rpcgen import raises, service",
+        "from rpcgen import exc_path, raises, service",
+    ).replace(
+        "class ShopError(Exception):",
+        '@exc_path("services.shop_errors.ShopFailure")\nclass ShopError(Exception):',
+    )
+    (module,) = loaded(shop=source).modules
+    assert [(e.name, e.exc_path, e.line) for e in module.errors] == [
+        ("ShopError", "services.shop_errors.ShopFailure", 38),  # the class line, as without it
+        ("SoldOut", "shop.SoldOut", 42),  # a path names one class: a subclass keeps its own
     ]
 
 

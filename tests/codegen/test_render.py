@@ -138,7 +138,7 @@ import dataclasses
 import enum
 from typing import Literal, Protocol
 
-from rpcgen import raises, service
+from rpcgen import exc_path, raises, service
 
 
 class Quote(str, enum.Enum):
@@ -155,6 +155,16 @@ class Box:
 
 class Problem(Exception):
     pass
+
+
+@exc_path("services.a_rather_long_module_name_for_testing.errors.WrappedInParentheses")
+class Wrapped(Problem):
+    pass
+
+
+@exc_path("services." + "a_very_long_package_name." * 4 + "TooLongEvenInParentheses")
+class TooLong(Exception):
+    """Ruff still puts the lone string in parentheses."""
 
 
 @service("stress-test_1")
@@ -235,6 +245,9 @@ def test_stress_output_passes_mypy_strict_and_imports(stress_out: Path) -> None:
             "one",
         }
         assert server.service_name == "stress-test_1"
+        assert module.Problem.exc_path == "stress.Problem"
+        assert module.Wrapped.exc_path.endswith("_for_testing.errors.WrappedInParentheses")
+        assert module.TooLong.exc_path.endswith("_name.TooLongEvenInParentheses")
         # The runtime accepts every type the generator emitted.
         for method in server.methods.values():
             assert method.codec is not None

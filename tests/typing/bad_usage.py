@@ -6,7 +6,12 @@ from __future__ import annotations
 import decimal
 import uuid
 
-from generated.hello import HelloServiceAsyncClient, HelloServiceClient, HelloServiceServer
+from generated.hello import (
+    DivisionByZero,
+    HelloServiceAsyncClient,
+    HelloServiceClient,
+    HelloServiceServer,
+)
 from generated.ledger import Currency, LedgerAsyncClient, LedgerClient, LedgerServer, Money, Owner
 
 
@@ -83,3 +88,10 @@ class MissingKeyword(LedgerServer):
 
 def instantiate() -> None:
     MissingMethod()  # E: abstract
+
+
+def wire_paths(error: DivisionByZero) -> None:
+    error.exc_path = "x.Y"  # E: misc
+    DivisionByZero.exc_path = 1  # E: assignment
+    number: int = DivisionByZero.exc_path  # E: assignment
+    del number

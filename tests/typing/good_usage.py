@@ -179,3 +179,8 @@ class Ledger(LedgerServer):
 
 def servers() -> list[rt.Server]:
     return [Hello(), Ledger()]
+
+
+def wire_paths(error: InsufficientFunds) -> list[str]:
+    """Every generated error class states the ``exc_path`` it travels under."""
+    return [InsufficientFunds.exc_path, error.exc_path, DivisionByZero.exc_path]

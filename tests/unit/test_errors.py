@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
 from rpcgen.runtime import errors, wire
@@ -17,6 +18,20 @@ class InsufficientFunds(errors.ServiceError):
 class NeedsTwo(errors.ServiceError):
     def __init__(self, balance: int, wanted: int) -> None:
         super().__init__(balance, wanted)
+
+
+class NoFunds(errors.ServiceError):
+    """A generated class whose IDL set its path, e.g. ``@exc_path("billing.errors.Overdrawn")``."""
+
+    exc_path: ClassVar[str] = "billing.errors.Overdrawn"
+
+
+class NoFundsToday(NoFunds):
+    """A subclass that does not state its own path."""
+
+
+class NotAServiceError(Exception):
+    exc_path = "looks.Declared"  # only ServiceError subclasses choose their path
 
 
 def test_every_error_derives_from_rpc_error() -> None:
@@ -144,6 +159,43 @@ def test_declared_errors_serialize_with_their_module_path() -> None:
     assert data["exc_type"] == "InsufficientFunds"
     assert data["exc_path"] == f"{__name__}.InsufficientFunds"
     assert data["exc_args"] == ["balance 3"]
+
+
+def test_a_declared_error_sends_its_own_exc_path() -> None:
+    data = errors.serialize_exception(NoFunds("balance 3", 3))
+    assert (data["exc_type"], data["exc_path"]) == ("NoFunds", "billing.errors.Overdrawn")
+    assert data["exc_args"] == ["balance 3", "3"]
+    # A path names one class: a subclass without its own does not borrow its base's.
+    data = errors.serialize_exception(NoFundsToday("x"))
+    assert (data["exc_type"], data["exc_path"]) == ("NoFundsToday", f"{__name__}.NoFundsToday")
+    data = errors.serialize_exception(NotAServiceError("x"))
+    assert data["exc_path"] == f"{__name__}.NotAServiceError"
+
+
+def test_deserialize_declared_error_by_exact_exc_path() -> None:
+    # A Nameko service's class of another name, which the IDL describes as NoFunds.
+    data = {
+        "exc_type": "Overdrawn",
+        "exc_path": "billing.errors.Overdrawn",
+        "exc_args": ["balance 3"],
+        "value": "balance 3",
+    }
+    rebuilt = errors.deserialize_error(data, (InsufficientFunds, NoFunds, NoFundsToday))
+    assert type(rebuilt) is NoFunds
+    assert rebuilt.args == ("balance 3",)
+    # The path wins over a declared class whose name is the exc_type.
+    named = {**data, "exc_type": "InsufficientFunds"}
+    assert type(errors.deserialize_error(named, (InsufficientFunds, NoFunds))) is NoFunds
+    # An inherited path is not the subclass's, and a path only counts when declared.
+    assert type(errors.deserialize_error(data, (NoFundsToday,))) is errors.RemoteError
+    assert type(errors.deserialize_error(data, (InsufficientFunds,))) is errors.RemoteError
+
+
+def test_declared_errors_round_trip_through_their_wire_form() -> None:
+    declared = (InsufficientFunds, NoFunds, NoFundsToday)
+    for exc in (InsufficientFunds("a"), NoFunds("b"), NoFundsToday("c")):
+        rebuilt = errors.deserialize_error(errors.serialize_exception(exc), declared)
+        assert (type(rebuilt), rebuilt.args) == (type(exc), exc.args)
 
 
 def test_deserialize_protocol_errors() -> None:
