@@ -1,67 +1,43 @@
-"""Small pika-level helpers for looking at the wire from the outside in integration tests."""
+"""Small pika-level and management-API helpers for looking at the wire from the outside.
+
+The broker and the per-test vhost come from rpcgen's pytest plugin (``rabbit_vhost``).
+"""
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pika
-
-AMQP = os.environ.get("RPCGEN_TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5699/")
-MGMT = os.environ.get("RPCGEN_TEST_MGMT_URI", "http://guest:guest@127.0.0.1:15699/api/")
+from rpcgen.runtime.testing import Vhost
 
 
-@dataclass
-class Broker:
-    """One test's vhost: its AMQP URI and management API helpers."""
-
-    vhost: str
-    uri: str
-
-    def api(self, method: str, path: str, body: object = None) -> Any:
-        parts = urlsplit(MGMT)
-        base = f"{parts.scheme}://{parts.hostname}:{parts.port}{parts.path.rstrip('/')}"
-        auth = base64.b64encode(f"{parts.username}:{parts.password}".encode()).decode()
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{base}/{path}", data=data, method=method)
-        req.add_header("authorization", f"Basic {auth}")
-        req.add_header("content-type", "application/json")
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            text = resp.read()
-        return json.loads(text) if text else None
-
-    def queue(self, name: str) -> dict[str, Any] | None:
-        try:
-            return dict(
-                self.api("GET", f"queues/{quote(self.vhost, safe='')}/{quote(name, safe='')}")
-            )
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise
-
-    def queues(self) -> list[dict[str, Any]]:
-        return list(self.api("GET", f"queues/{quote(self.vhost, safe='')}"))
-
-    def exchange(self, name: str) -> dict[str, Any]:
-        return dict(self.api("GET", f"exchanges/{quote(self.vhost, safe='')}/{quote(name)}"))
-
-    def bindings(self) -> list[dict[str, Any]]:
-        return list(self.api("GET", f"bindings/{quote(self.vhost, safe='')}"))
+def api(vhost: Vhost, method: str, path: str, body: object = None) -> Any:
+    """Call the management API of the broker that holds ``vhost``."""
+    return vhost.broker.management.request(method, path, body)
 
 
-def with_vhost(uri: str, vhost: str) -> str:
-    parts = urlsplit(uri)
-    return parts._replace(path="/" + quote(vhost, safe="")).geturl()
+def queue_row(vhost: Vhost, name: str) -> dict[str, Any] | None:
+    """The management API's description of a queue (flags, arguments), None if missing."""
+    row = vhost.broker.management.request(
+        "GET", f"queues/{_q(vhost.name)}/{_q(name)}", ok_missing=True
+    )
+    return None if row is None else dict(row)
+
+
+def exchange(vhost: Vhost, name: str) -> dict[str, Any]:
+    return dict(api(vhost, "GET", f"exchanges/{_q(vhost.name)}/{_q(name)}"))
+
+
+def bindings(vhost: Vhost) -> list[dict[str, Any]]:
+    return list(api(vhost, "GET", f"bindings/{_q(vhost.name)}"))
+
+
+def _q(segment: str) -> str:
+    return quote(segment, safe="")
 
 
 @contextmanager

@@ -2,8 +2,8 @@
 
     python -m tests.integration.roundtrip [--calls 2000] [--server-prefetch N]
 
-The server runs in a subprocess, as it would in production; the broker is the test broker
-(``RPCGEN_TEST_AMQP_URI``), in a fresh vhost. Prints figures; asserts nothing.
+The server runs in a subprocess, as it would in production; the broker is a throwaway
+``RabbitNode`` started for the run. Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
-from tests.integration.helpers import AMQP, Broker, with_vhost
+from rpcgen.runtime.rabbitnode import RabbitNode
+
 from tests.integration.stubs import ItestClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,25 +65,19 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--server-prefetch", default="none")
     args = parser.parse_args()
-    vhost = f"rpcgen-rt-{uuid.uuid4().hex[:8]}"
-    broker = Broker(vhost, with_vhost(AMQP, vhost))
-    broker.api("PUT", f"vhosts/{vhost}")
-    broker.api(
-        "PUT", f"permissions/{vhost}/guest", {"configure": ".*", "write": ".*", "read": ".*"}
-    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-c", SERVER, broker.uri, args.server_prefetch]
-    with subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True) as server:
-        try:
-            assert server.stderr is not None
-            for line in server.stderr:
-                if "serving itest" in line:
-                    break
-            measure(broker.uri, args.calls)
-        finally:
-            server.terminate()
-            server.wait(30)
-            broker.api("DELETE", f"vhosts/{vhost}")
+    with RabbitNode(management=False) as node:
+        cmd = [sys.executable, "-c", SERVER, node.uri, args.server_prefetch]
+        with subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True) as server:
+            try:
+                assert server.stderr is not None
+                for line in server.stderr:
+                    if "serving itest" in line:
+                        break
+                measure(node.uri, args.calls)
+            finally:
+                server.terminate()
+                server.wait(30)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 import rpcgen.runtime as rt
+from rpcgen.runtime.testing import Vhost
 
-from tests.integration.helpers import Broker, declare_ghost, raw_channel
+from tests.integration.helpers import declare_ghost, raw_channel
 from tests.integration.impls import Itest
 from tests.integration.stubs import InsufficientFunds, ItestAsyncClient, ItestClient
 
@@ -17,15 +18,15 @@ pytestmark = pytest.mark.broker
 
 
 @pytest.fixture
-def itest(broker: Broker) -> Iterator[Itest]:
+def itest(rabbit_vhost: Vhost) -> Iterator[Itest]:
     impl = Itest()
-    with rt.run_in_background(impl, broker.uri, max_workers=4):
+    with rt.run_in_background(impl, rabbit_vhost.uri, max_workers=4):
         yield impl
 
 
 @pytest.fixture
-def client(broker: Broker, itest: Itest) -> Iterator[ItestClient]:
-    with ItestClient.connect(broker.uri, timeout=20) as client:
+def client(rabbit_vhost: Vhost, itest: Itest) -> Iterator[ItestClient]:
+    with ItestClient.connect(rabbit_vhost.uri, timeout=20) as client:
         yield client
 
 
@@ -97,9 +98,9 @@ def test_wrong_argument_type_is_incorrect_signature(client: ItestClient) -> None
     assert "str" in str(info.value)
 
 
-def test_unknown_service_fails_at_once_not_by_timeout(broker: Broker) -> None:
+def test_unknown_service_fails_at_once_not_by_timeout(rabbit_vhost: Vhost) -> None:
     # The timeout is far longer than the test's own limit: only UnknownService can pass.
-    with ItestClient.connect(broker.uri, timeout=600) as client:
+    with ItestClient.connect(rabbit_vhost.uri, timeout=600) as client:
         with pytest.raises(rt.UnknownService, match="`itest`"):
             client.hello("nobody")
         future = client.hello.call_async("nobody")
@@ -107,13 +108,13 @@ def test_unknown_service_fails_at_once_not_by_timeout(broker: Broker) -> None:
             future.result()
 
 
-def test_timeout_counts_total_time_not_silence(broker: Broker, itest: Itest) -> None:
+def test_timeout_counts_total_time_not_silence(rabbit_vhost: Vhost, itest: Itest) -> None:
     """Replies to other calls keep arriving on the reply queue; the ghost call still times out."""
-    with raw_channel(broker.uri) as channel:
+    with raw_channel(rabbit_vhost.uri) as channel:
         declare_ghost(channel, "ghost")
     ghost: rt.Method[None] = rt.Method("ghost", "haunt", params=(), result=None)
     stop = threading.Event()
-    with ItestClient.connect(broker.uri, timeout=10) as client:
+    with ItestClient.connect(rabbit_vhost.uri, timeout=10) as client:
 
         def chatter() -> None:
             while not stop.is_set():
@@ -141,8 +142,8 @@ def test_late_reply_after_timeout_is_dropped(client: ItestClient) -> None:
     assert client.hello("after") == "hello, after"
 
 
-def test_closing_the_connection_fails_pending_calls(broker: Broker, itest: Itest) -> None:
-    connection = rt.Connection(broker.uri)
+def test_closing_the_connection_fails_pending_calls(rabbit_vhost: Vhost, itest: Itest) -> None:
+    connection = rt.Connection(rabbit_vhost.uri)
     client = ItestClient(connection, timeout=None)
     future = client.sleep.call_async(1.0)
     assert itest.started.acquire(timeout=10)
@@ -154,8 +155,8 @@ def test_closing_the_connection_fails_pending_calls(broker: Broker, itest: Itest
     assert not connection.is_open
 
 
-def test_one_connection_serves_several_clients(broker: Broker, itest: Itest) -> None:
-    with rt.Connection(broker.uri) as connection:
+def test_one_connection_serves_several_clients(rabbit_vhost: Vhost, itest: Itest) -> None:
+    with rt.Connection(rabbit_vhost.uri) as connection:
         fast, patient = ItestClient(connection, timeout=5), ItestClient(connection, timeout=None)
         assert fast.hello("a") == patient.hello("b").replace("b", "a")
 
@@ -168,8 +169,8 @@ async def _asyncio_many(uri: str) -> None:
         assert results == [2 * i for i in range(3000)]
 
 
-def test_asyncio_thousands_of_concurrent_awaits(broker: Broker, itest: Itest) -> None:
-    asyncio.run(_asyncio_many(broker.uri))
+def test_asyncio_thousands_of_concurrent_awaits(rabbit_vhost: Vhost, itest: Itest) -> None:
+    asyncio.run(_asyncio_many(rabbit_vhost.uri))
 
 
 async def _asyncio_cancel(uri: str, itest: Itest) -> None:
@@ -187,8 +188,10 @@ async def _asyncio_cancel(uri: str, itest: Itest) -> None:
         assert await client.compute(2, b=21) == 42
 
 
-def test_asyncio_cancellation_leaves_the_connection_healthy(broker: Broker, itest: Itest) -> None:
-    asyncio.run(_asyncio_cancel(broker.uri, itest))
+def test_asyncio_cancellation_leaves_the_connection_healthy(
+    rabbit_vhost: Vhost, itest: Itest
+) -> None:
+    asyncio.run(_asyncio_cancel(rabbit_vhost.uri, itest))
 
 
 async def _asyncio_errors(uri: str) -> None:
@@ -198,8 +201,8 @@ async def _asyncio_errors(uri: str) -> None:
             await client._call(ghost, (), {})
 
 
-def test_asyncio_unknown_service(broker: Broker, itest: Itest) -> None:
-    asyncio.run(_asyncio_errors(broker.uri))
+def test_asyncio_unknown_service(rabbit_vhost: Vhost, itest: Itest) -> None:
+    asyncio.run(_asyncio_errors(rabbit_vhost.uri))
 
 
 async def _asyncio_timeout(uri: str) -> None:
@@ -209,7 +212,7 @@ async def _asyncio_timeout(uri: str) -> None:
             await asyncio.wait_for(client.hello("ghost"), 10)
 
 
-def test_asyncio_timeout_fires_without_any_traffic(broker: Broker) -> None:
-    with raw_channel(broker.uri) as channel:
+def test_asyncio_timeout_fires_without_any_traffic(rabbit_vhost: Vhost) -> None:
+    with raw_channel(rabbit_vhost.uri) as channel:
         declare_ghost(channel, "itest")
-    asyncio.run(_asyncio_timeout(broker.uri))
+    asyncio.run(_asyncio_timeout(rabbit_vhost.uri))

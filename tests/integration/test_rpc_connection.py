@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import rpcgen.runtime as rt
+from rpcgen.runtime.testing import Vhost
 from rpcgen.runtime.uris import pika_parameters, resolve_uris
 
-from tests.integration.helpers import Broker
+from tests.integration.helpers import api
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
 
@@ -66,10 +67,10 @@ def test_mask_uri(uri: str) -> None:
 
 @pytest.mark.broker
 def test_wrong_password_is_a_clear_error_that_hides_it(
-    broker: Broker, caplog: pytest.LogCaptureFixture
+    rabbit_vhost: Vhost, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    uri = broker.uri.replace(f":{urlsplit(broker.uri).password}@", f":{SECRET}@")
+    uri = rabbit_vhost.uri.replace(f":{urlsplit(rabbit_vhost.uri).password}@", f":{SECRET}@")
     with pytest.raises(rt.RpcConnectionError, match="login refused for user 'guest'") as info:
         rt.Connection(uri)
     assert SECRET not in str(info.value) and "***" in str(info.value)
@@ -77,26 +78,29 @@ def test_wrong_password_is_a_clear_error_that_hides_it(
 
 
 @pytest.mark.broker
-def test_vhost_without_permission_is_a_clear_error(broker: Broker) -> None:
-    broker.api("DELETE", f"permissions/{broker.vhost}/guest")
+def test_vhost_without_permission_is_a_clear_error(rabbit_vhost: Vhost) -> None:
+    api(rabbit_vhost, "DELETE", f"permissions/{rabbit_vhost.name}/guest")
     with pytest.raises(rt.RpcConnectionError, match="refused"):
-        rt.Connection(broker.uri)
+        rt.Connection(rabbit_vhost.uri)
 
 
 @pytest.mark.broker
-def test_no_configure_permission_is_a_clear_error(broker: Broker) -> None:
-    broker.api(
-        "PUT", f"permissions/{broker.vhost}/guest", {"configure": "", "write": ".*", "read": ".*"}
+def test_no_configure_permission_is_a_clear_error(rabbit_vhost: Vhost) -> None:
+    api(
+        rabbit_vhost,
+        "PUT",
+        f"permissions/{rabbit_vhost.name}/guest",
+        {"configure": "", "write": ".*", "read": ".*"},
     )
     with pytest.raises(rt.RpcConnectionError, match="ACCESS_REFUSED"):
-        rt.Connection(broker.uri)
+        rt.Connection(rabbit_vhost.uri)
 
 
 @pytest.mark.broker
-def test_failover_takes_the_first_uri_that_works(broker: Broker) -> None:
+def test_failover_takes_the_first_uri_that_works(rabbit_vhost: Vhost) -> None:
     dead = f"amqp://guest:{SECRET}@127.0.0.1:1/"
-    with rt.Connection([dead, broker.uri], connect_timeout=2) as connection:
-        assert connection.uri == rt.mask_uri(broker.uri)
+    with rt.Connection([dead, rabbit_vhost.uri], connect_timeout=2) as connection:
+        assert connection.uri == rt.mask_uri(rabbit_vhost.uri)
         assert SECRET not in repr(connection)
     with pytest.raises(rt.RpcConnectionError) as info:
         rt.Connection([dead, dead.replace(":1/", ":2/")], connect_timeout=2)
@@ -107,12 +111,15 @@ def test_failover_takes_the_first_uri_that_works(broker: Broker) -> None:
 
 @pytest.mark.broker
 def test_server_logs_never_show_the_password(
-    broker: Broker, caplog: pytest.LogCaptureFixture
+    rabbit_vhost: Vhost, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    password = urlsplit(broker.uri).password
+    password = urlsplit(rabbit_vhost.uri).password
     assert password
-    with rt.run_in_background(Itest(), broker.uri), ItestClient.connect(broker.uri) as client:
+    with (
+        rt.run_in_background(Itest(), rabbit_vhost.uri),
+        ItestClient.connect(rabbit_vhost.uri) as client,
+    ):
         assert client.hello("x") == "hello, x"
     assert any("***" in record.getMessage() for record in caplog.records)
     assert all(f":{password}@" not in record.getMessage() for record in caplog.records)

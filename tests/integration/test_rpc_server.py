@@ -16,8 +16,9 @@ from urllib.parse import quote
 import pika
 import pytest
 import rpcgen.runtime as rt
+from rpcgen.runtime.testing import Vhost
 
-from tests.integration.helpers import Broker, declare_ghost, get, raw_channel, spy
+from tests.integration.helpers import api, declare_ghost, get, raw_channel, spy
 from tests.integration.impls import Itest, Relay
 from tests.integration.stubs import ItestClient, RelayClient
 
@@ -34,8 +35,11 @@ def _reply_queue(channel: pika.adapters.blocking_connection.BlockingChannel) -> 
     return queue, reply_to
 
 
-def test_requests_without_reply_to_or_content_type_do_not_kill_it(broker: Broker) -> None:
-    with rt.run_in_background(Itest(), broker.uri) as runner, raw_channel(broker.uri) as ch:
+def test_requests_without_reply_to_or_content_type_do_not_kill_it(rabbit_vhost: Vhost) -> None:
+    with (
+        rt.run_in_background(Itest(), rabbit_vhost.uri) as runner,
+        raw_channel(rabbit_vhost.uri) as ch,
+    ):
         queue, reply_to = _reply_queue(ch)
         body = b'{"args": ["x"], "kwargs": {}}'
         json_props = {"content_type": "application/json", "correlation_id": "c1"}
@@ -65,17 +69,17 @@ def test_requests_without_reply_to_or_content_type_do_not_kill_it(broker: Broker
             "pickle": "MalformedRequest",
             "garbage": "MalformedRequest",
         }
-        with ItestClient.connect(broker.uri, timeout=10) as client:
+        with ItestClient.connect(rabbit_vhost.uri, timeout=10) as client:
             assert client.hello("still up") == "hello, still up"
         runner.stop()
         assert ch.queue_declare("rpc-itest", passive=True).method.message_count == 0
 
 
-def test_graceful_stop_answers_requests_in_flight(broker: Broker) -> None:
+def test_graceful_stop_answers_requests_in_flight(rabbit_vhost: Vhost) -> None:
     impl = Itest()
-    runner = rt.ServiceRunner(impl, broker.uri, max_workers=3)
+    runner = rt.ServiceRunner(impl, rabbit_vhost.uri, max_workers=3)
     runner.start()
-    with ItestClient.connect(broker.uri, timeout=30) as client:
+    with ItestClient.connect(rabbit_vhost.uri, timeout=30) as client:
         futures = [client.sleep.call_async(0.5) for _ in range(3)]
         for _ in range(3):
             assert impl.started.acquire(timeout=10)
@@ -84,7 +88,7 @@ def test_graceful_stop_answers_requests_in_flight(broker: Broker) -> None:
         # Stopped means stopped: a new request waits in the queue, unanswered.
         with pytest.raises(rt.RpcTimeout):
             client.with_timeout(0.3).hello("anyone?")
-    with raw_channel(broker.uri) as ch:
+    with raw_channel(rabbit_vhost.uri) as ch:
         # Nothing was left unacked (it would be back in the queue now that the consumer is gone)
         # but the one request sent after the stop, which expires there.
         assert ch.queue_declare("rpc-itest", passive=True).method.message_count <= 1
@@ -106,10 +110,10 @@ SERVE = textwrap.dedent(
 )
 
 
-def test_serve_exits_0_on_sigterm_after_answering(broker: Broker) -> None:
+def test_serve_exits_0_on_sigterm_after_answering(rabbit_vhost: Vhost) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with subprocess.Popen(
-        [sys.executable, "-c", SERVE, broker.uri],
+        [sys.executable, "-c", SERVE, rabbit_vhost.uri],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     ) as proc:  # fmt: skip
         try:
@@ -117,7 +121,7 @@ def test_serve_exits_0_on_sigterm_after_answering(broker: Broker) -> None:
             for line in proc.stderr:  # wait until it serves
                 if "serving itest" in line:
                     break
-            with ItestClient.connect(broker.uri, timeout=30) as client:
+            with ItestClient.connect(rabbit_vhost.uri, timeout=30) as client:
                 assert client.hello("x") == "hello, x"
                 slow = [client.sleep.call_async(1.0) for _ in range(2)]
                 assert proc.stdout.readline() == proc.stdout.readline() == "started\n"
@@ -130,17 +134,17 @@ def test_serve_exits_0_on_sigterm_after_answering(broker: Broker) -> None:
                 proc.kill()
 
 
-def test_context_and_call_id_stack_cross_a_service_hop(broker: Broker) -> None:
+def test_context_and_call_id_stack_cross_a_service_hop(rabbit_vhost: Vhost) -> None:
     with (
-        rt.Connection(broker.uri, client_name="relay") as relay_conn,
-        raw_channel(broker.uri) as ch,
+        rt.Connection(rabbit_vhost.uri, client_name="relay") as relay_conn,
+        raw_channel(rabbit_vhost.uri) as ch,
     ):
         hop = spy(ch, "itest.*")
         relay = Relay(relay_conn)
         with (
-            rt.run_in_background(Itest(), broker.uri),
+            rt.run_in_background(Itest(), rabbit_vhost.uri),
             rt.run_in_background(relay, connection=relay_conn),
-            RelayClient.connect(broker.uri, timeout=20, client_name="caller") as client,
+            RelayClient.connect(rabbit_vhost.uri, timeout=20, client_name="caller") as client,
             rt.context_data(language="en", user_id=5, dropped=None),
         ):
             seen = client.relay()
@@ -160,11 +164,11 @@ def test_context_and_call_id_stack_cross_a_service_hop(broker: Broker) -> None:
     }
 
 
-def _close_connections(broker: Broker, connection_name: str) -> int:
+def _close_connections(rabbit_vhost: Vhost, connection_name: str) -> int:
     """Have the broker close every connection of this vhost with that client name."""
     deadline = time.monotonic() + 15  # the management API lists new connections with a lag
     while time.monotonic() < deadline:
-        rows = broker.api("GET", f"vhosts/{quote(broker.vhost, safe='')}/connections")
+        rows = api(rabbit_vhost, "GET", f"vhosts/{quote(rabbit_vhost.name, safe='')}/connections")
         names = [
             row["name"]
             for row in rows
@@ -172,31 +176,31 @@ def _close_connections(broker: Broker, connection_name: str) -> int:
         ]
         if names:
             for name in names:
-                broker.api("DELETE", f"connections/{quote(name, safe='')}")
+                api(rabbit_vhost, "DELETE", f"connections/{quote(name, safe='')}")
             return len(names)
         time.sleep(0.2)
     return 0
 
 
 def test_a_connection_closed_by_the_broker_fails_calls_and_stops_the_server(
-    broker: Broker,
+    rabbit_vhost: Vhost,
 ) -> None:
     impl = Itest()
-    runner = rt.ServiceRunner(impl, broker.uri, max_workers=2)
+    runner = rt.ServiceRunner(impl, rabbit_vhost.uri, max_workers=2)
     runner.start()
     try:
-        with raw_channel(broker.uri) as channel:
+        with raw_channel(rabbit_vhost.uri) as channel:
             declare_ghost(channel, "ghost")
         ghost: rt.Method[None] = rt.Method("ghost", "wait", params=(), result=None)
-        with ItestClient.connect(broker.uri, timeout=None, client_name="doomed") as client:
+        with ItestClient.connect(rabbit_vhost.uri, timeout=None, client_name="doomed") as client:
             # Nobody serves ghost and the call has no timeout: only the lost connection ends it.
             pending = rt.BoundMethod(client, ghost)._call_async((), {})
-            assert _close_connections(broker, "rpcgen doomed") == 1
+            assert _close_connections(rabbit_vhost, "rpcgen doomed") == 1
             with pytest.raises(rt.RpcConnectionError, match="lost the connection"):
                 pending.result()
             with pytest.raises(rt.RpcConnectionError):
                 client.hello("again")
-        assert _close_connections(broker, "rpcgen itest") == 1
+        assert _close_connections(rabbit_vhost, "rpcgen itest") == 1
         assert runner.stopping.wait(15)
         assert isinstance(runner.error, rt.RpcConnectionError)
     finally:

@@ -11,8 +11,10 @@ from collections.abc import Iterator
 import pika
 import pytest
 import rpcgen.runtime as rt
+from rpcgen.runtime.testing import Vhost
 
-from tests.integration.helpers import Broker, declare_ghost, get, raw_channel
+from tests.integration import helpers
+from tests.integration.helpers import api, declare_ghost, get, raw_channel
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
 
@@ -22,15 +24,15 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 
 
 @pytest.fixture
-def ghost(broker: Broker) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
+def ghost(rabbit_vhost: Vhost) -> Iterator[pika.adapters.blocking_connection.BlockingChannel]:
     """A channel on which ``rpc-itest`` exists but nobody serves it."""
-    with raw_channel(broker.uri) as channel:
+    with raw_channel(rabbit_vhost.uri) as channel:
         declare_ghost(channel, "itest")
         yield channel
 
 
-def test_request_properties_and_body(broker: Broker, ghost: pika.channel.Channel) -> None:
-    with rt.Connection(broker.uri, client_name="props") as connection:
+def test_request_properties_and_body(rabbit_vhost: Vhost, ghost: pika.channel.Channel) -> None:
+    with rt.Connection(rabbit_vhost.uri, client_name="props") as connection:
         ItestClient(connection, timeout=60.5).hello.call_async("bob")
         method, props, body = get(ghost, "rpc-itest")
     assert method.routing_key == "itest.hello" and method.exchange == "nameko-rpc"
@@ -46,23 +48,25 @@ def test_request_properties_and_body(broker: Broker, ghost: pika.channel.Channel
 
 
 def test_request_without_timeout_has_no_expiration(
-    broker: Broker, ghost: pika.channel.Channel
+    rabbit_vhost: Vhost, ghost: pika.channel.Channel
 ) -> None:
-    with ItestClient.connect(broker.uri, timeout=None) as client:
+    with ItestClient.connect(rabbit_vhost.uri, timeout=None) as client:
         client.hello.call_async("patient")
         _method, props, _body = get(ghost, "rpc-itest")
     assert props.expiration is None
 
 
-def test_unanswered_request_dies_in_the_queue(broker: Broker, ghost: pika.channel.Channel) -> None:
-    with ItestClient.connect(broker.uri, timeout=0.3) as client, pytest.raises(rt.RpcTimeout):
+def test_unanswered_request_dies_in_the_queue(
+    rabbit_vhost: Vhost, ghost: pika.channel.Channel
+) -> None:
+    with ItestClient.connect(rabbit_vhost.uri, timeout=0.3) as client, pytest.raises(rt.RpcTimeout):
         client.hello("too late")
     time.sleep(0.5)
     assert ghost.basic_get("rpc-itest", auto_ack=True)[0] is None  # expired, not served late
 
 
-def test_reply_properties_and_body(broker: Broker) -> None:
-    with rt.run_in_background(Itest(), broker.uri), raw_channel(broker.uri) as ch:
+def test_reply_properties_and_body(rabbit_vhost: Vhost) -> None:
+    with rt.run_in_background(Itest(), rabbit_vhost.uri), raw_channel(rabbit_vhost.uri) as ch:
         reply_to = str(uuid.uuid4())
         queue = str(ch.queue_declare("", exclusive=True).method.queue)
         ch.queue_bind(queue, "nameko-rpc", reply_to)
@@ -87,11 +91,11 @@ def test_reply_properties_and_body(broker: Broker) -> None:
     )
 
 
-def _prefetch_counts(broker: Broker, queue: str) -> list[int]:
+def _prefetch_counts(rabbit_vhost: Vhost, queue: str) -> list[int]:
     """Prefetch of each consumer of ``queue``; the management API lists consumers with a lag."""
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        consumers = broker.api("GET", f"consumers/{broker.vhost}")
+        consumers = api(rabbit_vhost, "GET", f"consumers/{rabbit_vhost.name}")
         found = [c["prefetch_count"] for c in consumers if c["queue"]["name"] == queue]
         if found:
             return found
@@ -99,16 +103,16 @@ def _prefetch_counts(broker: Broker, queue: str) -> list[int]:
     return []
 
 
-def test_topology_matches_nameko(broker: Broker) -> None:
+def test_topology_matches_nameko(rabbit_vhost: Vhost) -> None:
     with (
-        rt.run_in_background(Itest(), broker.uri, max_workers=7),
-        rt.Connection(broker.uri, client_name="topo") as connection,
+        rt.run_in_background(Itest(), rabbit_vhost.uri, max_workers=7),
+        rt.Connection(rabbit_vhost.uri, client_name="topo") as connection,
     ):
-        exchange = broker.exchange("nameko-rpc")
-        service = broker.queue("rpc-itest")
-        replies = broker.queue(connection.reply_queue)
-        bindings = {(b["destination"], b["routing_key"]) for b in broker.bindings()}
-        prefetch = _prefetch_counts(broker, "rpc-itest")
+        exchange = helpers.exchange(rabbit_vhost, "nameko-rpc")
+        service = helpers.queue_row(rabbit_vhost, "rpc-itest")
+        replies = helpers.queue_row(rabbit_vhost, connection.reply_queue)
+        bindings = {(b["destination"], b["routing_key"]) for b in helpers.bindings(rabbit_vhost)}
+        prefetch = _prefetch_counts(rabbit_vhost, "rpc-itest")
     assert (exchange["type"], exchange["durable"], exchange["auto_delete"]) == (
         "topic",
         True,
@@ -134,11 +138,11 @@ def test_topology_matches_nameko(broker: Broker) -> None:
 
 
 def test_unknown_correlation_ids_are_dropped(
-    broker: Broker, caplog: pytest.LogCaptureFixture
+    rabbit_vhost: Vhost, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("DEBUG", logger="rpcgen")
-    with rt.run_in_background(Itest(), broker.uri), raw_channel(broker.uri) as ch:
-        with ItestClient.connect(broker.uri, timeout=10) as client:
+    with rt.run_in_background(Itest(), rabbit_vhost.uri), raw_channel(rabbit_vhost.uri) as ch:
+        with ItestClient.connect(rabbit_vhost.uri, timeout=10) as client:
             reply_to = client._connection.reply_to
             stray = pika.BasicProperties(content_type="application/json", correlation_id="stray")
             ch.basic_publish("nameko-rpc", reply_to, b'{"result": 1, "error": null}', stray)
@@ -149,25 +153,25 @@ def test_unknown_correlation_ids_are_dropped(
 
 
 def test_request_body_of_every_shape_is_kombu_json(
-    broker: Broker, ghost: pika.channel.Channel
+    rabbit_vhost: Vhost, ghost: pika.channel.Channel
 ) -> None:
-    with ItestClient.connect(broker.uri, timeout=0.5) as client:
+    with ItestClient.connect(rabbit_vhost.uri, timeout=0.5) as client:
         client.compute.call_async(3, b=4)
         _m, _p, body = get(ghost, "rpc-itest")
     assert body == b'{"args": [3], "kwargs": {"b": 4}}'
     assert json.loads(body) == {"args": [3], "kwargs": {"b": 4}}
 
 
-def test_exchange_name_is_configurable(broker: Broker) -> None:
+def test_exchange_name_is_configurable(rabbit_vhost: Vhost) -> None:
     with (
-        rt.run_in_background(Itest(), broker.uri, exchange="custom-rpc"),
-        ItestClient.connect(broker.uri, timeout=10, exchange="custom-rpc") as client,
+        rt.run_in_background(Itest(), rabbit_vhost.uri, exchange="custom-rpc"),
+        ItestClient.connect(rabbit_vhost.uri, timeout=10, exchange="custom-rpc") as client,
     ):
         assert client.hello("custom") == "hello, custom"
-        exchange = broker.exchange("custom-rpc")
+        exchange = helpers.exchange(rabbit_vhost, "custom-rpc")
         # Nothing is bound for itest on nameko-rpc: a client left on the default finds no service.
         with (
-            ItestClient.connect(broker.uri, timeout=600) as stray,
+            ItestClient.connect(rabbit_vhost.uri, timeout=600) as stray,
             pytest.raises(rt.UnknownService),
         ):
             stray.hello("wrong exchange")
