@@ -185,7 +185,6 @@ def test_nameko_wire_matches_the_captures(
 # Where rpcgen's server may differ from Nameko's captures, and why.
 RPCGEN_SERVER_DIFFERS = {
     "hop": "rpcgen's own request to relay carries an expiration and its own reply queue",
-    "error_registered": "exc_path of generated errors (see test_nameko_caller.py's xfail)",
     "inspect_special_types": "Nameko's inspect takes *args, **kwargs; the IDL's takes one Samples",
     "incorrect_signature": "the text: Nameko passes on CPython's TypeError, which counts self",
 }
