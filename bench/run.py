@@ -1,7 +1,7 @@
 """Benchmark rpcgen against Nameko 2.14.1, the pika RPC tutorial pattern and aio-pika's JsonRPC.
 
     bash bench/setup.sh                      # once: .venv-bench (and .venv-nameko if missing)
-    python bench/run.py [--quick] [--out bench/results]
+    python bench/run.py [--quick] [--out bench/results] [--rpcgen-prefetch 100]
 
 It starts its own RabbitMQ node (or uses --amqp-uri), then measures every system in one run,
 interleaved (A rep 1, B rep 1, ..., A rep 2, ...), and reports medians over the repetitions. Each
@@ -62,7 +62,11 @@ def parse_args() -> argparse.Namespace:
         "--mgmt-url", help="with --amqp-uri: management API base URL; run on a fresh vhost"
     )
     p.add_argument("--nameko-python", help="python of a venv with nameko==2.14.1")
-    p.add_argument("--rpcgen-prefetch", type=int, help="rpcgen server prefetch (default: its own)")
+    p.add_argument(
+        "--rpcgen-prefetch",
+        type=int,
+        help="also run rpcgen against a server with this prefetch (default prefetch always runs)",
+    )
     return p.parse_args()
 
 

@@ -63,31 +63,45 @@ def rpcgen_available(python: str) -> str | None:
 RPCGEN_SEMANTICS = "persistent, confirms (tracked asynchronously), mandatory, ack after reply"
 
 
-def all_systems(nameko: str | None, rpcgen_prefetch: int | None = None) -> list[System]:
-    """Every system, in the order of the report; Nameko only when its venv exists."""
+def _rpcgen_systems(prefetch: int | None) -> list[System]:
+    """The futures and asyncio clients against one rpcgen server; keys get ``-p<N>`` if set."""
     py = sys.executable
-    rpcgen_server: tuple[str, ...] = (py, "system_rpcgen.py", "server", "--uri", "{uri}")
-    if rpcgen_prefetch:
-        rpcgen_server += ("--prefetch", str(rpcgen_prefetch))
-    semantics = f"{RPCGEN_SEMANTICS}; prefetch {rpcgen_prefetch or '10 (default)'}"
-    systems = [
+    server: tuple[str, ...] = (py, "system_rpcgen.py", "server", "--uri", "{uri}")
+    key, label = "", ""
+    if prefetch:
+        server += ("--prefetch", str(prefetch))
+        key, label = f"-p{prefetch}", f", prefetch {prefetch}"
+    semantics = f"{RPCGEN_SEMANTICS}; prefetch {prefetch or '10 (default)'}"
+    return [
         System(
-            "rpcgen",
-            "rpcgen, futures client",
-            rpcgen_server,
+            f"rpcgen{key}",
+            f"rpcgen, futures client{label}",
+            server,
             (py, "system_rpcgen.py", "client", "--mode", "futures"),
             "rpc-hello_service",
             semantics,
         ),
         System(
-            "rpcgen-asyncio",
-            "rpcgen, asyncio client",
-            rpcgen_server,
+            f"rpcgen-asyncio{key}",
+            f"rpcgen, asyncio client{label}",
+            server,
             (py, "system_rpcgen.py", "client", "--mode", "asyncio"),
             "rpc-hello_service",
             semantics,
         ),
     ]
+
+
+def all_systems(nameko: str | None, rpcgen_prefetch: int | None = None) -> list[System]:
+    """Every system, in the order of the report; Nameko only when its venv exists.
+
+    rpcgen always runs with its default prefetch; ``rpcgen_prefetch`` adds both of its clients
+    again against a server with that prefetch (keys ``rpcgen-p<N>``, ``rpcgen-asyncio-p<N>``).
+    """
+    py = sys.executable
+    systems = _rpcgen_systems(None)
+    if rpcgen_prefetch:
+        systems += _rpcgen_systems(rpcgen_prefetch)
     if nameko:
         nameko_bin = str(Path(nameko).parent / "nameko")
         systems.append(
