@@ -55,7 +55,8 @@ def exc_path(path: str) -> Callable[[_E], _E]:
         if not (isinstance(cls, type) and issubclass(cls, Exception)):
             what = f"class {cls.__name__}" if isinstance(cls, type) else repr(cls)
             raise TypeError(
-                f"@exc_path({path!r}) decorates an Exception subclass (a declared error), not {what}"
+                f"@exc_path({path!r}) decorates an Exception subclass (a declared error), "
+                f"not {what}"
             )
         setattr(cls, EXC_PATH_ATTR, path)
         return cls
