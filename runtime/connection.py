@@ -33,7 +33,7 @@ from pika.spec import Basic
 from rpcgen.runtime import context, wire
 from rpcgen.runtime.calls import Completion, Confirms, Deadlines, PendingCall
 from rpcgen.runtime.driving import Driver
-from rpcgen.runtime.errors import RpcConnectionError, RpcTimeout, UnknownService
+from rpcgen.runtime.errors import PayloadTooLarge, RpcConnectionError, RpcTimeout, UnknownService
 from rpcgen.runtime.ioloop import DriverLoop
 from rpcgen.runtime.spec import Method
 from rpcgen.runtime.uris import describe_error, mask_uri, pika_parameters, resolve_uris
@@ -41,12 +41,14 @@ from rpcgen.runtime.uris import describe_error, mask_uri, pika_parameters, resol
 if TYPE_CHECKING:
     from rpcgen.runtime.consumer import Consumer
 
-__all__ = ["DEFAULT_TIMEOUT", "Connection", "PendingCall"]
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "DEFAULT_TIMEOUT", "Connection", "PendingCall"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a call may take in total unless its client says otherwise."""
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Largest request or reply body (bytes) a connection sends or accepts unless told otherwise."""
 
 _Pika = Any  # pika ships no type hints
 
@@ -83,6 +85,9 @@ class Connection:
     the same ``exchange``. ``client_name`` names the reply queue
     (``rpc.reply-<client_name>-<uuid>``) and the call ids of calls made outside handlers;
     ``reply_queue=False`` makes a connection for serving only.
+
+    A request or reply body over ``max_message_bytes`` fails its call with ``PayloadTooLarge``:
+    a request before it is published, a reply when it arrives (servers answer with it).
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class Connection:
         heartbeat: int = 60,
         connect_timeout: float = 10.0,
         reply_queue: bool = True,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._uris = resolve_uris(uri)
         self._params = [
@@ -106,6 +112,7 @@ class Connection:
         self.reply_to = str(uuid.uuid4())
         self.reply_queue = wire.reply_queue_name(client_name, self.reply_to)
         self._wants_reply_queue = reply_queue
+        self.max_message_bytes = max_message_bytes
         self._loop = DriverLoop()
         self._io = Driver(
             self._loop, needs_background=lambda: bool(self._pending or self._consumers)
@@ -181,6 +188,9 @@ class Connection:
             raise self._failure
         if not self._wants_reply_queue:
             raise RpcConnectionError("this connection was opened with reply_queue=False")
+        if len(body) > self.max_message_bytes:
+            what = f"request to {method.routing_key}"
+            raise PayloadTooLarge.exceeded(what, len(body), self.max_message_bytes)
         cid = str(uuid.uuid4())
         props = pika.BasicProperties(
             content_type=wire.CONTENT_TYPE,
@@ -319,6 +329,10 @@ class Connection:
         call = self._pending.pop(props.correlation_id, None)
         if call is None:
             log.debug("dropped a reply for unknown correlation id %r", props.correlation_id)
+            return
+        if len(body) > self.max_message_bytes:
+            what = f"reply of {call.method.routing_key}"
+            call.finish(b"", PayloadTooLarge.exceeded(what, len(body), self.max_message_bytes))
             return
         call.finish(body, None)
 

@@ -1,10 +1,23 @@
 """Request dispatch: one delivered request in, one reply body out (or None: nobody to answer).
 
 Runs in a server's worker threads and does no I/O. Nothing a request carries can raise out of
-here: a request without ``reply_to`` is dropped (Nameko crashes on it, issue #753); a foreign or
-missing ``content_type``, a body that is not a request, an unknown method or arguments of the
-wrong type get the matching error reply; an exception in a handler becomes an error reply the
-Nameko way.
+here, and every request is settled exactly once (acked, never requeued), so a poison message
+cannot loop:
+
+- no ``reply_to``: acked and logged, nobody to answer (Nameko crash-loops on it, issue #753);
+- a body over ``max_message_bytes``: ``PayloadTooLarge``, before anything is decoded;
+- a ``content_type`` other than ``application/json`` (pickle included: never deserialised), or a
+  ``content_encoding`` other than UTF-8: ``MalformedRequest``;
+- an unknown method: ``MethodNotFound``; invalid UTF-8 or JSON, a body that is not an object or
+  lacks ``args``/``kwargs``: ``MalformedRequest``; arguments of the wrong type:
+  ``IncorrectSignature``;
+- a header pika cannot decode (a timestamp past year 9999) reaches us as its number of seconds
+  (``pikafields``) instead of dropping the connection and looping through redeliveries;
+- headers pika could not send on (a key too long once prefixed, any value it cannot encode)
+  are left out of the handler's context, so the calls it makes do not fail; a
+  ``call_id_stack`` that is not a list of strings is read leniently (``context.incoming``);
+- an exception in a handler becomes an error reply the Nameko way, and a reply body (result or
+  error) over ``max_message_bytes`` is replaced by a ``PayloadTooLarge`` error.
 """
 
 from __future__ import annotations
@@ -14,9 +27,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pika
-from rpcgen.runtime import context, wire
+from pika import data as pika_data
+from rpcgen.runtime import context, pikafields, wire
+from rpcgen.runtime.connection import DEFAULT_MAX_MESSAGE_BYTES
 from rpcgen.runtime.consumer import Delivery
-from rpcgen.runtime.errors import MalformedRequest, MethodNotFound, ServiceError
+from rpcgen.runtime.errors import MalformedRequest, MethodNotFound, PayloadTooLarge, ServiceError
 from rpcgen.runtime.spec import Method
 
 if TYPE_CHECKING:
@@ -26,12 +41,15 @@ __all__ = ["Dispatcher", "reply_properties"]
 
 log = logging.getLogger(__name__)
 
+pikafields.install()  # a header pika cannot decode would otherwise drop the connection
+
 
 class Dispatcher:
     """Turns one request into one reply body; runs in a worker thread."""
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         self.service = server.service_name
+        self.max_message_bytes = max_message_bytes
         self._routes: dict[str, tuple[Method[object], Callable[..., object]]] = {
             method.routing_key: (method, getattr(server, attr))
             for attr, method in server.methods.items()
@@ -50,17 +68,25 @@ class Dispatcher:
             method, handler, args, kwargs = self._decode(request)
         except Exception as exc:  # a protocol error, answered as Nameko answers it
             log.info("bad request to %s: %r", request.routing_key, exc)
-            return wire.error_reply(exc)
-        return self._run(method, handler, args, kwargs, props.headers)
+            body = wire.error_reply(exc)
+        else:
+            body = self._run(method, handler, args, kwargs, _sendable(props.headers))
+        return self._bounded(body, request.routing_key)
 
     def _decode(
         self, request: Delivery
     ) -> tuple[Method[object], Callable[..., object], Sequence[object], dict[str, object]]:
+        if len(request.body) > self.max_message_bytes:
+            what = f"request to {request.routing_key}"
+            raise PayloadTooLarge.exceeded(what, len(request.body), self.max_message_bytes)
         content_type = request.properties.content_type
         if content_type != wire.CONTENT_TYPE:
             raise MalformedRequest(
                 f"unsupported content type {content_type!r}: only {wire.CONTENT_TYPE} is accepted"
             )
+        encoding = request.properties.content_encoding
+        if encoding is not None and encoding.lower() not in _UTF8:
+            raise MalformedRequest(f"unsupported content encoding {encoding!r}: only utf-8")
         route = self._routes.get(request.routing_key)
         if route is None:
             raise MethodNotFound(request.routing_key.rpartition(".")[2])
@@ -90,6 +116,58 @@ class Dispatcher:
         except Exception as exc:  # UnserializableValueError, or a result of the wrong type
             log.warning("%s returned a result that cannot be sent: %r", ctx.call_id, exc)
             return wire.error_reply(exc)
+
+    def _bounded(self, body: bytes, routing_key: str) -> bytes:
+        """``body``, or a ``PayloadTooLarge`` error reply in its place if it is over the limit."""
+        if len(body) <= self.max_message_bytes:
+            return body
+        too_large = PayloadTooLarge.exceeded(
+            f"reply of {routing_key}", len(body), self.max_message_bytes
+        )
+        log.warning("%s", too_large)
+        return wire.error_reply(too_large)
+
+
+_UTF8 = frozenset({"utf-8", "utf8"})
+
+
+def _sendable(headers: Mapping[str, object] | None) -> Mapping[str, object] | None:
+    """``headers`` without the entries pika could not encode again when a handler calls on.
+
+    pika decodes more AMQP field types than it encodes (floats, ints over 64 bits), and the
+    context travels on with every call a handler makes, every key as ``nameko.<key>`` (which
+    may no longer fit a short string): such a header would make those calls fail. Nameko's own
+    headers (strings and lists of strings) skip the encoding check.
+    """
+    if not headers or all(_plain(k, v) for k, v in headers.items()):
+        return headers
+    kept: dict[str, object] = {}
+    for key, value in headers.items():
+        try:
+            if not _fits(key):
+                raise ValueError("key too long")
+            pika_data.encode_table([], {key: value})
+        except Exception:
+            log.info("ignored header %r: it cannot be sent on (%s)", key, type(value).__name__)
+            continue
+        kept[key] = value
+    return kept
+
+
+def _fits(key: str) -> bool:
+    """Whether ``key`` still fits an AMQP short string once sent on as ``nameko.<key>``."""
+    return len(key.encode()) + (0 if key.startswith(wire.HEADER_PREFIX) else _PREFIX_LEN) <= 255
+
+
+_PREFIX_LEN = len(wire.HEADER_PREFIX)
+
+
+def _plain(key: str, value: object) -> bool:
+    if not _fits(key):
+        return False
+    if isinstance(value, str):
+        return True
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def reply_properties(request: Any) -> Any:

@@ -95,6 +95,9 @@ class ServiceRunner:
             self._connection = Connection(
                 self._uri, exchange=self._exchange, client_name=svc, reply_queue=False
             )
+        # The connection's size limit (``Connection(max_message_bytes=...)``) bounds requests
+        # and replies alike.
+        self._dispatcher.max_message_bytes = self._connection.max_message_bytes
         for i in range(self.max_workers):
             worker = threading.Thread(target=self._work, name=f"rpcgen-{svc}-{i}", daemon=True)
             worker.start()
