@@ -16,17 +16,27 @@ nothing. ``install`` changes both on one connection's transport instance (never 
 
 TLS connections keep pika's transport: an SSL socket can hold decrypted bytes that ``poll``
 does not see, so a short read does not mean drained there.
+
+``publish`` is a drop-in for ``channel.basic_publish`` that marshals the method, header and body
+frames in one go, with the same bytes as pika: pika builds a ``Basic.Publish`` object, three frame
+objects and encodes the properties through its generic table encoder, about a tenth of a call's
+CPU. Header values other than strings and lists of them are still encoded by pika's encoder.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import struct
 from functools import partial
 from typing import Any
 
+from pika import data as pika_data
 from pika.adapters.utils.io_services_utils import _AsyncPlaintextTransport
+from pika.exceptions import ShortStringTooLong
+from pika.spec import BasicProperties
 
-__all__ = ["RECV_BYTES", "install"]
+__all__ = ["RECV_BYTES", "encode_properties", "install", "publish"]
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +94,113 @@ def _consume(transport: _Transport) -> None:
         protocol.data_received(data)
         if len(data) < RECV_BYTES:
             return
+
+
+# -- publishing ---------------------------------------------------------------------------------
+
+_FRAME_HEAD = struct.Struct(">BHI").pack  # frame type, channel, payload size
+_FRAME_END = b"\xce"
+_PUBLISH = struct.pack(">HHH", 60, 40, 0)  # Basic.Publish, ticket 0
+_CONTENT_HEADER = struct.Struct(">HxxQ").pack  # class 60, weight 0, body size
+_U16, _U32, _U64 = struct.Struct(">H").pack, struct.Struct(">I").pack, struct.Struct(">Q").pack
+_P = BasicProperties
+
+
+def publish(
+    channel: Any, exchange: str, routing_key: str, body: bytes, properties: Any,
+    mandatory: bool = False,
+) -> None:  # fmt: skip
+    """``channel.basic_publish(exchange, routing_key, body, properties, mandatory)``, leaner."""
+    channel._raise_if_not_open()
+    conn, number = channel.connection, channel.channel_number
+    method = b"".join(
+        (
+            _PUBLISH,
+            _short_cached(exchange),
+            _short_cached(routing_key),
+            b"\x01" if mandatory else b"\x00",
+        )
+    )
+    header = _CONTENT_HEADER(60, len(body)) + encode_properties(properties)
+    pieces: list[bytes | memoryview] = [_FRAME_HEAD(1, number, len(method)), method, _FRAME_END]
+    pieces += (_FRAME_HEAD(2, number, len(header)), header, _FRAME_END)
+    limit, size, view = conn._body_max_length, len(body), memoryview(body)
+    for start in range(0, size, limit):
+        chunk = view[start : start + limit]
+        pieces += (_FRAME_HEAD(3, number, len(chunk)), chunk, _FRAME_END)
+    data = b"".join(pieces)
+    conn.bytes_sent += len(data)
+    conn.frames_sent += len(pieces) // 3
+    conn._adapter_emit_data(data)
+
+
+def encode_properties(p: Any) -> bytes:
+    """``BasicProperties`` as pika encodes them (flag word, then the properties that are set)."""
+    flags, out = 0, []
+    if p.content_type is not None:
+        flags |= _P.FLAG_CONTENT_TYPE
+        out.append(_short_cached(p.content_type))
+    if p.content_encoding is not None:
+        flags |= _P.FLAG_CONTENT_ENCODING
+        out.append(_short_cached(p.content_encoding))
+    if p.headers is not None:
+        flags |= _P.FLAG_HEADERS
+        out.append(_table(p.headers))
+    if p.delivery_mode is not None:
+        flags |= _P.FLAG_DELIVERY_MODE
+        out.append(struct.pack("B", p.delivery_mode))
+    if p.priority is not None:
+        flags |= _P.FLAG_PRIORITY
+        out.append(struct.pack("B", p.priority))
+    if p.correlation_id is not None:
+        flags |= _P.FLAG_CORRELATION_ID
+        out.append(_short(p.correlation_id))
+    if p.reply_to is not None:
+        flags |= _P.FLAG_REPLY_TO
+        out.append(_short_cached(p.reply_to))
+    if p.expiration is not None:
+        flags |= _P.FLAG_EXPIRATION
+        out.append(_short_cached(p.expiration))
+    if p.message_id is not None:
+        flags |= _P.FLAG_MESSAGE_ID
+        out.append(_short(p.message_id))
+    if p.timestamp is not None:
+        flags |= _P.FLAG_TIMESTAMP
+        out.append(_U64(p.timestamp))
+    for flag, value in (
+        (_P.FLAG_TYPE, p.type), (_P.FLAG_USER_ID, p.user_id), (_P.FLAG_APP_ID, p.app_id),
+        (_P.FLAG_CLUSTER_ID, p.cluster_id),
+    ):  # fmt: skip
+        if value is not None:
+            flags |= flag
+            out.append(_short(value))
+    return _U16(flags) + b"".join(out)  # every flag fits the first word: no continuation
+
+
+def _short(value: str | bytes) -> bytes:
+    raw = value.encode("utf-8") if isinstance(value, str) else value
+    if len(raw) > 255:
+        raise ShortStringTooLong(raw)
+    return bytes((len(raw),)) + raw
+
+
+_short_cached = functools.lru_cache(maxsize=512)(_short)
+"""For names and constants that recur (exchange, routing keys, content type, reply-to)."""
+
+
+def _table(table: dict[str, Any]) -> bytes:
+    body = b"".join(_short_cached(key) + _value(value) for key, value in table.items())
+    return _U32(len(body)) + body
+
+
+def _value(value: Any) -> bytes:
+    kind = type(value)
+    if kind is str:
+        raw: bytes = value.encode("utf-8")
+        return b"S" + _U32(len(raw)) + raw
+    if kind is list:
+        items = b"".join(_value(item) for item in value)
+        return b"A" + _U32(len(items)) + items
+    pieces: list[bytes] = []
+    pika_data.encode_value(pieces, value)  # anything else exactly as pika writes it
+    return b"".join(pieces)

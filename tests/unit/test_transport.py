@@ -1,4 +1,5 @@
-"""rpcgen.runtime.transport on pika's real plaintext transport over a socketpair: bytes intact."""
+"""rpcgen.runtime.transport: pika's real plaintext transport over a socketpair keeps every byte in
+order; ``publish`` writes exactly the frames pika's ``basic_publish`` writes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pika.adapters.utils.io_services_utils import _AsyncPlaintextTransport
+from pika.channel import Channel as PikaChannel
+from pika.connection import Connection as PikaConnection
+from pika.exceptions import ShortStringTooLong
+from pika.spec import BasicProperties
 from rpcgen.runtime import transport
 
 
@@ -141,3 +148,96 @@ def test_end_of_stream_reaches_the_protocol(pair: _Pair) -> None:
         pair.transport._on_socket_readable()
     assert pair.protocol.chunks == [b"last"]
     assert pair.protocol.eof
+
+
+# -- publish: the same bytes as pika's basic_publish ---------------------------------------------
+
+_short_text = st.text(max_size=40)
+_header_value: st.SearchStrategy[object] = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text() | st.binary(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=8,
+)
+
+
+@st.composite
+def _properties(draw: st.DrawFn) -> BasicProperties:
+    def maybe(strategy: st.SearchStrategy[Any]) -> Any:
+        return draw(st.none() | strategy)
+
+    return BasicProperties(
+        content_type=maybe(_short_text),
+        content_encoding=maybe(_short_text),
+        headers=maybe(st.dictionaries(st.text(max_size=20), _header_value, max_size=4)),
+        delivery_mode=maybe(st.integers(1, 2)),
+        priority=maybe(st.integers(0, 9)),
+        correlation_id=maybe(_short_text),
+        reply_to=maybe(_short_text),
+        expiration=maybe(st.integers(0, 10**9).map(str)),
+        message_id=maybe(_short_text),
+        timestamp=maybe(st.integers(0, 2**40)),
+        type=maybe(_short_text),
+        user_id=maybe(_short_text),
+        app_id=maybe(_short_text),
+        cluster_id=maybe(_short_text),
+    )
+
+
+@given(_properties())
+def test_properties_encode_as_pika_encodes_them(props: BasicProperties) -> None:
+    assert transport.encode_properties(props) == b"".join(props.encode())
+
+
+class _Conn:
+    """Just enough of a pika connection for its own _send_message and for transport.publish."""
+
+    _send_method = PikaConnection._send_method
+    _send_message = PikaConnection._send_message
+    _output_marshaled_frames = PikaConnection._output_marshaled_frames
+
+    def __init__(self, body_max: int) -> None:
+        self._body_max_length = body_max
+        self.bytes_sent = self.frames_sent = 0
+        self.out: list[bytes] = []
+
+    def _adapter_emit_data(self, data: bytes) -> None:
+        self.out.append(bytes(data))
+
+
+class _Channel:
+    _send_method = PikaChannel._send_method
+    basic_publish = PikaChannel.basic_publish
+
+    def __init__(self, body_max: int) -> None:
+        self.connection = _Conn(body_max)
+        self.channel_number = 3
+
+    def _raise_if_not_open(self) -> None:
+        pass
+
+
+@settings(max_examples=60)
+@given(
+    _properties(),
+    st.binary(max_size=3000),
+    st.sampled_from(["", "nameko-rpc"]),
+    st.text(max_size=50),
+    st.booleans(),
+    st.integers(1, 1000),
+)
+def test_publish_writes_pika_s_frames(
+    props: BasicProperties, body: bytes, exchange: str, key: str, mandatory: bool, body_max: int
+) -> None:
+    ours, theirs = _Channel(body_max), _Channel(body_max)
+    transport.publish(ours, exchange, key, body, props, mandatory)
+    theirs.basic_publish(exchange, key, body, props, mandatory)
+    assert b"".join(ours.connection.out) == b"".join(theirs.connection.out)
+    assert ours.connection.bytes_sent == theirs.connection.bytes_sent
+    assert ours.connection.frames_sent == theirs.connection.frames_sent
+
+
+def test_publish_refuses_what_pika_refuses() -> None:
+    with pytest.raises(ShortStringTooLong):
+        transport.publish(_Channel(100), "", "k" * 256, b"", BasicProperties())
+    with pytest.raises(ShortStringTooLong):
+        transport.encode_properties(BasicProperties(correlation_id="é" * 128))
