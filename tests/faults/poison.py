@@ -24,17 +24,27 @@ class RawCaller:
         self.queue = str(self.ch.queue_declare("", exclusive=True).method.queue)
         self.ch.queue_bind(self.queue, "nameko-rpc", self.reply_to)
 
-    def publish(self, routing_key: str, body: bytes, *, reply: bool = True, **props: Any) -> str:
-        cid = str(uuid.uuid4())
+    def publish(
+        self,
+        routing_key: str,
+        body: bytes,
+        *,
+        reply: bool = True,
+        cid: str | None = "",
+        **props: Any,
+    ) -> str | None:
+        """Publish one message (``cid=""``: a fresh correlation id); returns its correlation id."""
+        if cid == "":
+            cid = str(uuid.uuid4())
         properties = pika.BasicProperties(
             correlation_id=cid, reply_to=self.reply_to if reply else None, **props
         )
         self.ch.basic_publish("nameko-rpc", routing_key, body, properties)
         return cid
 
-    def replies(self, count: int, timeout: float = 20.0) -> dict[str, Any]:
+    def replies(self, count: int, timeout: float = 20.0) -> dict[str | None, Any]:
         """``count`` replies by correlation id (JSON-decoded bodies)."""
-        got: dict[str, Any] = {}
+        got: dict[str | None, Any] = {}
         deadline = time.monotonic() + timeout
         while len(got) < count:
             method, props, body = self.ch.basic_get(self.queue, auto_ack=True)
@@ -45,6 +55,14 @@ class RawCaller:
                 continue
             got[props.correlation_id] = json.loads(body)
         return got
+
+    def replies_left(self, settle: float) -> list[bytes]:
+        """Replies that arrive within ``settle`` seconds (there should be none left)."""
+        time.sleep(settle)
+        left = []
+        while (got := self.ch.basic_get(self.queue, auto_ack=True))[0] is not None:
+            left.append(got[2])
+        return left
 
     def ask(self, routing_key: str, body: bytes, **props: Any) -> Any:
         """Publish one request and return its reply's ``error`` (None for a result)."""
