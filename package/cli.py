@@ -82,16 +82,26 @@ def serve_command(
         ),
     ],
     amqp_uri: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--amqp-uri",
-            help="amqp:// or amqps:// URI; default: $RPCGEN_AMQP_URI, else localhost.",
+            help="amqp:// or amqps:// URI; repeat it for failover (tried in turn); "
+            "default: $RPCGEN_AMQP_URI, else localhost.",
             show_default=False,
         ),
     ] = None,
     max_workers: Annotated[
         int, typer.Option("--max-workers", min=1, help="Requests handled at once.")
     ] = 10,
+    queue_type: Annotated[
+        str | None,
+        typer.Option(
+            "--queue-type",
+            help="x-queue-type of the service queue, e.g. quorum; every peer of the service "
+            "must declare it the same way.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve MODULE:CLASS until SIGTERM or SIGINT (then finish in-flight requests and exit 0)."""
     from rpcgen.runtime.server import Server, serve_main
@@ -102,7 +112,10 @@ def serve_command(
     if inspect.isabstract(cls):
         missing = ", ".join(sorted(cls.__abstractmethods__))
         _fail(f"{target} does not implement: {missing}")
-    raise typer.Exit(serve_main(cls, amqp_uri=amqp_uri, max_workers=max_workers))
+    code = serve_main(
+        cls, amqp_uri=amqp_uri or None, max_workers=max_workers, queue_type=queue_type
+    )
+    raise typer.Exit(code)
 
 
 def _import_target(target: str) -> object:

@@ -30,7 +30,8 @@ class PendingCall:
     """One call between its request and its reply; owned by the I/O lock once submitted."""
 
     __slots__ = (
-        "body", "correlation_id", "deadline", "done", "method", "on_done", "properties", "timeout",
+        "body", "correlation_id", "deadline", "done", "method", "nacks", "on_done", "properties",
+        "timeout",
     )  # fmt: skip
 
     def __init__(
@@ -45,6 +46,7 @@ class PendingCall:
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.on_done = on_done
         self.done = False
+        self.nacks = 0  # publishes of this request that RabbitMQ refused
 
     def finish(self, body: bytes, error: BaseException | None) -> None:
         """Complete the call once; later completions (duplicates, late timers) are ignored."""
@@ -80,6 +82,13 @@ class Confirms(Generic[T]):
         while self._waiting and next(iter(self._waiting)) <= tag:
             settled.append(self._waiting.popitem(last=False)[1])
         return settled
+
+    def drain(self) -> list[T]:
+        """Everything not yet confirmed, oldest first; the channel is gone, tags start over."""
+        items = list(self._waiting.values())
+        self._waiting.clear()
+        self._last_tag = 0
+        return items
 
     def __len__(self) -> int:
         return len(self._waiting)

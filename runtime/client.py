@@ -18,6 +18,7 @@ from rpcgen.runtime import wire
 from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Connection
 from rpcgen.runtime.errors import RpcTimeout
 from rpcgen.runtime.spec import Method
+from rpcgen.runtime.uris import Backoff
 
 __all__ = ["DEFAULT_TIMEOUT", "BoundMethod", "Client", "RpcFuture"]
 
@@ -103,9 +104,12 @@ class Client:
         timeout: float | None = DEFAULT_TIMEOUT,
         exchange: str = wire.DEFAULT_EXCHANGE,
         client_name: str = "rpcgen_client",
+        reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
     ) -> Iterator[_C]:
         """A client on a connection of its own, closed when the block ends."""
-        connection = Connection(uri, exchange=exchange, client_name=client_name)
+        connection = Connection(
+            uri, exchange=exchange, client_name=client_name, reconnect=reconnect
+        )
         try:
             client = cls(connection, timeout=timeout)
             client._owns_connection = True

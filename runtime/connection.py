@@ -13,6 +13,19 @@ correlation id; unknown ids (late replies, duplicates) are acked and dropped. De
 one heap served by one loop timer armed at the earliest of them.
 
 Servers consume through ``rpcgen.runtime.consumer.Consumer`` on the same machinery.
+
+Losing the broker (see README, "Reliability"). Once connected, a lost connection is
+re-established by rounds over every URI, spaced by ``reconnect`` (a ``Backoff``), and the
+topology is declared again. Calls survive it as follows: a call whose request was confirmed
+keeps waiting, because its reply lands in the durable reply queue (same name, ``x-expires``);
+a call whose request was not confirmed is published again with the same correlation id once
+reconnected (at-least-once: the handler may run twice, the caller sees one reply, later ones
+are dropped by correlation id); a call made while disconnected waits for the reconnect, within
+its timeout. Before re-declaring the reply queue a reconnect checks it still exists (passive
+declare): if it expired meanwhile, the calls waiting on it fail with ``ReplyQueueExpired``; if
+its node is down (cluster failover), with ``RpcConnectionError``; the connection then uses a new
+reply queue. A nack of a request (a quorum queue whose leader moved) reopens the connection and
+republishes the call, three times at most.
 """
 
 from __future__ import annotations
@@ -33,15 +46,21 @@ from pika.spec import Basic
 from rpcgen.runtime import context, wire
 from rpcgen.runtime.calls import Completion, Confirms, Deadlines, PendingCall
 from rpcgen.runtime.driving import Driver
-from rpcgen.runtime.errors import PayloadTooLarge, RpcConnectionError, RpcTimeout, UnknownService
+from rpcgen.runtime.errors import (
+    PayloadTooLarge,
+    ReplyQueueExpired,
+    RpcConnectionError,
+    RpcTimeout,
+    UnknownService,
+)
 from rpcgen.runtime.ioloop import DriverLoop
 from rpcgen.runtime.spec import Method
-from rpcgen.runtime.uris import describe_error, mask_uri, pika_parameters, resolve_uris
+from rpcgen.runtime.uris import Backoff, describe_error, mask_uri, pika_parameters, resolve_uris
 
 if TYPE_CHECKING:
     from rpcgen.runtime.consumer import Consumer
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "DEFAULT_TIMEOUT", "Connection", "PendingCall"]
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "DEFAULT_TIMEOUT", "Backoff", "Connection", "PendingCall"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +68,9 @@ DEFAULT_TIMEOUT = 30.0
 """Seconds a call may take in total unless its client says otherwise."""
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Largest request or reply body (bytes) a connection sends or accepts unless told otherwise."""
+MAX_NACKS = 3
+"""Publishes of one request RabbitMQ may refuse before the call fails."""
+_PUBLISH_LOST = (pika_errors.ChannelWrongStateError, pika_errors.ConnectionWrongStateError)
 
 _Pika = Any  # pika ships no type hints
 
@@ -84,7 +106,9 @@ class Connection:
     once and raises ``RpcConnectionError`` when it cannot. Every peer of a service must use
     the same ``exchange``. ``client_name`` names the reply queue
     (``rpc.reply-<client_name>-<uuid>``) and the call ids of calls made outside handlers;
-    ``reply_queue=False`` makes a connection for serving only.
+    ``reply_queue=False`` makes a connection for serving only. ``reconnect`` says how a
+    connection lost after it was opened is re-established (None: a loss is final);
+    ``reply_queue_ttl_ms`` is the reply queue's ``x-expires`` (how long it outlives a loss).
 
     A request or reply body over ``max_message_bytes`` fails its call with ``PayloadTooLarge``:
     a request before it is published, a reply when it arrives (servers answer with it).
@@ -100,6 +124,8 @@ class Connection:
         connect_timeout: float = 10.0,
         reply_queue: bool = True,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen: one shared instance is fine)
+        reply_queue_ttl_ms: int = wire.REPLY_QUEUE_TTL_MS,
     ) -> None:
         self._uris = resolve_uris(uri)
         self._params = [
@@ -113,16 +139,24 @@ class Connection:
         self.reply_queue = wire.reply_queue_name(client_name, self.reply_to)
         self._wants_reply_queue = reply_queue
         self.max_message_bytes = max_message_bytes
+        self._reconnect = reconnect
+        self._reply_queue_ttl_ms = reply_queue_ttl_ms
         self._loop = DriverLoop()
         self._io = Driver(
-            self._loop, needs_background=lambda: bool(self._pending or self._consumers)
+            self._loop,
+            needs_background=lambda: bool(self._pending or self._consumers or not self._ready),
         )
         # Protocol state, touched only under the I/O lock.
         self._pika: _BatchingConnection | None = None
         self._channel: _Pika = None
-        self._uri_index = 0
+        self._current = 0  # index of the URI in use (or being tried)
+        self._round: list[int] = []  # URIs still to try in this round
+        self._attempt = 0  # reconnect rounds since the last loss
         self._open_errors: list[str] = []
         self._ready = False
+        self._connected_once = False
+        self._loss: RpcConnectionError | None = None  # why we are closing a live connection
+        self._unsent: list[PendingCall] = []  # pending calls to publish once (re)connected
         self._closing = False
         self._failure: RpcConnectionError | None = None
         self._pending: dict[str, PendingCall] = {}
@@ -133,7 +167,7 @@ class Connection:
         self._ack_timer_set = False
         self._consumers: list[Consumer] = []
         self._opened = threading.Event()
-        self._io.start(self._connect_next, self._on_crash)
+        self._io.start(self._start_round, self._on_crash)
         self._opened.wait()
         if self._failure is not None:
             self._io.join()
@@ -142,7 +176,7 @@ class Connection:
     @property
     def uri(self) -> str:
         """The URI connected to, password masked."""
-        return mask_uri(self._uris[max(0, self._uri_index - 1)])
+        return mask_uri(self._uris[self._current])
 
     def __repr__(self) -> str:
         return f"<Connection {self.uri} exchange={self.exchange!r}>"
@@ -158,8 +192,13 @@ class Connection:
 
     @property
     def is_open(self) -> bool:
-        """False once closed or lost; calls then fail with ``RpcConnectionError``."""
+        """False once closed or given up; calls then fail with ``RpcConnectionError``."""
         return self._failure is None
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether the connection is up now (False while reconnecting)."""
+        return self._ready and self._failure is None
 
     def close(self) -> None:
         """Close the connection; calls still pending fail with ``RpcConnectionError``."""
@@ -214,17 +253,24 @@ class Connection:
 
     # -- connecting -----------------------------------------------------------------------------
 
-    def _connect_next(self) -> None:
-        if self._uri_index == len(self._params):
-            tried = "; ".join(self._open_errors)
-            self._failure = RpcConnectionError(f"cannot connect to RabbitMQ: {tried}")
+    def _start_round(self) -> None:
+        """Try every URI once, from the current one (the first at start, the lost one later)."""
+        count = len(self._params)
+        self._round = [(self._current + k) % count for k in range(count)]
+        self._open_errors = []
+        self._try_next()
+
+    def _try_next(self) -> None:
+        if self._closing:
             self._io.finish()
-            self._opened.set()
             return
-        params = self._params[self._uri_index]
-        self._uri_index += 1
+        if not self._round:
+            tried = "; ".join(self._open_errors)
+            self._round_failed(RpcConnectionError(f"cannot connect to RabbitMQ: {tried}"))
+            return
+        self._current = self._round.pop(0)
         self._pika = _BatchingConnection(
-            params,
+            self._params[self._current],
             on_open_callback=self._on_open,
             on_open_error_callback=self._on_open_error,
             on_close_callback=self._on_closed,
@@ -232,13 +278,86 @@ class Connection:
         )
         self._io.output = self._pika
 
-    def _on_open_error(self, _conn: _Pika, error: BaseException) -> None:
-        self._open_errors.append(describe_error(self._uris[self._uri_index - 1], error))
-        self._connect_next()
+    def _on_open_error(self, conn: _Pika, error: BaseException) -> None:
+        if conn is not self._pika:
+            return
+        self._open_errors.append(describe_error(self._uris[self._current], error))
+        self._try_next()
+
+    def _round_failed(self, error: RpcConnectionError) -> None:
+        if not self._connected_once:  # the first connect fails at once, with every reason
+            self._failure = error
+            self._io.finish()
+            self._opened.set()
+            return
+        self._schedule_reconnect(error)
+
+    def _schedule_reconnect(self, error: RpcConnectionError) -> None:
+        self._attempt += 1
+        backoff = self._reconnect
+        if backoff is None or (backoff.attempts is not None and self._attempt > backoff.attempts):
+            if backoff is not None:
+                error = RpcConnectionError(f"{error} (gave up after {self._attempt - 1} rounds)")
+            self._lost(error)
+            self._io.finish()
+            return
+        delay = backoff.delay(self._attempt)
+        log.warning("%s; reconnecting in %.1f s", error, delay)
+        self._loop.call_later(delay, self._reconnect_round)
+
+    def _reconnect_round(self) -> None:
+        if self._closing:
+            self._io.finish()
+        elif not self._ready and self._failure is None:
+            self._start_round()
 
     def _on_open(self, conn: _Pika) -> None:
         self._pika = conn
-        conn.channel(on_open_callback=self._on_channel_open)
+        if self._connected_once and self._wants_reply_queue:
+            conn.channel(on_open_callback=self._on_probe_open)  # did the reply queue survive?
+        else:
+            conn.channel(on_open_callback=self._on_channel_open)
+
+    def _on_probe_open(self, channel: _Pika) -> None:
+        # A passive declare on a channel of its own: a 404 closes the channel it happens on.
+        channel.add_on_close_callback(self._on_probe_closed)
+        channel.queue_declare(
+            self.reply_queue, passive=True, callback=lambda _f: self._probed(channel, None)
+        )
+
+    def _on_probe_closed(self, channel: _Pika, reason: BaseException) -> None:
+        if isinstance(reason, pika_errors.ChannelClosedByBroker) and reason.reply_code == 404:
+            self._probed(channel, reason.reply_text)
+
+    def _probed(self, channel: _Pika, missing: str | None) -> None:
+        if channel.is_open:
+            channel.close()
+        if missing is not None:
+            self._reply_queue_gone(missing)
+        if self._pika is not None and self._pika.is_open:
+            self._pika.channel(on_open_callback=self._on_channel_open)
+
+    def _reply_queue_gone(self, why: str) -> None:
+        """Fail the calls whose replies went to a vanished reply queue; use a new one."""
+        old = self.reply_queue
+        if "down or inaccessible" in why:
+            error: RpcConnectionError = RpcConnectionError(
+                f"the reply queue {old} is on a RabbitMQ node that is down: its replies are lost"
+            )
+        else:
+            error = ReplyQueueExpired(
+                f"the reply queue {old} expired while disconnected: its replies are lost"
+            )
+        unsent = {call.correlation_id for call in self._unsent}
+        waiting = [c for cid, c in self._pending.items() if cid not in unsent]
+        for call in waiting:
+            del self._pending[call.correlation_id]
+            call.finish(b"", error)
+        self.reply_to = str(uuid.uuid4())
+        self.reply_queue = wire.reply_queue_name(self.client_name, self.reply_to)
+        log.warning(
+            "%s (%d calls failed); new reply queue %s", error, len(waiting), self.reply_queue
+        )
 
     def _on_channel_open(self, channel: _Pika) -> None:
         self._channel = channel
@@ -259,7 +378,7 @@ class Connection:
     def _on_confirm_mode(self, _frame: _Pika) -> None:
         self._channel.queue_declare(
             self.reply_queue, durable=True, exclusive=False, auto_delete=False,
-            arguments={"x-expires": wire.REPLY_QUEUE_TTL_MS}, callback=self._on_reply_queue,
+            arguments={"x-expires": self._reply_queue_ttl_ms}, callback=self._on_reply_queue,
         )  # fmt: skip
 
     def _on_reply_queue(self, _frame: _Pika) -> None:
@@ -273,9 +392,20 @@ class Connection:
         )
 
     def _become_ready(self, _frame: _Pika = None) -> None:
-        self._ready = True
-        log.debug("connected to %s, reply queue %s", self.uri, self.reply_queue)
+        if self._connected_once:
+            log.warning("reconnected to %s, reply queue %s", self.uri, self.reply_queue)
+        else:
+            log.debug("connected to %s, reply queue %s", self.uri, self.reply_queue)
+        self._ready = self._connected_once = True
+        self._attempt = 0
+        self._loss = None
         self._opened.set()
+        unsent, self._unsent = self._unsent, []
+        for call in unsent:
+            if not call.done:
+                self._send(call)
+        for consumer in self._consumers:
+            consumer._resume()
 
     # -- calls (under the lock) ---------------------------------------------------------------
 
@@ -283,20 +413,32 @@ class Connection:
         if self._failure is not None:
             call.finish(b"", self._failure)
             return
+        if call.done:  # forgotten before it could be sent
+            return
         self._pending[call.correlation_id] = call
+        if call.deadline is not None:
+            self._deadlines.add(call, call.deadline, len(self._pending))
+        if self._ready:
+            self._send(call)
+        else:  # reconnecting: sent once reconnected, unless its deadline passes first
+            self._unsent.append(call)
+
+    def _send(self, call: PendingCall) -> None:
+        call.properties.reply_to = self.reply_to  # the reply queue may be new since the call began
         if self._reply_ack_tag:
             self._ack_replies()  # rides in the same send() as the request
         try:
             self._channel.basic_publish(
                 self.exchange, call.method.routing_key, call.body, call.properties, mandatory=True
             )
+        except _PUBLISH_LOST:  # lost, and not told yet: the loss handler will resend it
+            self._unsent.append(call)
+            return
         except Exception as exc:
             del self._pending[call.correlation_id]
             call.finish(b"", RpcConnectionError(f"cannot publish to {self.uri}: {exc!r}"))
             return
         self._confirms.add(call)
-        if call.deadline is not None:
-            self._deadlines.add(call, call.deadline, len(self._pending))
 
     def _drop(self, call: PendingCall) -> None:
         self._pending.pop(call.correlation_id, None)
@@ -304,11 +446,21 @@ class Connection:
     def _on_confirm(self, frame: _Pika) -> None:
         method = frame.method
         settled = self._confirms.settle(method.delivery_tag, method.multiple)
-        if isinstance(method, Basic.Nack):
-            for call in settled:
-                if self._pending.pop(call.correlation_id, None) is not None:
-                    err = f"RabbitMQ refused the request to {call.method.routing_key} (nack)"
-                    call.finish(b"", RpcConnectionError(err))
+        if not isinstance(method, Basic.Nack):
+            return
+        retry = False
+        for call in settled:
+            if call.done:
+                continue
+            call.nacks += 1
+            if self._reconnect is not None and call.nacks <= MAX_NACKS:
+                self._unsent.append(call)  # a new channel often takes it (quorum leader moved)
+                retry = True
+            elif self._pending.pop(call.correlation_id, None) is not None:
+                err = f"RabbitMQ refused the request to {call.method.routing_key} (nack)"
+                call.finish(b"", RpcConnectionError(err))
+        if retry:
+            self._drop_connection(RpcConnectionError(f"RabbitMQ refused a request on {self.uri}"))
 
     def _on_return(self, _ch: _Pika, _method: _Pika, props: _Pika, _body: bytes) -> None:
         # Arrives before the publish's ack: no queue is bound for this service at all.
@@ -359,27 +511,64 @@ class Connection:
         self._fail_all(RpcConnectionError(f"the connection to {self.uri} was closed"))
         if self._pika is not None and self._pika.is_open:
             self._pika.close()  # _on_closed finishes
-        elif self._pika is None or self._pika.is_closed:
+        else:  # between attempts, or still opening: nothing to wait for
+            if self._pika is not None and not self._pika.is_closed:
+                try:
+                    self._pika.close()
+                except Exception:  # pika cannot close every opening state; dropped with the loop
+                    log.debug("closing a connection still opening failed", exc_info=True)
             self._io.finish()
 
-    def _on_channel_closed(self, _channel: _Pika, reason: BaseException) -> None:
-        if self._closing:
+    def _on_channel_closed(self, channel: _Pika, reason: BaseException) -> None:
+        if self._closing or channel is not self._channel:
             return
-        if isinstance(reason, pika_errors.ConnectionClosed):  # the whole connection went
-            self._lost(RpcConnectionError(f"lost the connection to {self.uri}: {reason}"))
-        else:
-            self._lost(RpcConnectionError(f"RabbitMQ closed the channel on {self.uri}: {reason}"))
+        self._channel = None
+        if isinstance(reason, pika_errors.ConnectionClosed):  # _on_closed follows
+            return
+        error = RpcConnectionError(f"RabbitMQ closed the channel on {self.uri}: {reason}")
+        if not self._connected_once:
+            self._lost(error)  # a refused topology at connect time is final
+        self._drop_connection(error)
+
+    def _drop_connection(self, error: RpcConnectionError) -> None:
+        """Close a connection that is no longer usable; ``_on_closed`` reconnects or gives up."""
+        self._loss = self._loss or error
         if self._pika is not None and self._pika.is_open:
             self._pika.close()
 
-    def _on_closed(self, _conn: _Pika, reason: BaseException) -> None:
-        if not self._closing:
-            self._lost(RpcConnectionError(f"lost the connection to {self.uri}: {reason}"))
-        self._io.finish()
+    def _on_closed(self, conn: _Pika, reason: BaseException) -> None:
+        if conn is not self._pika:
+            return
+        if self._closing:
+            self._io.finish()
+            return
+        error = self._loss or RpcConnectionError(f"lost the connection to {self.uri}: {reason}")
+        if self._failure is not None or not self._connected_once:
+            self._lost(error)
+            self._io.finish()
+            return
+        self._on_connection_lost(error)
+
+    def _on_connection_lost(self, error: RpcConnectionError) -> None:
+        """Keep every call that can still complete, then reconnect (``_schedule_reconnect``)."""
+        was_ready, self._ready = self._ready, False
+        self._loss = None
+        self._channel = None
+        self._reply_ack_tag = self._replies_unacked = 0  # delivery tags die with the channel
+        # Unconfirmed requests may or may not have reached a queue: send them again.
+        resend = [call for call in self._confirms.drain() if not call.done]
+        self._unsent = resend + [call for call in self._unsent if not call.done]
+        for consumer in self._consumers:
+            consumer._detach()
+        if was_ready:
+            log.warning(
+                "%s (%d calls pending, %d to resend)", error, len(self._pending), len(resend)
+            )
+        self._schedule_reconnect(error)
 
     def _lost(self, error: RpcConnectionError) -> None:
-        """The connection became unusable: fail what waits on it (reconnecting is issue 4)."""
-        if self._failure is None and self._ready:
+        """The connection is over for good: fail what waits on it."""
+        if self._failure is None and self._connected_once and not self._closing:
             log.error("%s", error)
         self._fail_all(error)
         for consumer in self._consumers:
@@ -390,6 +579,7 @@ class Connection:
         if self._failure is None:
             self._failure = error
         calls, self._pending = list(self._pending.values()), {}
+        self._unsent = []
         self._deadlines.clear()
         for call in calls:
             call.finish(b"", error)
@@ -402,4 +592,12 @@ class Connection:
             consumer._lost(self._failure or RpcConnectionError("not connected"))
             return
         self._consumers.append(consumer)
-        self._pika.channel(on_open_callback=consumer._on_channel_open)
+        if self._ready:  # else it starts once reconnected
+            consumer._resume()
+
+    def _open_channel(self, on_open: Callable[[_Pika], None]) -> bool:
+        """Open a channel if connected (under the lock); False while reconnecting."""
+        if not self._ready or self._pika is None or not self._pika.is_open:
+            return False
+        self._pika.channel(on_open_callback=on_open)
+        return True

@@ -6,6 +6,12 @@ only when the reply's publisher confirm arrives, as Nameko does: a request whose
 confirmed goes back to the queue if the connection is lost. Replies are published by the worker
 thread itself under the connection's I/O lock (see ``connection``), so answering costs no
 hand-over to another thread.
+
+When the connection is lost, the broker requeues every request not yet acked, and delivery
+tags die with their channel: replies to requests of a lost channel are dropped, never acked on
+a new channel (the redelivered request is answered instead: at-least-once, as Nameko). Once
+reconnected, the consumer declares, binds and consumes again on a new channel; a channel the
+broker closes while connected is reopened the same way after a second.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from pika import exceptions as pika_errors
 from pika.spec import Basic
 from rpcgen.runtime.calls import Confirms
 from rpcgen.runtime.connection import Connection
@@ -31,15 +38,19 @@ def consume(
     connection: Connection, queue: str, binding_key: str, prefetch: int,
     on_delivery: Callable[[Delivery], None],
     on_lost: Callable[[RpcConnectionError], None] | None = None,
+    arguments: dict[str, object] | None = None,
 ) -> Consumer:  # fmt: skip
-    """Start consuming a service queue (declared durable, bound with ``binding_key``).
+    """Start consuming a service queue (declared durable with ``arguments``, bound with
+    ``binding_key``).
 
     ``on_delivery`` runs under the I/O lock for each request and must hand it off at once;
     the request is settled later with ``Consumer.reply`` or ``Consumer.ack``. ``on_lost`` runs
     if the consumer stops because its channel or the connection was lost. Blocks until the
     broker has registered the consumer.
     """
-    consumer = Consumer(connection, queue, binding_key, prefetch, on_delivery, on_lost)
+    consumer = Consumer(
+        connection, queue, binding_key, prefetch, on_delivery, on_lost, arguments=arguments
+    )
     connection._post(partial(connection._add_consumer, consumer))
     consumer.ready.wait()
     if consumer.error is not None:
@@ -50,10 +61,13 @@ def consume(
 class Delivery:
     """One request as it came off a service queue."""
 
-    __slots__ = ("body", "properties", "routing_key", "tag")
+    __slots__ = ("body", "epoch", "properties", "routing_key", "tag")
 
-    def __init__(self, tag: int, routing_key: str, properties: _Pika, body: bytes) -> None:
+    def __init__(
+        self, tag: int, routing_key: str, properties: _Pika, body: bytes, epoch: int = 0
+    ) -> None:
         self.tag = tag
+        self.epoch = epoch  # which channel of its consumer delivered it: tags are per channel
         self.routing_key = routing_key
         self.properties = properties
         self.body = body
@@ -72,8 +86,11 @@ class Consumer:
         self, connection: Connection, queue: str, binding_key: str, prefetch: int,
         on_delivery: Callable[[Delivery], None],
         on_lost: Callable[[RpcConnectionError], None] | None = None,
+        *,
+        arguments: dict[str, object] | None = None,
     ) -> None:  # fmt: skip
         self._conn = connection
+        self._arguments = arguments
         self._on_lost = on_lost
         self.queue = queue
         self._binding_key = binding_key
@@ -83,17 +100,26 @@ class Consumer:
         self._tag: str | None = None
         self._confirms: Confirms[int] = Confirms()
         self._unsettled = 0
+        self._epoch = 0  # counts the channels opened: a delivery's tag is valid on its own only
+        self._stopped = False
         self.error: RpcConnectionError | None = None
         self.ready = threading.Event()
         self.drained = threading.Event()
 
-    def reply(self, delivery_tag: int, routing_key: str, properties: _Pika, body: bytes) -> None:
-        """Publish a reply and ack request ``delivery_tag`` once the reply is confirmed."""
-        self._conn._post(partial(self._publish_reply, delivery_tag, routing_key, properties, body))
+    def reply(
+        self, delivery_tag: int, routing_key: str, properties: _Pika, body: bytes,
+        epoch: int | None = None,
+    ) -> None:  # fmt: skip
+        """Publish a reply and ack request ``delivery_tag`` once the reply is confirmed.
 
-    def ack(self, delivery_tag: int) -> None:
+        ``epoch`` is the request's ``Delivery.epoch`` (None: the current channel's).
+        """
+        post = partial(self._publish_reply, delivery_tag, epoch, routing_key, properties, body)
+        self._conn._post(post)
+
+    def ack(self, delivery_tag: int, epoch: int | None = None) -> None:
         """Ack a request that gets no reply."""
-        self._conn._post(partial(self._settle, delivery_tag, True))
+        self._conn._post(partial(self._ack, delivery_tag, epoch))
 
     def stop(self) -> None:
         """Stop taking requests; those already received are still settled."""
@@ -101,12 +127,29 @@ class Consumer:
 
     # -- under the I/O lock ---------------------------------------------------------------------
 
+    def _resume(self) -> None:
+        """Start (again) on a new channel, once connected and unless stopped."""
+        if self._channel is None and not self._stopped and self.error is None:
+            self._conn._open_channel(self._on_channel_open)
+
+    def _detach(self) -> None:
+        """The connection is gone: whatever this channel delivered is requeued by the broker."""
+        self._channel = None
+        self._tag = None
+        self._confirms = Confirms()
+        self._unsettled = 0
+        self._check_drained()
+
     def _on_channel_open(self, channel: _Pika) -> None:
+        if self._stopped or self.error is not None:
+            channel.close()
+            return
         self._channel = channel
+        self._epoch += 1
         channel.add_on_close_callback(self._on_channel_closed)
         channel.queue_declare(
             self.queue, durable=True, exclusive=False, auto_delete=False,
-            callback=self._on_declared,
+            arguments=self._arguments, callback=self._on_declared,
         )  # fmt: skip
 
     def _on_declared(self, _frame: _Pika) -> None:
@@ -127,11 +170,21 @@ class Consumer:
 
     def _on_message(self, _ch: _Pika, deliver: _Pika, props: _Pika, body: bytes) -> None:
         self._unsettled += 1
-        self._on_delivery(Delivery(deliver.delivery_tag, deliver.routing_key, props, body))
+        delivery = Delivery(deliver.delivery_tag, deliver.routing_key, props, body, self._epoch)
+        self._on_delivery(delivery)
 
-    def _publish_reply(self, tag: int, routing_key: str, props: _Pika, body: bytes) -> None:
+    def _current(self, epoch: int | None) -> bool:
+        """Whether a request of channel ``epoch`` can still be settled (its channel is open)."""
         if self._channel is None or not self._channel.is_open:
-            return  # lost: the broker redelivers the request
+            return False
+        return epoch is None or epoch == self._epoch
+
+    def _publish_reply(
+        self, tag: int, epoch: int | None, routing_key: str, props: _Pika, body: bytes
+    ) -> None:
+        if not self._current(epoch):
+            log.info("dropped a reply to a request of a lost channel: it is redelivered")
+            return
         # Not mandatory: a reply nobody waits for any more is dropped, as Nameko does.
         self._channel.basic_publish(self._conn.exchange, routing_key, body, props)
         self._confirms.add(tag)
@@ -144,6 +197,10 @@ class Consumer:
                 log.error("RabbitMQ refused a reply (nack); requeueing its request")
             self._settle(tag, ok)
 
+    def _ack(self, tag: int, epoch: int | None) -> None:
+        if self._current(epoch):
+            self._settle(tag, True)
+
     def _settle(self, tag: int, ok: bool) -> None:
         if self._channel is None or not self._channel.is_open:
             return
@@ -155,6 +212,7 @@ class Consumer:
         self._check_drained()
 
     def _cancel(self) -> None:
+        self._stopped = True
         if self._tag is None or self._channel is None or not self._channel.is_open:
             self._tag = None
             self._check_drained()
@@ -163,16 +221,25 @@ class Consumer:
         self._channel.basic_cancel(tag, callback=lambda _f: self._check_drained())
 
     def _check_drained(self) -> None:
-        if self._tag is None and self._unsettled == 0:
+        if self._stopped and self._tag is None and self._unsettled == 0:
             self.drained.set()
 
-    def _on_channel_closed(self, _channel: _Pika, reason: BaseException) -> None:
-        self._channel = None
+    def _on_channel_closed(self, channel: _Pika, reason: BaseException) -> None:
+        if channel is not self._channel:
+            return
+        self._detach()
         if self._conn._closing:  # closed on purpose: nothing went wrong
             self.ready.set()
             self.drained.set()
-        else:
-            self._lost(RpcConnectionError(f"RabbitMQ closed the {self.queue} channel: {reason}"))
+            return
+        if isinstance(reason, pika_errors.ConnectionClosed):
+            return  # the connection reconnects, then resumes us (or gives up: _lost)
+        error = RpcConnectionError(f"RabbitMQ closed the {self.queue} channel: {reason}")
+        if not self.ready.is_set():  # refused at start (e.g. queue arguments differ): final
+            self._lost(error)
+            return
+        log.warning("%s; reopening it in 1 s", error)
+        self._conn._loop.call_later(1.0, self._resume)
 
     def _lost(self, error: RpcConnectionError) -> None:
         if self.error is None:

@@ -24,6 +24,8 @@ __all__ = ["Driver", "Output"]
 
 log = logging.getLogger(__name__)
 
+_IDLE_RECHECK = 1.0  # seconds the background thread waits at most between looks
+
 
 class Output(Protocol):
     """Frames queued during a turn, handed to the transport in one piece by ``flush_outbox``."""
@@ -183,6 +185,11 @@ class Driver:
     def _serve_once(self) -> None:
         with self.lock:
             wait = self.loop.next_timeout()
+        if self.finished:
+            return
+        # A driver's turn may drain the wake-up meant for us (finish() from its turn): look
+        # again at least once a second rather than sleep on a wake-up already consumed.
+        wait = _IDLE_RECHECK if wait is None else min(wait, _IDLE_RECHECK)
         with self._park:
             parked = self._driving and not self.finished
             if parked:  # the driver reads the socket meanwhile; it wakes us when it leaves

@@ -29,6 +29,7 @@ from rpcgen.runtime.consumer import Consumer, Delivery, consume
 from rpcgen.runtime.dispatch import Dispatcher, reply_properties
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.spec import Method
+from rpcgen.runtime.uris import Backoff
 
 __all__ = ["Server", "ServiceRunner", "run_in_background", "serve", "serve_main"]
 
@@ -49,6 +50,9 @@ class ServiceRunner:
     it); otherwise the runner opens one on ``uri`` and closes it when stopped. ``prefetch``,
     the number of requests held unacknowledged at once, defaults to ``max_workers``; raising it
     raises throughput, because a request holds its slot until its reply is confirmed.
+    ``queue_type`` (e.g. ``"quorum"``) declares the service queue with ``x-queue-type``: every
+    peer of the service must then declare it identically (see README, "Reliability").
+    ``reconnect`` is the owned connection's ``Backoff``: a server outlives broker restarts.
     """
 
     def __init__(
@@ -60,12 +64,16 @@ class ServiceRunner:
         max_workers: int = 10,
         prefetch: int | None = None,
         exchange: str = wire.DEFAULT_EXCHANGE,
+        queue_type: str | None = None,
+        reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self.server = server
         self._uri = uri
         self._exchange = exchange
+        self._queue_type = queue_type
+        self._reconnect = reconnect
         self._connection = connection
         self._owns_connection = connection is None
         self.max_workers = max_workers
@@ -93,8 +101,12 @@ class ServiceRunner:
         svc = self.server.service_name
         if self._connection is None:
             self._connection = Connection(
-                self._uri, exchange=self._exchange, client_name=svc, reply_queue=False
-            )
+                self._uri, exchange=self._exchange, client_name=svc, reply_queue=False,
+                reconnect=self._reconnect,
+            )  # fmt: skip
+        arguments: dict[str, object] | None = None
+        if self._queue_type is not None:
+            arguments = {"x-queue-type": self._queue_type}
         # The connection's size limit (``Connection(max_message_bytes=...)``) bounds requests
         # and replies alike.
         self._dispatcher.max_message_bytes = self._connection.max_message_bytes
@@ -105,7 +117,7 @@ class ServiceRunner:
         try:
             self._consumer = consume(
                 self._connection, wire.service_queue(svc), wire.service_binding(svc), self.prefetch,
-                self._requests.put, on_lost=lambda _err: self.stopping.set(),
+                self._requests.put, on_lost=lambda _err: self.stopping.set(), arguments=arguments,
             )  # fmt: skip
         except BaseException:
             self._shutdown_workers(timeout=None)
@@ -152,11 +164,12 @@ class ServiceRunner:
                 body = wire.error_reply(exc)
             consumer = self._consumer
             assert consumer is not None  # deliveries only come once consuming started
+            props = request.properties
             if body is None:
-                consumer.ack(request.tag)
+                consumer.ack(request.tag, request.epoch)
             else:
-                reply_to = request.properties.reply_to
-                consumer.reply(request.tag, reply_to, reply_properties(request.properties), body)
+                reply_props = reply_properties(props)
+                consumer.reply(request.tag, props.reply_to, reply_props, body, request.epoch)
 
 
 @contextmanager
@@ -168,11 +181,13 @@ def run_in_background(
     max_workers: int = 10,
     prefetch: int | None = None,
     exchange: str = wire.DEFAULT_EXCHANGE,
+    queue_type: str | None = None,
+    reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
 ) -> Iterator[ServiceRunner]:
     """Serve ``server`` in background threads for the duration of the block (tests, demos)."""
     runner = ServiceRunner(
         server, uri, connection=connection, max_workers=max_workers, prefetch=prefetch,
-        exchange=exchange,
+        exchange=exchange, queue_type=queue_type, reconnect=reconnect,
     )  # fmt: skip
     runner.start()
     try:
@@ -189,16 +204,19 @@ def serve(
     prefetch: int | None = None,
     exchange: str = wire.DEFAULT_EXCHANGE,
     shutdown_timeout: float | None = None,
+    queue_type: str | None = None,
 ) -> None:
     """Serve ``server`` until SIGTERM or SIGINT, then stop gracefully and return.
 
     Requests already received are finished, answered and acked before returning (within
-    ``shutdown_timeout`` seconds, if given). Raises ``RpcConnectionError`` if the broker is
-    lost. Signal handlers are installed only when called from the main thread.
+    ``shutdown_timeout`` seconds, if given). A lost broker is reconnected to; raises
+    ``RpcConnectionError`` only if reconnecting is given up. Signal handlers are installed
+    only when called from the main thread.
     """
     runner = ServiceRunner(
-        server, uri, max_workers=max_workers, prefetch=prefetch, exchange=exchange
-    )
+        server, uri, max_workers=max_workers, prefetch=prefetch, exchange=exchange,
+        queue_type=queue_type,
+    )  # fmt: skip
     runner.start()
     restore = _on_signals(runner.stopping.set)
     try:
@@ -212,14 +230,17 @@ def serve(
         raise runner.error
 
 
-def serve_main(cls: type[Server], amqp_uri: str | None = None, max_workers: int = 10) -> int:
+def serve_main(
+    cls: type[Server], amqp_uri: str | Sequence[str] | None = None, max_workers: int = 10,
+    queue_type: str | None = None,
+) -> int:  # fmt: skip
     """Entry point of ``rpcgen serve module:Class``: serve ``cls()`` and return an exit code."""
     if not logging.getLogger().handlers:
         fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
         logging.basicConfig(level=logging.INFO, format=fmt)
         logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO is connection chatter
     try:
-        serve(cls(), amqp_uri, max_workers=max_workers)
+        serve(cls(), amqp_uri, max_workers=max_workers, queue_type=queue_type)
     except RpcConnectionError as exc:
         log.error("%s", exc)
         return 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
@@ -17,6 +18,7 @@ from pika import exceptions as pika_errors
 __all__ = [
     "DEFAULT_URI",
     "URI_ENV",
+    "Backoff",
     "describe_error",
     "mask_uri",
     "pika_parameters",
@@ -26,6 +28,32 @@ __all__ = [
 DEFAULT_URI = "amqp://guest:guest@localhost:5672/"
 URI_ENV = "RPCGEN_AMQP_URI"
 _SCHEMES = {"amqp": "amqp", "pyamqp": "amqp", "amqps": "amqps"}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How a lost connection is re-established: rounds over every URI, ``delay(n)`` apart.
+
+    Round ``n`` (from 1) waits ``min(initial * factor ** (n - 1), max)`` seconds, then tries
+    each URI once, starting with the one that was lost (a restarted node keeps its durable
+    reply queue). ``attempts`` bounds the rounds (None: keep trying); after the last one the
+    connection is given up and everything waiting on it fails with ``RpcConnectionError``.
+    """
+
+    initial: float = 0.1
+    max: float = 5.0
+    factor: float = 2.0
+    attempts: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.initial < 0 or self.max < 0 or self.factor < 1:
+            raise ValueError("Backoff needs initial >= 0, max >= 0 and factor >= 1")
+        if self.attempts is not None and self.attempts < 0:
+            raise ValueError("Backoff.attempts must be None or >= 0")
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before round ``attempt`` (1 for the first round after a loss)."""
+        return float(min(self.initial * self.factor ** min(attempt - 1, 64), self.max))
 
 
 def resolve_uris(uri: str | Sequence[str] | None) -> list[str]:

@@ -182,17 +182,19 @@ def _close_connections(rabbit_vhost: Vhost, connection_name: str) -> int:
     return 0
 
 
-def test_a_connection_closed_by_the_broker_fails_calls_and_stops_the_server(
+def test_without_reconnect_a_closed_connection_fails_calls_and_stops_the_server(
     rabbit_vhost: Vhost,
 ) -> None:
     impl = Itest()
-    runner = rt.ServiceRunner(impl, rabbit_vhost.uri, max_workers=2)
+    runner = rt.ServiceRunner(impl, rabbit_vhost.uri, max_workers=2, reconnect=None)
     runner.start()
     try:
         with raw_channel(rabbit_vhost.uri) as channel:
             declare_ghost(channel, "ghost")
         ghost: rt.Method[None] = rt.Method("ghost", "wait", params=(), result=None)
-        with ItestClient.connect(rabbit_vhost.uri, timeout=None, client_name="doomed") as client:
+        with ItestClient.connect(
+            rabbit_vhost.uri, timeout=None, client_name="doomed", reconnect=None
+        ) as client:
             # Nobody serves ghost and the call has no timeout: only the lost connection ends it.
             pending = rt.BoundMethod(client, ghost)._call_async((), {})
             assert _close_connections(rabbit_vhost, "rpcgen doomed") == 1
@@ -205,3 +207,19 @@ def test_a_connection_closed_by_the_broker_fails_calls_and_stops_the_server(
         assert isinstance(runner.error, rt.RpcConnectionError)
     finally:
         runner.stop()
+
+
+def test_a_connection_closed_by_the_broker_is_reopened_by_clients_and_servers(
+    rabbit_vhost: Vhost,
+) -> None:
+    uri = rabbit_vhost.uri
+    with (
+        rt.run_in_background(Itest(), uri, max_workers=2) as runner,
+        ItestClient.connect(uri, timeout=30, client_name="phoenix") as client,
+    ):
+        assert client.hello("before") == "hello, before"
+        assert _close_connections(rabbit_vhost, "rpcgen phoenix") == 1
+        assert client.hello("client back") == "hello, client back"
+        assert _close_connections(rabbit_vhost, "rpcgen itest") == 1
+        assert client.hello("server back") == "hello, server back"
+        assert not runner.stopping.is_set() and runner.error is None

@@ -1,0 +1,203 @@
+"""Losing the broker: clients and servers reconnect, and no call is lost or answered twice.
+
+Each test restarts (or closes connections of) a real RabbitMQ node. The semantics under test
+(README, "Reliability"): a call whose request was confirmed keeps waiting across a reconnect and
+gets its reply from the durable reply queue; a request a server held unacked is redelivered and
+answered once the broker is back (its handler runs again); a call made while disconnected
+waits for the reconnect within its timeout; a reply queue that expired meanwhile fails the
+calls that waited on it with ``ReplyQueueExpired``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+import pytest
+import rpcgen.runtime as rt
+from rpcgen.runtime.connection import Backoff
+from rpcgen.runtime.errors import ReplyQueueExpired
+from rpcgen.runtime.rabbitnode import RabbitNode
+from rpcgen.runtime.testing import Vhost
+
+from tests.integration.helpers import api
+from tests.integration.impls import Itest
+from tests.integration.stubs import ItestClient, ItestServer
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(110)]
+
+DEAD = "amqp://guest:guest@127.0.0.1:1/"  # nothing listens on port 1: refused at once
+
+
+class Holding(Itest):
+    """``hello("hold")`` blocks until ``release`` is set; every run of it is counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.held = threading.Semaphore(0)
+        self.runs: list[str] = []
+
+    def hello(self, name: str) -> str:
+        self.runs.append(name)
+        if name == "hold":
+            self.held.release()
+            assert self.release.wait(60)
+        return f"hello, {name}"
+
+
+class Outcomes:
+    """Counts every completion of calls made through ``Connection.call``: duplicates show."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, list[tuple[bytes, BaseException | None]]] = {}
+        self.cond = threading.Condition()
+
+    def call(self, connection: rt.Connection, name: str, timeout: float) -> None:
+        method = ItestServer.methods["hello"]
+        body = method.codec.encode_request((name,), {})
+
+        def done(reply: bytes, error: BaseException | None) -> None:
+            with self.cond:
+                self.seen.setdefault(name, []).append((reply, error))
+                self.cond.notify_all()
+
+        connection.call(method, body, timeout, done)
+
+    def wait(self, name: str, timeout: float = 60) -> tuple[bytes, BaseException | None]:
+        with self.cond:
+            assert self.cond.wait_for(lambda: name in self.seen, timeout), f"{name}: no outcome"
+            return self.seen[name][0]
+
+    def value(self, name: str) -> str:
+        reply, error = self.wait(name)
+        assert error is None, error
+        result = ItestServer.methods["hello"].codec.decode_reply(reply)
+        assert isinstance(result, str)
+        return result
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def _node(factory: Callable[..., RabbitNode]) -> RabbitNode:
+    return factory(management=False)  # restarts fast: a graceful stop takes a second
+
+
+def test_calls_across_a_broker_restart_are_answered_once(
+    rabbit_node_factory: Callable[..., RabbitNode],
+) -> None:
+    node = _node(rabbit_node_factory)
+    impl = Holding()
+    fast = Backoff(initial=0.1, max=0.5)
+    with (
+        rt.run_in_background(impl, node.uri, max_workers=2, reconnect=fast) as runner,
+        rt.Connection([node.uri, DEAD], reconnect=fast, connect_timeout=2) as connection,
+    ):
+        client, outcomes = ItestClient(connection, timeout=60), Outcomes()
+        assert client.hello("before") == "hello, before"
+        reply_queue = connection.reply_queue
+        outcomes.call(connection, "hold", 60)
+        assert impl.held.acquire(timeout=30)  # the server holds the request, unacked
+        time.sleep(0.3)  # and its publisher confirm has reached the client
+        node.stop()
+        _wait_for(lambda: not connection.is_connected)
+        assert connection.is_open  # reconnecting, not given up
+        outcomes.call(connection, "while down", 60)  # waits for the reconnect
+        node.start()
+        impl.release.set()
+        # The held request was redelivered to the reconnected server and answered again;
+        # the reply of its first run, made for a dead channel, was dropped.
+        assert outcomes.value("hold") == "hello, hold"
+        assert outcomes.value("while down") == "hello, while down"
+        assert client.hello("after") == "hello, after"
+        assert impl.runs.count("hold") == 2
+        assert connection.reply_queue == reply_queue  # durable: it survived the restart
+        time.sleep(0.5)  # room for a duplicate reply to show up
+        assert {name: len(seen) for name, seen in outcomes.seen.items()} == {
+            "hold": 1,
+            "while down": 1,
+        }
+        assert runner.error is None and not runner.stopping.is_set()
+
+
+def test_a_call_outliving_its_timeout_while_disconnected_times_out(
+    rabbit_node_factory: Callable[..., RabbitNode],
+) -> None:
+    node = _node(rabbit_node_factory)
+    with (
+        rt.run_in_background(Itest(), node.uri, max_workers=1, reconnect=Backoff(max=0.5)),
+        ItestClient.connect(node.uri, timeout=1.0, reconnect=Backoff(initial=0.2, max=0.2)) as c,
+    ):
+        assert c.hello("up") == "hello, up"
+        node.stop()
+        with pytest.raises(rt.RpcTimeout):
+            c.hello("down")
+        node.start()
+        assert c.with_timeout(30).hello("up again") == "hello, up again"
+
+
+def test_reconnecting_gives_up_after_its_attempts(
+    rabbit_node_factory: Callable[..., RabbitNode],
+) -> None:
+    node = _node(rabbit_node_factory)
+    # Two rounds a second apart: the call below is made during the first wait.
+    connection = rt.Connection(node.uri, reconnect=Backoff(initial=1.0, factor=1, attempts=2))
+    client = ItestClient(connection, timeout=None)
+    try:
+        node.stop()
+        future = client.hello.call_async("nobody home")  # sent once reconnected: never
+        with pytest.raises(rt.RpcConnectionError, match="gave up after 2 rounds"):
+            future.result(timeout=30)
+        assert not connection.is_open
+        with pytest.raises(rt.RpcConnectionError):
+            client.hello("closed")
+    finally:
+        connection.close()
+
+
+def _close_connections(vhost: Vhost, connection_name: str) -> int:
+    """Have the broker close every connection of this vhost with that client name."""
+    deadline = time.monotonic() + 15  # the management API lists new connections with a lag
+    while time.monotonic() < deadline:
+        rows = api(vhost, "GET", f"vhosts/{quote(vhost.name, safe='')}/connections")
+        names = [
+            row["name"]
+            for row in rows
+            if row.get("client_properties", {}).get("connection_name") == connection_name
+        ]
+        for name in names:
+            api(vhost, "DELETE", f"connections/{quote(name, safe='')}")
+        if names:
+            return len(names)
+        time.sleep(0.2)
+    return 0
+
+
+def test_a_reply_queue_that_expired_meanwhile_fails_its_calls(rabbit_vhost: Vhost) -> None:
+    impl = Holding()
+    slow = Backoff(initial=3.0, factor=1.0)  # stays away long past the queue's x-expires
+    with (
+        rt.run_in_background(impl, rabbit_vhost.uri, max_workers=2),
+        rt.Connection(
+            rabbit_vhost.uri, client_name="forgetful", reconnect=slow, reply_queue_ttl_ms=300
+        ) as connection,
+    ):
+        client = ItestClient(connection, timeout=60)
+        old_queue = connection.reply_queue
+        future = client.hello.call_async("hold")
+        assert impl.held.acquire(timeout=30)
+        time.sleep(0.3)  # the request's confirm has arrived: the call waits on its reply queue
+        assert _close_connections(rabbit_vhost, "rpcgen forgetful") == 1
+        impl.release.set()  # its reply goes to a queue about to expire
+        with pytest.raises(ReplyQueueExpired, match="expired while disconnected"):
+            future.result()
+        assert connection.reply_queue != old_queue
+        assert client.hello("fresh") == "hello, fresh"  # on the new reply queue
+        assert rabbit_vhost.queue(old_queue) is None
