@@ -7,10 +7,11 @@ or ``describe_error``.
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 import pika
 from pika import exceptions as pika_errors
@@ -28,6 +29,7 @@ __all__ = [
 DEFAULT_URI = "amqp://guest:guest@localhost:5672/"
 URI_ENV = "RPCGEN_AMQP_URI"
 _SCHEMES = {"amqp": "amqp", "pyamqp": "amqp", "amqps": "amqps"}
+_TLS_FILES = ("cafile", "certfile", "keyfile")  # our query parameters, not pika's
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,9 @@ def pika_parameters(uri: str, *, heartbeat: int, connect_timeout: float, name: s
     """pika parameters for ``uri``: one attempt, Nameko's heartbeat, Celery-style ``//`` fixed.
 
     kombu reads ``host:5672//`` as the vhost ``/`` but pika would read ``''``; ``pyamqp://``
-    (kombu's spelling) is accepted as ``amqp://``.
+    (kombu's spelling) is accepted as ``amqp://``. An ``amqps://`` URI verifies the broker's
+    certificate against the system's CAs, or against ``?cafile=/path/ca.pem``; ``certfile``
+    and ``keyfile`` present a client certificate.
     """
     parts = urlsplit(uri)
     scheme = _SCHEMES.get(parts.scheme.lower())
@@ -105,10 +109,19 @@ def pika_parameters(uri: str, *, heartbeat: int, connect_timeout: float, name: s
             "use amqp:// or amqps://"
         )
     path = "/%2F" if parts.path == "//" else parts.path
+    query = parse_qs(parts.query, keep_blank_values=True)
+    tls = {key: query.pop(key)[-1] for key in _TLS_FILES if key in query}
+    rest = urlencode(query, doseq=True)
     try:
-        params = pika.URLParameters(urlunsplit(parts._replace(scheme=scheme, path=path)))
+        params = pika.URLParameters(
+            urlunsplit(parts._replace(scheme=scheme, path=path, query=rest))
+        )
     except ValueError as exc:
         raise ValueError(f"invalid AMQP URI {mask_uri(uri)}: {scrub(str(exc), uri)}") from None
+    if tls:
+        if scheme != "amqps":
+            raise ValueError(f"{', '.join(tls)} need an amqps:// URI: {mask_uri(uri)}")
+        params.ssl_options = _ssl_options(tls, parts.hostname or "localhost")
     if "heartbeat" not in parse_qs(parts.query):
         params.heartbeat = heartbeat
     # One attempt: a refused login or vhost must surface at once, not after pika's retries.
@@ -117,6 +130,17 @@ def pika_parameters(uri: str, *, heartbeat: int, connect_timeout: float, name: s
     params.stack_timeout = connect_timeout
     params.client_properties = {"connection_name": name}
     return params
+
+
+def _ssl_options(files: dict[str, str], hostname: str) -> Any:
+    """TLS that trusts ``cafile`` (else the system's CAs), with an optional client certificate."""
+    try:
+        context = ssl.create_default_context(cafile=files.get("cafile"))
+        if "certfile" in files:
+            context.load_cert_chain(files["certfile"], files.get("keyfile"))
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot load the TLS files {files}: {exc}") from None
+    return pika.SSLOptions(context, server_hostname=hostname)
 
 
 def describe_error(uri: str, error: BaseException) -> str:
