@@ -21,6 +21,7 @@ from typing import ClassVar, TypeVar
 from rpcgen.runtime import wire
 from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Connection
 from rpcgen.runtime.spec import Method
+from rpcgen.runtime.uris import Backoff
 
 __all__ = ["AsyncClient", "AsyncConnection"]
 
@@ -82,10 +83,13 @@ class AsyncConnection:
         *,
         exchange: str = wire.DEFAULT_EXCHANGE,
         client_name: str = "rpcgen_client",
+        reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
     ) -> AsyncConnection:
         """Connect without blocking the event loop; the result owns (and closes) its connection."""
         loop = asyncio.get_running_loop()
-        connect = partial(Connection, uri, exchange=exchange, client_name=client_name)
+        connect = partial(
+            Connection, uri, exchange=exchange, client_name=client_name, reconnect=reconnect
+        )
         self = cls(await loop.run_in_executor(None, connect))
         self._owned = True
         return self
@@ -135,9 +139,12 @@ class AsyncClient:
         timeout: float | None = DEFAULT_TIMEOUT,
         exchange: str = wire.DEFAULT_EXCHANGE,
         client_name: str = "rpcgen_client",
+        reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
     ) -> AsyncIterator[_A]:
         """A client on a connection of its own, closed when the block ends."""
-        connection = await AsyncConnection.open(uri, exchange=exchange, client_name=client_name)
+        connection = await AsyncConnection.open(
+            uri, exchange=exchange, client_name=client_name, reconnect=reconnect
+        )
         try:
             client = cls(connection, timeout=timeout)
             client._owns_connection = True

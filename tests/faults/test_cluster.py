@@ -1,0 +1,56 @@
+"""More than one machine: a 3-node cluster loses the node its client and server use.
+
+The service queue is a quorum queue (replicated on every node); the client's reply queue is a
+classic queue homed on the node it connected to. When that node stops, both reconnect through
+the next URI; the client finds its reply queue unreachable (its node is down), fails the call
+that was waiting on it with ``RpcConnectionError`` and continues on a new reply queue.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import rpcgen.runtime as rt
+from rpcgen.runtime.connection import Backoff
+from rpcgen.runtime.rabbitcluster import RabbitCluster
+
+from tests.integration.impls import Itest
+from tests.integration.stubs import ItestClient
+
+pytestmark = [pytest.mark.broker, pytest.mark.timeout(110)]
+
+
+def _queue_types(cluster: RabbitCluster, vhost: str) -> dict[str, str]:
+    rows = json.loads(
+        cluster.ctl("list_queues", "-p", vhost, "name", "type", "--formatter", "json")
+    )
+    return {row["name"]: row["type"] for row in rows}
+
+
+def test_calls_go_on_through_the_other_nodes(rabbit_cluster: RabbitCluster) -> None:
+    uris = rabbit_cluster.add_vhost("failover")
+    impl = Itest()
+    fast = Backoff(initial=0.1, max=1.0)
+    with (
+        rt.run_in_background(impl, uris, max_workers=2, queue_type="quorum", reconnect=fast),
+        rt.Connection(uris, client_name="roamer", reconnect=fast) as connection,
+    ):
+        client = ItestClient(connection, timeout=30)
+        assert client.hello("node 1") == "hello, node 1"
+        assert _queue_types(rabbit_cluster, "failover")["rpc-itest"] == "quorum"
+        assert connection.uri == rt.mask_uri(uris[0])
+        old_reply_queue = connection.reply_queue
+
+        in_flight = client.sleep.call_async(2.0)
+        assert impl.started.acquire(timeout=30)
+        time.sleep(0.3)  # its request is confirmed: it waits on the reply queue of node 1
+        rabbit_cluster.nodes[0].stop()
+        with pytest.raises(rt.RpcConnectionError, match="node that is down"):
+            in_flight.result()
+
+        answers = [client.hello(f"call {i}") for i in range(20)]
+        assert answers == [f"hello, call {i}" for i in range(20)]
+        assert connection.uri in {rt.mask_uri(uri) for uri in uris[1:]}
+        assert connection.reply_queue != old_reply_queue
