@@ -64,6 +64,7 @@ class Soak(HelloServiceServer):
         return a / b
 
 logging.basicConfig(level=logging.WARNING, format="%(asctime)s server %(levelname)s %(message)s")
+logging.getLogger("pika").setLevel(logging.CRITICAL)
 code = 0
 try:
     rt.serve(Soak(), sys.argv[1], max_workers=8)
@@ -89,6 +90,7 @@ def client_process(
 
     fmt = f"%(asctime)s client{index} %(levelname)s %(message)s"
     logging.basicConfig(level=logging.WARNING, format=fmt)
+    logging.getLogger("pika").setLevel(logging.CRITICAL)  # rpcgen logs the loss and reconnect
     tallies = [Counter[str]() for _ in range(threads)]
     running = [0] * threads  # the call each thread is in, 0 when none (for hung calls)
     conn = rt.Connection(uri, client_name=f"soak{index}")
