@@ -1,0 +1,86 @@
+"""The same poison messages sent to Nameko 2.14.1: what its users get, as measured.
+
+A characterisation, not a goal: each case records what a Nameko service does with a message
+that rpcgen's server answers or acks (tests/faults/test_poison.py). It fails if Nameko's
+behaviour changes. Skipped without the Nameko environment (scripts/_setup.sh makes it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rpcgen.runtime.testing import Vhost
+
+from tests.faults.poison import JSON, RawCaller
+from tests.interop.harness import NamekoServices, find_nameko_python
+
+pytestmark = pytest.mark.nameko
+GOOD = b'{"args": ["x"], "kwargs": {}}'
+
+
+@pytest.fixture
+def greeter(rabbit_vhost: Vhost, tmp_path: Path) -> Iterator[NamekoServices]:
+    python = find_nameko_python("2.14.1")
+    if python is None:
+        pytest.skip("no Nameko 2.14.1 environment")
+    services = NamekoServices(python, rabbit_vhost, tmp_path)
+    try:
+        services.wait_ready()
+        yield services
+    finally:
+        services.kill()
+
+
+def _outcome(caller: RawCaller, services: NamekoServices, vhost: Vhost, **case: Any) -> str:
+    """What one message does to Nameko: its reply's exc_type, 'no reply', or 'died'."""
+    body = case.pop("body", GOOD)
+    cid = caller.publish("greeter.hello", body, **case)
+    try:
+        reply = caller.replies(1, timeout=5)[cid]
+        return str(reply["error"]["exc_type"]) if reply["error"] else "result"
+    except AssertionError:
+        pass
+    time.sleep(1)
+    queue = vhost.queue("rpc-greeter")
+    assert queue is not None
+    if services._proc.poll() is not None:  # its message back in the queue, for the next one
+        return f"died ({queue.messages_ready} ready)"
+    return f"no reply ({queue.messages_ready} ready, {queue.messages_unacknowledged} unacked)"
+
+
+# case: (message, what Nameko 2.14.1 does); rpcgen's answer in the comment.
+CASES: dict[str, tuple[dict[str, Any], str]] = {
+    # rpcgen: MalformedRequest. Nameko: dropped silently (acked), the caller waits it out.
+    "pickle content type": ({"content_type": "application/x-python-serialize"},
+                            "no reply (0 ready, 0 unacked)"),
+    "invalid json": ({"body": b"{not json", **JSON}, "no reply (0 ready, 0 unacked)"),
+    "invalid utf-8": ({"body": b'{"args": ["\xff"], "kwargs": {}}', **JSON},
+                      "no reply (0 ready, 0 unacked)"),
+    # rpcgen: MalformedRequest / acked and logged. Nameko: the service process exits and the
+    # message goes back to the queue, to kill the next instance too (issue #753).
+    "no content type": ({}, "died (1 ready)"),
+    "no reply_to": ({"reply": False, **JSON}, "died (1 ready)"),
+    # rpcgen: MalformedRequest ("request body is a JSON array, not an object"). Nameko: a
+    # TypeError from its own code.
+    "array body": ({"body": b"[1]", **JSON}, "TypeError"),
+    # Both: MalformedRequest.
+    "no kwargs": ({"body": b'{"args": ["x"]}', **JSON}, "MalformedRequest"),
+    # Both answer; Nameko splits the string into a stack of characters, rpcgen keeps it whole.
+    "call_id_stack string": ({"headers": {"nameko.call_id_stack": "abc"}, **JSON}, "result"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_nameko_on_poison(
+    greeter: NamekoServices, rabbit_vhost: Vhost, amqp_uri: str, case: str
+) -> None:
+    caller = RawCaller(amqp_uri)
+    try:
+        props, expected = CASES[case]
+        assert _outcome(caller, greeter, rabbit_vhost, **dict(props)) == expected
+    finally:
+        caller.close()
