@@ -82,6 +82,7 @@ class ServiceRunner:
         self._requests: SimpleQueue[Delivery | None] = SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._consumer: Consumer | None = None
+        self._consuming = threading.Event()  # set once _consumer is assigned
         self.stopping = threading.Event()
         """Set when a stop is requested or the connection is lost."""
 
@@ -124,6 +125,7 @@ class ServiceRunner:
             if self._owns_connection:
                 self._connection.close()
             raise
+        self._consuming.set()
         log.info(
             "serving %s on %s (%d workers, prefetch %d)",
             svc, self._connection.uri, self.max_workers, self.prefetch,
@@ -162,8 +164,10 @@ class ServiceRunner:
             except BaseException as exc:  # even SystemExit from a handler must not kill a worker
                 log.exception("request to %s failed outside its handler", request.routing_key)
                 body = wire.error_reply(exc)
+            # A request can arrive before consume() has returned: wait for the assignment.
+            self._consuming.wait()
             consumer = self._consumer
-            assert consumer is not None  # deliveries only come once consuming started
+            assert consumer is not None
             props = request.properties
             if body is None:
                 consumer.ack(request.tag, request.epoch)

@@ -22,7 +22,7 @@ from rpcgen.runtime.errors import ReplyQueueExpired
 from rpcgen.runtime.rabbitnode import RabbitNode
 from rpcgen.runtime.testing import Vhost
 
-from tests.integration.helpers import api
+from tests.integration.helpers import api, declare_ghost, raw_channel
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient, ItestServer
 
@@ -147,12 +147,13 @@ def test_reconnecting_gives_up_after_its_attempts(
     rabbit_node_factory: Callable[..., RabbitNode],
 ) -> None:
     node = _node(rabbit_node_factory)
-    # Two rounds a second apart: the call below is made during the first wait.
-    connection = rt.Connection(node.uri, reconnect=Backoff(initial=1.0, factor=1, attempts=2))
+    with raw_channel(node.uri) as channel:
+        declare_ghost(channel, "itest")  # a queue nobody serves: the call stays pending
+    connection = rt.Connection(node.uri, reconnect=Backoff(initial=0.2, factor=1, attempts=2))
     client = ItestClient(connection, timeout=None)
     try:
+        future = client.hello.call_async("nobody home")
         node.stop()
-        future = client.hello.call_async("nobody home")  # sent once reconnected: never
         with pytest.raises(rt.RpcConnectionError, match="gave up after 2 rounds"):
             future.result(timeout=30)
         assert not connection.is_open
