@@ -85,6 +85,7 @@ def serve_command(
         list[str] | None,
         typer.Option(
             "--amqp-uri",
+            metavar="URI",
             help="amqp:// or amqps:// URI; repeat it for failover (tried in turn); "
             "default: $RPCGEN_AMQP_URI, else localhost.",
             show_default=False,
@@ -97,6 +98,7 @@ def serve_command(
         str | None,
         typer.Option(
             "--queue-type",
+            metavar="TYPE",
             help="x-queue-type of the service queue, e.g. quorum; every peer of the service "
             "must declare it the same way.",
             show_default=False,

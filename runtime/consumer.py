@@ -102,6 +102,7 @@ class Consumer:
         self._unsettled = 0
         self._epoch = 0  # counts the channels opened: a delivery's tag is valid on its own only
         self._stopped = False
+        self._opening = False  # a channel was asked for and has not opened yet
         self.error: RpcConnectionError | None = None
         self.ready = threading.Event()
         self.drained = threading.Event()
@@ -129,20 +130,22 @@ class Consumer:
 
     def _resume(self) -> None:
         """Start (again) on a new channel, once connected and unless stopped."""
-        if self._channel is None and not self._stopped and self.error is None:
-            self._conn._open_channel(self._on_channel_open)
+        if self._channel is None and not self._opening and not self._stopped and not self.error:
+            self._opening = self._conn._open_channel(self._on_channel_open)
 
     def _detach(self) -> None:
         """The connection is gone: whatever this channel delivered is requeued by the broker."""
         self._channel = None
+        self._opening = False
         self._tag = None
         self._confirms = Confirms()
         self._unsettled = 0
         self._check_drained()
 
     def _on_channel_open(self, channel: _Pika) -> None:
-        if self._stopped or self.error is not None:
-            channel.close()
+        self._opening = False
+        if self._stopped or self.error is not None or self._channel is not None:
+            channel.close()  # not wanted any more, or one is open already
             return
         self._channel = channel
         self._epoch += 1

@@ -13,9 +13,12 @@ import time
 
 import pytest
 import rpcgen.runtime as rt
+from pika.exceptions import ChannelClosedByBroker
 from rpcgen.runtime.connection import Backoff
 from rpcgen.runtime.rabbitcluster import RabbitCluster
+from rpcgen.runtime.testing import Vhost
 
+from tests.integration.helpers import raw_channel
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
 
@@ -54,3 +57,23 @@ def test_calls_go_on_through_the_other_nodes(rabbit_cluster: RabbitCluster) -> N
         assert answers == [f"hello, call {i}" for i in range(20)]
         assert connection.uri in {rt.mask_uri(uri) for uri in uris[1:]}
         assert connection.reply_queue != old_reply_queue
+
+
+def test_a_quorum_service_queue_must_be_declared_identically_by_every_peer(
+    rabbit_vhost: Vhost,
+) -> None:
+    uri = rabbit_vhost.uri
+    with (
+        rt.run_in_background(Itest(), uri, queue_type="quorum"),
+        ItestClient.connect(uri, timeout=30) as client,
+    ):
+        assert client.hello("quorum") == "hello, quorum"
+        info = rabbit_vhost.queue("rpc-itest")
+        assert info is not None and info.arguments == {"x-queue-type": "quorum"}
+        # What Nameko 2.14.1 does when it serves the service: declare it without arguments.
+        with raw_channel(uri) as channel, pytest.raises(ChannelClosedByBroker) as refused:
+            channel.queue_declare("rpc-itest", durable=True)
+        assert refused.value.reply_code == 406
+        # And an rpcgen peer declaring the default (classic) queue fails to start, clearly.
+        with pytest.raises(rt.RpcConnectionError, match="PRECONDITION_FAILED"):
+            rt.ServiceRunner(Itest(), uri).start()
