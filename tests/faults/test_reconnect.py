@@ -90,8 +90,9 @@ def _node(factory: Callable[..., RabbitNode]) -> RabbitNode:
     return factory(management=False)  # restarts fast: a graceful stop takes a second
 
 
+@pytest.mark.parametrize("how", ["stop", "kill"])
 def test_calls_across_a_broker_restart_are_answered_once(
-    rabbit_node_factory: Callable[..., RabbitNode],
+    rabbit_node_factory: Callable[..., RabbitNode], how: str
 ) -> None:
     node = _node(rabbit_node_factory)
     impl = Holding()
@@ -106,7 +107,7 @@ def test_calls_across_a_broker_restart_are_answered_once(
         outcomes.call(connection, "hold", 60)
         assert impl.held.acquire(timeout=30)  # the server holds the request, unacked
         time.sleep(0.3)  # and its publisher confirm has reached the client
-        node.stop()
+        node.stop() if how == "stop" else node.kill()
         _wait_for(lambda: not connection.is_connected)
         assert connection.is_open  # reconnecting, not given up
         outcomes.call(connection, "while down", 60)  # waits for the reconnect
