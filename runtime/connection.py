@@ -269,6 +269,7 @@ class Connection:
             self._round_failed(RpcConnectionError(f"cannot connect to RabbitMQ: {tried}"))
             return
         self._current = self._round.pop(0)
+        self._pika = None  # callbacks of the previous connection are stale from here on
         self._pika = _BatchingConnection(
             self._params[self._current],
             on_open_callback=self._on_open,
@@ -279,7 +280,7 @@ class Connection:
         self._io.output = self._pika
 
     def _on_open_error(self, conn: _Pika, error: BaseException) -> None:
-        if conn is not self._pika:
+        if self._pika is not None and conn is not self._pika:
             return
         self._open_errors.append(describe_error(self._uris[self._current], error))
         self._try_next()
@@ -537,7 +538,7 @@ class Connection:
             self._pika.close()
 
     def _on_closed(self, conn: _Pika, reason: BaseException) -> None:
-        if conn is not self._pika:
+        if self._pika is not None and conn is not self._pika:
             return
         if self._closing:
             self._io.finish()

@@ -102,7 +102,8 @@ SERVE = textwrap.dedent(
 
     class Loud(Itest):
         def sleep(self, seconds: float) -> float:
-            print("started", flush=True)
+            sys.stdout.write("started\\n")  # one write: two workers' prints interleave
+            sys.stdout.flush()
             return super().sleep(seconds)
 
     sys.exit(rt.serve_main(Loud, sys.argv[1], max_workers=2))
