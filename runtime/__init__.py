@@ -5,7 +5,7 @@ Everything generated code and users need is importable from here.
 
 from rpcgen.runtime.aio import AsyncClient, AsyncConnection
 from rpcgen.runtime.client import BoundMethod, Client, RpcFuture
-from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Connection
+from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Backoff, Connection
 from rpcgen.runtime.context import CallContext, context_data, current_context
 from rpcgen.runtime.errors import (
     BadRequest,
@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "AsyncClient",
     "AsyncConnection",
+    "Backoff",
     "BadRequest",
     "BoundMethod",
     "CallContext",
