@@ -43,7 +43,7 @@ import pika
 from pika import exceptions as pika_errors
 from pika.adapters.select_connection import SelectConnection
 from pika.spec import Basic
-from rpcgen.runtime import context, wire
+from rpcgen.runtime import context, transport, wire
 from rpcgen.runtime.calls import Completion, Confirms, Deadlines, PendingCall
 from rpcgen.runtime.driving import Driver
 from rpcgen.runtime.errors import (
@@ -314,6 +314,7 @@ class Connection:
 
     def _on_open(self, conn: _Pika) -> None:
         self._pika = conn
+        transport.install(conn)  # a send without a poll round, reads without a retry
         if self._connected_once and self._wants_reply_queue:
             conn.channel(on_open_callback=self._on_probe_open)  # did the reply queue survive?
         else:
@@ -429,9 +430,10 @@ class Connection:
         if self._reply_ack_tag:
             self._ack_replies()  # rides in the same send() as the request
         try:
-            self._channel.basic_publish(
-                self.exchange, call.method.routing_key, call.body, call.properties, mandatory=True
-            )
+            transport.publish(
+                self._channel, self.exchange, call.method.routing_key, call.body, call.properties,
+                mandatory=True,
+            )  # fmt: skip
         except _PUBLISH_LOST:  # lost, and not told yet: the loss handler will resend it
             self._unsent.append(call)
             return

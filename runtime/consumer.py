@@ -24,6 +24,7 @@ from typing import Any
 
 from pika import exceptions as pika_errors
 from pika.spec import Basic
+from rpcgen.runtime import transport
 from rpcgen.runtime.calls import Confirms
 from rpcgen.runtime.connection import Connection
 from rpcgen.runtime.errors import RpcConnectionError
@@ -189,7 +190,7 @@ class Consumer:
             log.info("dropped a reply to a request of a lost channel: it is redelivered")
             return
         # Not mandatory: a reply nobody waits for any more is dropped, as Nameko does.
-        self._channel.basic_publish(self._conn.exchange, routing_key, body, props)
+        transport.publish(self._channel, self._conn.exchange, routing_key, body, props)
         self._confirms.add(tag)
 
     def _on_confirm(self, frame: _Pika) -> None:
