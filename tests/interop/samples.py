@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime, timezone
-from datetime import time as time_of_day
-from decimal import Decimal
 from typing import Any
 
+from tests.interop.nameko_side.sample_values import SAMPLES as _SAMPLES
+
 # What a typed rpcgen client decodes (the Samples TypedDict of idl/greeter.py).
-SAMPLES: dict[str, Any] = {
-    "text": "caf\u00e9 \U0001f600",
-    "count": 42,
-    "big": 10**30,
-    "ratio": 2.5,
-    "flag": True,
-    "nothing": None,
-    "items": [1, "two", [3.0]],
-    "nested": {"a": {"b": [None, False]}},
-    "when": datetime(2020, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc),
-    "naive_when": datetime(2020, 1, 2, 3, 4, 5),
-    "day": date(2020, 1, 2),
-    "clock": time_of_day(3, 4, 5),
-    "amount": Decimal("1.50"),
-    "ident": uuid.UUID("12345678-1234-5678-1234-567812345678"),
-    "utf8_bytes": b"caf\xc3\xa9",
-    "binary": b"\x00\xff\xfe",
-}
+SAMPLES: dict[str, Any] = dict(_SAMPLES)
 
 
 def _marker(kind: str, value: object) -> dict[str, object]:

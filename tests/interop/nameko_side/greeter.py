@@ -7,14 +7,11 @@ default hop target (``GREETER_HOP_TARGET`` names another, e.g. an rpcgen server)
 
 import os
 import time
-import uuid
-from datetime import date, datetime, timezone
-from datetime import time as time_of_day
-from decimal import Decimal
 
 from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
 from nameko.rpc import RpcProxy, rpc
+from sample_values import SAMPLES
 
 HOP_TARGET = os.environ.get("GREETER_HOP_TARGET", "relay")
 
@@ -38,27 +35,6 @@ class WorkerContext(DependencyProvider):
 def context_of(ctx):
     data = {k: v for k, v in ctx.context_data.items() if k != "call_id_stack"}
     return {"context_data": data, "call_id_stack": ctx.call_id_stack, "call_id": ctx.call_id}
-
-
-# One value of every supported type; the keys are those of Samples in ../idl/greeter.py.
-SAMPLES = {
-    "text": "caf\u00e9 \U0001f600",
-    "count": 42,
-    "big": 10**30,
-    "ratio": 2.5,
-    "flag": True,
-    "nothing": None,
-    "items": [1, "two", [3.0]],
-    "nested": {"a": {"b": [None, False]}},
-    "when": datetime(2020, 1, 2, 3, 4, 5, 123456, tzinfo=timezone.utc),
-    "naive_when": datetime(2020, 1, 2, 3, 4, 5),
-    "day": date(2020, 1, 2),
-    "clock": time_of_day(3, 4, 5),
-    "amount": Decimal("1.50"),
-    "ident": uuid.UUID("12345678-1234-5678-1234-567812345678"),
-    "utf8_bytes": b"caf\xc3\xa9",
-    "binary": b"\x00\xff\xfe",
-}
 
 
 class Greeter:
