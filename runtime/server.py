@@ -236,7 +236,7 @@ def serve(
 
 def serve_main(
     cls: type[Server], amqp_uri: str | Sequence[str] | None = None, max_workers: int = 10,
-    queue_type: str | None = None,
+    queue_type: str | None = None, prefetch: int | None = None,
 ) -> int:  # fmt: skip
     """Entry point of ``rpcgen serve module:Class``: serve ``cls()`` and return an exit code."""
     if not logging.getLogger().handlers:
@@ -244,7 +244,7 @@ def serve_main(
         logging.basicConfig(level=logging.INFO, format=fmt)
         logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO is connection chatter
     try:
-        serve(cls(), amqp_uri, max_workers=max_workers, queue_type=queue_type)
+        serve(cls(), amqp_uri, max_workers=max_workers, prefetch=prefetch, queue_type=queue_type)
     except RpcConnectionError as exc:
         log.error("%s", exc)
         return 1

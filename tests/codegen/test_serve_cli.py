@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import rpcgen.runtime as rt
 from cgtools import REPO
+from rpcgen.runtime.testing import Vhost
 
 from generated.hello import DivisionByZero, HelloServiceClient
 
@@ -40,7 +41,7 @@ def served(amqp_uri: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}  # where ``generated`` lives
     command = [sys.executable, "-m", "rpcgen", "serve", "app:Impl", "--amqp-uri", amqp_uri]
     proc = subprocess.Popen(
-        [*command, "--max-workers", "2"],
+        [*command, "--max-workers", "2", "--prefetch", "5"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -68,10 +69,12 @@ def wait_until_served(client: HelloServiceClient, proc: subprocess.Popen[str]) -
 
 
 def test_serve_answers_generated_clients_and_stops_on_sigterm(
-    served: subprocess.Popen[str], amqp_uri: str
+    served: subprocess.Popen[str], amqp_uri: str, rabbit_vhost: Vhost
 ) -> None:
     with HelloServiceClient.connect(amqp_uri, timeout=10) as client:
         wait_until_served(client, served)
+        consumers = [c for c in rabbit_vhost.consumers() if c.queue == "rpc-hello_service"]
+        assert [c.prefetch_count for c in consumers] == [5]  # --prefetch, not --max-workers
         assert client.test("world") == "Hello, world!"
         assert client.compute(2, 3) == 5
         assert client.compute.call_async(a=5, b=6).result(timeout=10) == 11
