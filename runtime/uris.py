@@ -7,6 +7,7 @@ or ``describe_error``.
 from __future__ import annotations
 
 import os
+import random
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,26 +37,35 @@ _TLS_FILES = ("cafile", "certfile", "keyfile")  # our query parameters, not pika
 class Backoff:
     """How a lost connection is re-established: rounds over every URI, ``delay(n)`` apart.
 
-    Round ``n`` (from 1) waits ``min(initial * factor ** (n - 1), max)`` seconds, then tries
-    each URI once, starting with the one that was lost (a restarted node keeps its durable
-    reply queue). ``attempts`` bounds the rounds (None: keep trying); after the last one the
-    connection is given up and everything waiting on it fails with ``RpcConnectionError``.
+    Round ``n`` (from 1) waits ``min(initial * factor ** (n - 1), max)`` seconds, spread by
+    ``jitter`` (each wait is multiplied by a random factor between ``1 - jitter`` and
+    ``1 + jitter``, so that the clients of a restarted broker do not all come back in the same
+    instant), then tries each URI once, starting with the one that was lost (a restarted node
+    keeps its durable reply queue). ``attempts`` bounds the rounds (None: keep trying); after
+    the last one the connection is given up and everything waiting on it fails with
+    ``RpcConnectionError``.
     """
 
     initial: float = 0.1
     max: float = 5.0
     factor: float = 2.0
     attempts: int | None = None
+    jitter: float = 0.2
 
     def __post_init__(self) -> None:
         if self.initial < 0 or self.max < 0 or self.factor < 1:
             raise ValueError("Backoff needs initial >= 0, max >= 0 and factor >= 1")
         if self.attempts is not None and self.attempts < 0:
             raise ValueError("Backoff.attempts must be None or >= 0")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("Backoff.jitter must be >= 0 and < 1")
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before round ``attempt`` (1 for the first round after a loss)."""
-        return float(min(self.initial * self.factor ** min(attempt - 1, 64), self.max))
+        base = min(self.initial * self.factor ** min(attempt - 1, 64), self.max)
+        if self.jitter:
+            base *= random.uniform(1 - self.jitter, 1 + self.jitter)
+        return float(base)
 
 
 def resolve_uris(uri: str | Sequence[str] | None) -> list[str]:
