@@ -209,17 +209,18 @@ def serve(
     exchange: str = wire.DEFAULT_EXCHANGE,
     shutdown_timeout: float | None = None,
     queue_type: str | None = None,
+    reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
 ) -> None:
     """Serve ``server`` until SIGTERM or SIGINT, then stop gracefully and return.
 
     Requests already received are finished, answered and acked before returning (within
-    ``shutdown_timeout`` seconds, if given). A lost broker is reconnected to; raises
-    ``RpcConnectionError`` only if reconnecting is given up. Signal handlers are installed
-    only when called from the main thread.
+    ``shutdown_timeout`` seconds, if given). A lost broker is reconnected to as ``reconnect``
+    says; raises ``RpcConnectionError`` only if reconnecting is given up (at once with
+    ``reconnect=None``). Signal handlers are installed only when called from the main thread.
     """
     runner = ServiceRunner(
         server, uri, max_workers=max_workers, prefetch=prefetch, exchange=exchange,
-        queue_type=queue_type,
+        queue_type=queue_type, reconnect=reconnect,
     )  # fmt: skip
     runner.start()
     restore = _on_signals(runner.stopping.set)

@@ -203,3 +203,30 @@ def test_a_reply_queue_that_expired_meanwhile_fails_its_calls(rabbit_vhost: Vhos
         assert connection.reply_queue != old_queue
         assert client.hello("fresh") == "hello, fresh"  # on the new reply queue
         assert rabbit_vhost.queue(old_queue) is None
+
+
+def test_serve_without_reconnect_returns_the_loss_as_an_error(rabbit_vhost: Vhost) -> None:
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            rt.serve(Itest(), rabbit_vhost.uri, max_workers=1, reconnect=None)
+            outcome.append(None)
+        except BaseException as exc:  # what serve() raised, for the assertion below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    with ItestClient.connect(rabbit_vhost.uri, timeout=10) as client:
+        _wait_for(lambda: _answers(client))
+    assert _close_connections(rabbit_vhost, "rpcgen itest") == 1
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], rt.RpcConnectionError), outcome
+
+
+def _answers(client: ItestClient) -> bool:
+    try:
+        return client.hello("up?") == "hello, up?"
+    except rt.UnknownService:
+        return False
