@@ -103,6 +103,9 @@ def _answer_inline(runner: Any) -> None:
     queue = runner._requests
 
     class Inline:
+        def get(self) -> Any:  # the idle workers wait here for their shutdown marker
+            return queue.get()
+
         def put(self, request: Any) -> None:
             consumer = runner._consumer
             if request is None or consumer is None:
