@@ -45,7 +45,7 @@ from pika.adapters.select_connection import SelectConnection
 from pika.spec import Basic
 from rpcgen.runtime import context, transport, wire
 from rpcgen.runtime.calls import Completion, Confirms, Deadlines, PendingCall
-from rpcgen.runtime.driving import Driver
+from rpcgen.runtime.driving import Driver, in_turn
 from rpcgen.runtime.errors import (
     PayloadTooLarge,
     ReplyQueueExpired,
@@ -63,6 +63,28 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "DEFAULT_TIMEOUT", "Backoff", "Connection", "PendingCall"]
 
 log = logging.getLogger(__name__)
+
+
+class _QuietAttempts(logging.Filter):
+    """pika's ERROR records about a failed connection attempt, inside rpcgen's own turns, drop
+    to DEBUG: rpcgen reports each attempt itself, in one WARNING with the password masked
+    ("cannot connect ...; reconnecting in 0.4 s"), where pika wrote seven ERROR lines. Records
+    of other pika users in the process are left alone."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or not in_turn():
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_quiet_attempts = _QuietAttempts()
+for _name in (
+    "pika.adapters.base_connection",
+    "pika.adapters.utils.connection_workflow",
+    "pika.adapters.utils.io_services_utils",
+):
+    logging.getLogger(_name).addFilter(_quiet_attempts)
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a call may take in total unless its client says otherwise."""

@@ -20,9 +20,17 @@ from typing import Protocol
 
 from rpcgen.runtime.ioloop import DriverLoop
 
-__all__ = ["Driver", "Output"]
+__all__ = ["Driver", "Output", "in_turn"]
 
 log = logging.getLogger(__name__)
+
+_turns = threading.local()
+
+
+def in_turn() -> bool:
+    """Whether this thread is running a ``Driver`` turn (pika code on an rpcgen connection)."""
+    return bool(getattr(_turns, "active", False))
+
 
 _IDLE_RECHECK = 1.0  # seconds the background thread waits at most between looks
 
@@ -81,6 +89,13 @@ class Driver:
 
     def turn(self) -> None:
         """Run queued operations and whatever the socket and timers have ready; lock held."""
+        _turns.active = True
+        try:
+            self._turn()
+        finally:
+            _turns.active = False
+
+    def _turn(self) -> None:
         ops, loop, output = self._ops, self.loop, self.output
         for _ in range(4):  # operations write, writes get flushed, reads may queue more
             while ops:

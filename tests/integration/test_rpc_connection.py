@@ -109,6 +109,20 @@ def test_failover_takes_the_first_uri_that_works(rabbit_vhost: Vhost) -> None:
     assert SECRET not in str(info.value)
 
 
+def test_a_refused_attempt_is_reported_by_rpcgen_not_by_seven_pika_errors(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG), pytest.raises(rt.RpcConnectionError, match="refused"):
+        rt.Connection(f"amqp://guest:{SECRET}@127.0.0.1:1/", connect_timeout=2)
+    pika_records = [r for r in caplog.records if r.name.startswith("pika.adapters")]
+    assert pika_records, "pika no longer logs failed attempts: drop the filter"
+    assert max(r.levelno for r in pika_records) < logging.WARNING  # kept, at DEBUG
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # outside rpcgen's turns: pika's own level
+        logging.getLogger("pika.adapters.base_connection").error("another pika user's error")
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+
+
 @pytest.mark.broker
 def test_server_logs_never_show_the_password(
     rabbit_vhost: Vhost, caplog: pytest.LogCaptureFixture
