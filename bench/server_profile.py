@@ -47,8 +47,11 @@ def serve(variant: str, uri: str, stats_path: str) -> None:
     Consumer = consumer_mod.Consumer
     delivered: dict[int, float] = {}
     published: dict[int, float] = {}
-    stages: dict[str, list[float]] = {"deliver_to_publish": [], "publish_to_confirm": []}
-    stages["held"] = []
+    stages: dict[str, list[float]] = {
+        "deliver_to_publish": [],
+        "publish_to_confirm": [],
+        "held": [],
+    }
     recording = [False]
 
     on_message, publish_reply, settle = (
