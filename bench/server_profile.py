@@ -100,9 +100,6 @@ def serve(variant: str, uri: str, stats_path: str) -> None:
 
 def _answer_inline(runner: Any) -> None:
     """Make ``runner`` answer each request on the thread that read it (the experiment)."""
-    from rpcgen.runtime import wire
-    from rpcgen.runtime.dispatch import reply_properties
-
     queue = runner._requests
 
     class Inline:
@@ -110,20 +107,10 @@ def _answer_inline(runner: Any) -> None:
             return queue.get()
 
         def put(self, request: Any) -> None:
-            consumer = runner._consumer
-            if request is None or consumer is None:
+            if request is None or runner._consumer is None:
                 queue.put(request)  # shutdown markers; requests before consume() returned
-                return
-            try:
-                body = runner._dispatcher.reply_for(request)
-            except Exception as exc:
-                body = wire.error_reply(exc)
-            props = request.properties
-            if body is None:
-                consumer.ack(request.tag, request.epoch)
             else:
-                reply_props = reply_properties(props)
-                consumer.reply(request.tag, props.reply_to, reply_props, body, request.epoch)
+                runner._answer(request)
 
     runner._requests = Inline()
 

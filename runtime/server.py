@@ -157,23 +157,27 @@ class ServiceRunner:
         self._workers.clear()
 
     def _work(self) -> None:
-        requests, dispatcher = self._requests, self._dispatcher
+        requests = self._requests
         while (request := requests.get()) is not None:
-            try:
-                body = dispatcher.reply_for(request)
-            except BaseException as exc:  # even SystemExit from a handler must not kill a worker
-                log.exception("request to %s failed outside its handler", request.routing_key)
-                body = wire.error_reply(exc)
-            # A request can arrive before consume() has returned: wait for the assignment.
-            self._consuming.wait()
-            consumer = self._consumer
-            assert consumer is not None
-            props = request.properties
-            if body is None:
-                consumer.ack(request.tag, request.epoch)
-            else:
-                reply_props = reply_properties(props)
-                consumer.reply(request.tag, props.reply_to, reply_props, body, request.epoch)
+            self._answer(request)
+
+    def _answer(self, request: Delivery) -> None:
+        """Run one request's handler and hand its reply (or its ack) to the consumer."""
+        try:
+            body = self._dispatcher.reply_for(request)
+        except BaseException as exc:  # even SystemExit from a handler must not kill a worker
+            log.exception("request to %s failed outside its handler", request.routing_key)
+            body = wire.error_reply(exc)
+        # A request can arrive before consume() has returned: wait for the assignment.
+        self._consuming.wait()
+        consumer = self._consumer
+        assert consumer is not None
+        props = request.properties
+        if body is None:
+            consumer.ack(request.tag, request.epoch)
+        else:
+            reply_props = reply_properties(props)
+            consumer.reply(request.tag, props.reply_to, reply_props, body, request.epoch)
 
 
 @contextmanager
