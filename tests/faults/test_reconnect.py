@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from urllib.parse import quote
 
 import pytest
 import rpcgen.runtime as rt
@@ -22,7 +21,7 @@ from rpcgen.runtime.errors import ReplyQueueExpired
 from rpcgen.runtime.rabbitnode import RabbitNode
 from rpcgen.runtime.testing import Vhost
 
-from tests.integration.helpers import api, declare_ghost, raw_channel
+from tests.integration.helpers import close_connections, declare_ghost, raw_channel
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient, ItestServer
 
@@ -164,24 +163,6 @@ def test_reconnecting_gives_up_after_its_attempts(
         connection.close()
 
 
-def _close_connections(vhost: Vhost, connection_name: str) -> int:
-    """Have the broker close every connection of this vhost with that client name."""
-    deadline = time.monotonic() + 15  # the management API lists new connections with a lag
-    while time.monotonic() < deadline:
-        rows = api(vhost, "GET", f"vhosts/{quote(vhost.name, safe='')}/connections")
-        names = [
-            row["name"]
-            for row in rows
-            if row.get("client_properties", {}).get("connection_name") == connection_name
-        ]
-        for name in names:
-            api(vhost, "DELETE", f"connections/{quote(name, safe='')}")
-        if names:
-            return len(names)
-        time.sleep(0.2)
-    return 0
-
-
 def test_a_reply_queue_that_expired_meanwhile_fails_its_calls(rabbit_vhost: Vhost) -> None:
     impl = Holding()
     slow = Backoff(initial=3.0, factor=1.0)  # stays away long past the queue's x-expires
@@ -196,7 +177,7 @@ def test_a_reply_queue_that_expired_meanwhile_fails_its_calls(rabbit_vhost: Vhos
         future = client.hello.call_async("hold")
         assert impl.held.acquire(timeout=30)
         time.sleep(0.3)  # the request's confirm has arrived: the call waits on its reply queue
-        assert _close_connections(rabbit_vhost, "rpcgen forgetful") == 1
+        assert close_connections(rabbit_vhost, "rpcgen forgetful") == 1
         impl.release.set()  # its reply goes to a queue about to expire
         with pytest.raises(ReplyQueueExpired, match="expired while disconnected"):
             future.result()
@@ -219,7 +200,7 @@ def test_serve_without_reconnect_returns_the_loss_as_an_error(rabbit_vhost: Vhos
     thread.start()
     with ItestClient.connect(rabbit_vhost.uri, timeout=10) as client:
         _wait_for(lambda: _answers(client))
-    assert _close_connections(rabbit_vhost, "rpcgen itest") == 1
+    assert close_connections(rabbit_vhost, "rpcgen itest") == 1
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], rt.RpcConnectionError), outcome

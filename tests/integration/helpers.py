@@ -74,3 +74,21 @@ def get(channel: Any, queue: str, timeout: float = 10.0) -> tuple[Any, Any, byte
             return method, props, body
         time.sleep(0.02)
     raise AssertionError(f"no message on {queue} within {timeout} s")
+
+
+def close_connections(vhost: Vhost, connection_name: str) -> int:
+    """Have the broker close every connection of ``vhost`` with that client name; how many."""
+    deadline = time.monotonic() + 15  # the management API lists new connections with a lag
+    while time.monotonic() < deadline:
+        rows = api(vhost, "GET", f"vhosts/{quote(vhost.name, safe='')}/connections")
+        names = [
+            row["name"]
+            for row in rows
+            if row.get("client_properties", {}).get("connection_name") == connection_name
+        ]
+        for name in names:
+            api(vhost, "DELETE", f"connections/{quote(name, safe='')}")
+        if names:
+            return len(names)
+        time.sleep(0.2)
+    return 0

@@ -8,17 +8,15 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 import pika
 import pytest
 import rpcgen.runtime as rt
 from rpcgen.runtime.testing import Vhost
 
-from tests.integration.helpers import api, declare_ghost, get, raw_channel, spy
+from tests.integration.helpers import close_connections, declare_ghost, get, raw_channel, spy
 from tests.integration.impls import Itest, Relay
 from tests.integration.stubs import ItestClient, RelayClient
 
@@ -165,24 +163,6 @@ def test_context_and_call_id_stack_cross_a_service_hop(rabbit_vhost: Vhost) -> N
     }
 
 
-def _close_connections(rabbit_vhost: Vhost, connection_name: str) -> int:
-    """Have the broker close every connection of this vhost with that client name."""
-    deadline = time.monotonic() + 15  # the management API lists new connections with a lag
-    while time.monotonic() < deadline:
-        rows = api(rabbit_vhost, "GET", f"vhosts/{quote(rabbit_vhost.name, safe='')}/connections")
-        names = [
-            row["name"]
-            for row in rows
-            if row.get("client_properties", {}).get("connection_name") == connection_name
-        ]
-        if names:
-            for name in names:
-                api(rabbit_vhost, "DELETE", f"connections/{quote(name, safe='')}")
-            return len(names)
-        time.sleep(0.2)
-    return 0
-
-
 def test_without_reconnect_a_closed_connection_fails_calls_and_stops_the_server(
     rabbit_vhost: Vhost,
 ) -> None:
@@ -198,12 +178,12 @@ def test_without_reconnect_a_closed_connection_fails_calls_and_stops_the_server(
         ) as client:
             # Nobody serves ghost and the call has no timeout: only the lost connection ends it.
             pending = rt.BoundMethod(client, ghost)._call_async((), {})
-            assert _close_connections(rabbit_vhost, "rpcgen doomed") == 1
+            assert close_connections(rabbit_vhost, "rpcgen doomed") == 1
             with pytest.raises(rt.RpcConnectionError, match="lost the connection"):
                 pending.result()
             with pytest.raises(rt.RpcConnectionError):
                 client.hello("again")
-        assert _close_connections(rabbit_vhost, "rpcgen itest") == 1
+        assert close_connections(rabbit_vhost, "rpcgen itest") == 1
         assert runner.stopping.wait(15)
         assert isinstance(runner.error, rt.RpcConnectionError)
     finally:
@@ -219,8 +199,8 @@ def test_a_connection_closed_by_the_broker_is_reopened_by_clients_and_servers(
         ItestClient.connect(uri, timeout=30, client_name="phoenix") as client,
     ):
         assert client.hello("before") == "hello, before"
-        assert _close_connections(rabbit_vhost, "rpcgen phoenix") == 1
+        assert close_connections(rabbit_vhost, "rpcgen phoenix") == 1
         assert client.hello("client back") == "hello, client back"
-        assert _close_connections(rabbit_vhost, "rpcgen itest") == 1
+        assert close_connections(rabbit_vhost, "rpcgen itest") == 1
         assert client.hello("server back") == "hello, server back"
         assert not runner.stopping.is_set() and runner.error is None
