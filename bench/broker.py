@@ -41,7 +41,7 @@ class BenchBroker:
 def start_node() -> BenchBroker:
     """Boot a private RabbitMQ node (the project's test helper); it is removed on close."""
     # rabbitnode is stdlib-only; rpcgen.runtime.testing re-exports it but needs pytest.
-    from rpcgen.runtime.rabbitnode import RabbitNode
+    from rpcgen.runtime.testing.node import RabbitNode
 
     node = RabbitNode(management=False)
     broker = BenchBroker(node.uri, "ephemeral RabbitMQ node started by the benchmark")

@@ -185,7 +185,7 @@ def main() -> None:
         return
 
     sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
-    from rpcgen.runtime.rabbitnode import RabbitNode
+    from rpcgen.runtime.testing.node import RabbitNode
 
     from generated.hello import HelloServiceClient
 

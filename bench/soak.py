@@ -140,7 +140,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from rpcgen.runtime.rabbitnode import RabbitNode
+    from rpcgen.runtime.testing.node import RabbitNode
 
     work = Path(tempfile.mkdtemp(prefix="rpcgen-soak-"))
     print(f"soak: booting a broker; logs in {work}", flush=True)

@@ -3,9 +3,10 @@
 Everything generated code and users need is importable from here.
 """
 
+from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Backoff, Connection
+from rpcgen.runtime._amqp.uris import mask_uri
 from rpcgen.runtime.aio import AsyncClient, AsyncConnection
 from rpcgen.runtime.client import BoundMethod, Client, RpcFuture
-from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Backoff, Connection
 from rpcgen.runtime.context import CallContext, context_data, current_context
 from rpcgen.runtime.errors import (
     BadRequest,
@@ -26,7 +27,6 @@ from rpcgen.runtime.errors import (
 )
 from rpcgen.runtime.server import Server, ServiceRunner, run_in_background, serve, serve_main
 from rpcgen.runtime.spec import Method, Param
-from rpcgen.runtime.uris import mask_uri
 
 __all__ = [
     "DEFAULT_TIMEOUT",

@@ -18,10 +18,10 @@ from functools import partial
 from types import TracebackType
 from typing import ClassVar, TypeVar
 
-from rpcgen.runtime import wire
-from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Connection
+from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Connection
+from rpcgen.runtime._amqp.uris import Backoff
+from rpcgen.runtime._codec import wire
 from rpcgen.runtime.spec import Method
-from rpcgen.runtime.uris import Backoff
 
 __all__ = ["AsyncClient", "AsyncConnection"]
 

@@ -14,11 +14,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from rpcgen.runtime import wire
-from rpcgen.runtime.connection import DEFAULT_TIMEOUT, Connection
+from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Connection
+from rpcgen.runtime._amqp.uris import Backoff
+from rpcgen.runtime._codec import wire
 from rpcgen.runtime.errors import RpcTimeout
 from rpcgen.runtime.spec import Method
-from rpcgen.runtime.uris import Backoff
 
 __all__ = ["DEFAULT_TIMEOUT", "BoundMethod", "Client", "RpcFuture"]
 

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
-from rpcgen.runtime import wire
+from rpcgen.runtime._codec import wire
 
 __all__ = ["CallContext", "context_data", "current_context"]
 

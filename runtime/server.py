@@ -23,13 +23,13 @@ from contextlib import contextmanager
 from queue import SimpleQueue
 from typing import ClassVar
 
-from rpcgen.runtime import wire
-from rpcgen.runtime.connection import Connection
-from rpcgen.runtime.consumer import Consumer, Delivery, consume
-from rpcgen.runtime.dispatch import Dispatcher, reply_properties
+from rpcgen.runtime._amqp.connection import Connection
+from rpcgen.runtime._amqp.consumer import Consumer, Delivery, consume
+from rpcgen.runtime._amqp.uris import Backoff
+from rpcgen.runtime._codec import wire
+from rpcgen.runtime._dispatch import Dispatcher, reply_properties
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.spec import Method
-from rpcgen.runtime.uris import Backoff
 
 __all__ = ["Server", "ServiceRunner", "run_in_background", "serve", "serve_main"]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from rpcgen.runtime.codec import MethodCodec
+    from rpcgen.runtime._codec.codec import MethodCodec
     from rpcgen.runtime.errors import ServiceError
 
 __all__ = ["Method", "Param"]
@@ -63,7 +63,7 @@ class Method(Generic[R]):
         """
         codec = self._codec
         if codec is None:
-            from rpcgen.runtime.codec import MethodCodec
+            from rpcgen.runtime._codec.codec import MethodCodec
 
             codec = self._codec = MethodCodec(self)
         return codec

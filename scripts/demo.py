@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from rpcgen.runtime import UnknownService, mask_uri, run_in_background
-from rpcgen.runtime.rabbitnode import RabbitNode
+from rpcgen.runtime.testing.node import RabbitNode
 
 from generated.hello import (
     DivisionByZero,

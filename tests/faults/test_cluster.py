@@ -14,9 +14,9 @@ import time
 import pytest
 import rpcgen.runtime as rt
 from pika.exceptions import ChannelClosedByBroker
-from rpcgen.runtime.connection import Backoff
-from rpcgen.runtime.rabbitcluster import RabbitCluster
+from rpcgen.runtime._amqp.connection import Backoff
 from rpcgen.runtime.testing import Vhost
+from rpcgen.runtime.testing.cluster import RabbitCluster
 
 from tests.integration.helpers import raw_channel
 from tests.integration.impls import Itest

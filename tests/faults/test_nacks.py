@@ -17,7 +17,7 @@ from typing import Any
 import pika
 import pytest
 import rpcgen.runtime as rt
-from rpcgen.runtime.connection import MAX_NACKS, Backoff
+from rpcgen.runtime._amqp.connection import MAX_NACKS, Backoff
 from rpcgen.runtime.testing import Vhost
 
 from tests.integration.helpers import get, raw_channel, spy

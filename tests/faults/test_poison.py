@@ -57,7 +57,7 @@ def caller(amqp_uri: str, server: rt.ServiceRunner, rabbit_vhost: Vhost) -> Iter
 def test_no_reply_to_is_acked_and_logged(
     caller: RawCaller, rabbit_vhost: Vhost, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="rpcgen.runtime.dispatch")
+    caplog.set_level(logging.WARNING, logger="rpcgen.runtime._dispatch")
     caller.publish("itest.hello", GOOD, reply=False, **JSON)
     caller.publish("itest.hello", b"\x80garbage", reply=False)
     wait_settled(rabbit_vhost, "rpc-itest")

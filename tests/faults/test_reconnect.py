@@ -16,10 +16,10 @@ from collections.abc import Callable
 
 import pytest
 import rpcgen.runtime as rt
-from rpcgen.runtime.connection import Backoff
+from rpcgen.runtime._amqp.connection import Backoff
 from rpcgen.runtime.errors import ReplyQueueExpired
-from rpcgen.runtime.rabbitnode import RabbitNode
 from rpcgen.runtime.testing import Vhost
+from rpcgen.runtime.testing.node import RabbitNode
 
 from tests.integration.helpers import close_connections, declare_ghost, raw_channel
 from tests.integration.impls import Itest

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from rpcgen.runtime.rabbitnode import RabbitNode
+from rpcgen.runtime.testing.node import RabbitNode
 
 from tests.integration.stubs import ItestClient
 

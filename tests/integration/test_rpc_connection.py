@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import rpcgen.runtime as rt
+from rpcgen.runtime._amqp.uris import pika_parameters, resolve_uris
 from rpcgen.runtime.testing import Vhost
-from rpcgen.runtime.uris import pika_parameters, resolve_uris
 
 from tests.integration.helpers import api
 from tests.integration.impls import Itest

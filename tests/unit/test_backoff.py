@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from rpcgen.runtime.uris import Backoff
+from rpcgen.runtime._amqp.uris import Backoff
 
 
 def test_without_jitter_the_waits_double_up_to_the_cap() -> None:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Literal, Optional
 
 import pytest
-from rpcgen.runtime import codec, wire
+from rpcgen.runtime._codec import codec, wire
 
 from tests.unit.codec_types import (
     Account,

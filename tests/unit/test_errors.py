@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 import pytest
-from rpcgen.runtime import errors, wire
+from rpcgen.runtime import errors
+from rpcgen.runtime._codec import wire
 
 
 class InsufficientFunds(errors.ServiceError):

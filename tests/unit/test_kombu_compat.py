@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from rpcgen.runtime import codec, errors, wire
+from rpcgen.runtime import errors
+from rpcgen.runtime._codec import codec, wire
 
 pytestmark = pytest.mark.nameko
 

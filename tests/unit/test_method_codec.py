@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
-from rpcgen.runtime import Server, errors, wire
+from rpcgen.runtime import Server, errors
+from rpcgen.runtime._codec import wire
 from rpcgen.runtime.spec import Method, Param
 
 import generated

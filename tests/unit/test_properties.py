@@ -12,7 +12,8 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rpcgen.runtime import codec, errors, wire
+from rpcgen.runtime import errors
+from rpcgen.runtime._codec import codec, wire
 from rpcgen.runtime.spec import Method, Param
 
 from tests.unit.codec_types import Account, Address, Color, Contact, Level, Money, Mood, Owner

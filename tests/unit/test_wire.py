@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from rpcgen.runtime import errors, wire
+from rpcgen.runtime import errors
+from rpcgen.runtime._codec import wire
 
 
 def test_constants_are_namekos() -> None:

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import pika
 from pika import data as pika_data
-from rpcgen.runtime import context, pikafields, wire
-from rpcgen.runtime.connection import DEFAULT_MAX_MESSAGE_BYTES
-from rpcgen.runtime.consumer import Delivery
+from rpcgen.runtime import context
+from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
+from rpcgen.runtime._amqp.consumer import Delivery
+from rpcgen.runtime._codec import wire
 from rpcgen.runtime.errors import MalformedRequest, MethodNotFound, PayloadTooLarge, ServiceError
 from rpcgen.runtime.spec import Method
 
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["Dispatcher", "reply_properties"]
 
 log = logging.getLogger(__name__)
-
-pikafields.install()  # a header pika cannot decode would otherwise drop the connection
 
 
 class Dispatcher:

@@ -3,7 +3,7 @@
 kombu>=5.3 (what current Nameko installs) writes ``{"__type__": tag, "__value__": ...}`` markers;
 kombu<=5.2 wrote plain strings and could not send bytes. rpcgen writes the markers exactly as
 kombu>=5.3.1 does and reads both forms. The decoders here raise ``ValueError`` on a mismatch;
-``rpcgen.runtime.decoding`` turns that into a ``DecodeError`` naming the type.
+``rpcgen.runtime._codec.decoding`` turns that into a ``DecodeError`` naming the type.
 """
 
 from __future__ import annotations

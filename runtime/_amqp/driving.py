@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-from rpcgen.runtime.ioloop import DriverLoop
+from rpcgen.runtime._amqp.ioloop import DriverLoop
 
 __all__ = ["Driver", "Output", "in_turn"]
 

@@ -14,12 +14,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from rpcgen.runtime.ioloop import DriverLoop
+from rpcgen.runtime._amqp.ioloop import DriverLoop
 from rpcgen.runtime.spec import Method
 
 __all__ = ["Completion", "Confirms", "Deadlines", "PendingCall"]
 
-log = logging.getLogger("rpcgen.runtime.connection")
+log = logging.getLogger("rpcgen.runtime._amqp.connection")
 
 Completion = Callable[[bytes, BaseException | None], None]
 """``on_done(reply_body, error)``: the reply body (b"" on error) or the error that ended a call."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 from urllib.parse import quote, unquote, urlsplit
 
-__all__ = ["Binding", "BrokerError", "Consumer", "Management", "QueueInfo"]
+__all__ = ["Binding", "BrokerError", "Management", "QueueConsumer", "QueueInfo"]
 
 
 class BrokerError(RuntimeError):
@@ -72,7 +72,7 @@ class Binding:
 
 
 @dataclass(frozen=True)
-class Consumer:
+class QueueConsumer:
     queue: str
     consumer_tag: str
     prefetch_count: int
@@ -83,7 +83,7 @@ class Consumer:
     )  # fmt: skip
 
     @classmethod
-    def from_ctl_json(cls, text: str) -> list[Consumer]:
+    def from_ctl_json(cls, text: str) -> list[QueueConsumer]:
         """Parse ``rabbitmqctl list_consumers --formatter json <CTL_COLUMNS>``."""
         return [
             cls(
@@ -200,9 +200,9 @@ class Management:
             for r in self.request("GET", f"bindings/{_q(vhost)}")
         ]
 
-    def consumers(self, vhost: str) -> list[Consumer]:
+    def consumers(self, vhost: str) -> list[QueueConsumer]:
         return [
-            Consumer(
+            QueueConsumer(
                 r["queue"]["name"],
                 r["consumer_tag"],
                 int(r["prefetch_count"]),

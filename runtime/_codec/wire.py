@@ -2,7 +2,7 @@
 
 Everything here follows ``nameko-protocol.md`` (§1 constants, §3 RPC, §6 context headers) and does
 no I/O, so the I/O shells (connection, client, server) and the tests share one definition of the
-bytes. Values are plain JSON data; typed conversion lives in ``rpcgen.runtime.codec``.
+bytes. Values are plain JSON data; typed conversion lives in ``rpcgen.runtime._codec.codec``.
 """
 
 from __future__ import annotations

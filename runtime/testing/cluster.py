@@ -13,8 +13,8 @@ import secrets
 import time
 from types import TracebackType
 
-from rpcgen.runtime.rabbitmgmt import BrokerError
-from rpcgen.runtime.rabbitnode import RabbitNode, free_port, kill_epmd, vhost_uri
+from rpcgen.runtime.testing.management import BrokerError
+from rpcgen.runtime.testing.node import RabbitNode, free_port, kill_epmd, vhost_uri
 
 __all__ = ["RabbitCluster"]
 

@@ -12,7 +12,7 @@ import typing
 from collections.abc import Callable
 from typing import NamedTuple
 
-from rpcgen.runtime.typeinfo import DecodeError, Decoder, TypeSpec, describe, type_name
+from rpcgen.runtime._codec.typeinfo import DecodeError, Decoder, TypeSpec, describe, type_name
 
 __all__ = ["dataclass_spec", "typeddict_spec"]
 

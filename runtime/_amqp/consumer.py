@@ -24,9 +24,9 @@ from typing import Any
 
 from pika import exceptions as pika_errors
 from pika.spec import Basic
-from rpcgen.runtime import transport
-from rpcgen.runtime.calls import Confirms
-from rpcgen.runtime.connection import Connection
+from rpcgen.runtime._amqp import transport
+from rpcgen.runtime._amqp.calls import Confirms
+from rpcgen.runtime._amqp.connection import Connection
 from rpcgen.runtime.errors import RpcConnectionError
 
 __all__ = ["Consumer", "Delivery", "consume"]

@@ -22,8 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote, urlsplit
 
-from rpcgen.runtime.rabbitmgmt import BrokerError, Consumer, Management, QueueInfo
-from rpcgen.runtime.rabbittls import TlsFiles, make_tls_files
+from rpcgen.runtime.testing.management import BrokerError, Management, QueueConsumer, QueueInfo
+from rpcgen.runtime.testing.tls import TlsFiles, make_tls_files
 
 __all__ = [
     "SBIN",
@@ -127,7 +127,7 @@ class Broker:
         """Queues of ``vhost`` (from management statistics; a local node answers exactly)."""
         return self.management.queues(vhost)
 
-    def list_consumers(self, vhost: str) -> list[Consumer]:
+    def list_consumers(self, vhost: str) -> list[QueueConsumer]:
         """Consumers in ``vhost`` (from management statistics; a local node answers exactly)."""
         return self.management.consumers(vhost)
 
@@ -289,10 +289,12 @@ class RabbitNode(Broker):
             self.ctl("list_queues", "-p", vhost, "--formatter", "json", *QueueInfo.CTL_COLUMNS)
         )
 
-    def list_consumers(self, vhost: str) -> list[Consumer]:
+    def list_consumers(self, vhost: str) -> list[QueueConsumer]:
         """Exact consumers (rabbitmqctl), not the stats DB, which lags ~5 s."""
-        return Consumer.from_ctl_json(
-            self.ctl("list_consumers", "-p", vhost, "--formatter", "json", *Consumer.CTL_COLUMNS)
+        return QueueConsumer.from_ctl_json(
+            self.ctl(
+                "list_consumers", "-p", vhost, "--formatter", "json", *QueueConsumer.CTL_COLUMNS
+            )
         )
 
     def add_vhost(self, name: str) -> str:

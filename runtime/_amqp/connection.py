@@ -12,7 +12,7 @@ returned properties). Replies arrive on the connection's one reply queue and are
 correlation id; unknown ids (late replies, duplicates) are acked and dropped. Deadlines sit in
 one heap served by one loop timer armed at the earliest of them.
 
-Servers consume through ``rpcgen.runtime.consumer.Consumer`` on the same machinery.
+Servers consume through ``rpcgen.runtime._amqp.consumer.Consumer`` on the same machinery.
 
 Losing the broker (see README, "Reliability"). Once connected, a lost connection is
 re-established by rounds over every URI, spaced by ``reconnect`` (a ``Backoff``), and the
@@ -43,9 +43,19 @@ import pika
 from pika import exceptions as pika_errors
 from pika.adapters.select_connection import SelectConnection
 from pika.spec import Basic
-from rpcgen.runtime import context, transport, wire
-from rpcgen.runtime.calls import Completion, Confirms, Deadlines, PendingCall
-from rpcgen.runtime.driving import Driver, in_turn
+from rpcgen.runtime import context
+from rpcgen.runtime._amqp import pikafix, transport
+from rpcgen.runtime._amqp.calls import Completion, Confirms, Deadlines, PendingCall
+from rpcgen.runtime._amqp.driving import Driver
+from rpcgen.runtime._amqp.ioloop import DriverLoop
+from rpcgen.runtime._amqp.uris import (
+    Backoff,
+    describe_error,
+    mask_uri,
+    pika_parameters,
+    resolve_uris,
+)
+from rpcgen.runtime._codec import wire
 from rpcgen.runtime.errors import (
     PayloadTooLarge,
     ReplyQueueExpired,
@@ -53,38 +63,15 @@ from rpcgen.runtime.errors import (
     RpcTimeout,
     UnknownService,
 )
-from rpcgen.runtime.ioloop import DriverLoop
 from rpcgen.runtime.spec import Method
-from rpcgen.runtime.uris import Backoff, describe_error, mask_uri, pika_parameters, resolve_uris
 
 if TYPE_CHECKING:
-    from rpcgen.runtime.consumer import Consumer
+    from rpcgen.runtime._amqp.consumer import Consumer
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "DEFAULT_TIMEOUT", "Backoff", "Connection", "PendingCall"]
 
 log = logging.getLogger(__name__)
 
-
-class _QuietAttempts(logging.Filter):
-    """pika's ERROR records about a failed connection attempt, inside rpcgen's own turns, drop
-    to DEBUG: rpcgen reports each attempt itself, in one WARNING with the password masked
-    ("cannot connect ...; reconnecting in 0.4 s"), where pika wrote seven ERROR lines. Records
-    of other pika users in the process are left alone."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.ERROR or not in_turn():
-            return True
-        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
-
-
-_quiet_attempts = _QuietAttempts()
-for _name in (
-    "pika.adapters.base_connection",
-    "pika.adapters.utils.connection_workflow",
-    "pika.adapters.utils.io_services_utils",
-):
-    logging.getLogger(_name).addFilter(_quiet_attempts)
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds a call may take in total unless its client says otherwise."""
@@ -149,6 +136,7 @@ class Connection:
         reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen: one shared instance is fine)
         reply_queue_ttl_ms: int = wire.REPLY_QUEUE_TTL_MS,
     ) -> None:
+        pikafix.install()
         self._uris = resolve_uris(uri)
         self._params = [
             pika_parameters(u, heartbeat=heartbeat, connect_timeout=connect_timeout,

@@ -26,8 +26,8 @@ import types
 import typing
 from collections.abc import Iterable
 
-from rpcgen.runtime import kombu_types, records
-from rpcgen.runtime.typeinfo import (
+from rpcgen.runtime._codec import kombu_types, records
+from rpcgen.runtime._codec.typeinfo import (
     BARE_TUPLE,
     DecodeError,
     Decoder,

@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from rpcgen.runtime.rabbitmgmt import BrokerError
+from rpcgen.runtime.testing.management import BrokerError
 
 __all__ = ["TlsFiles", "make_tls_files"]
 

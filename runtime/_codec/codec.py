@@ -2,7 +2,7 @@
 
 Encoding is driven by the value: dataclasses become objects in field order, enums their value,
 tuples arrays, and datetime/date/time/Decimal/UUID/bytes kombu>=5.3 markers; the bytes are
-exactly kombu's. Decoding is driven by the declared type (``rpcgen.runtime.decoding``) and
+exactly kombu's. Decoding is driven by the declared type (``rpcgen.runtime._codec.decoding``) and
 validates as it converts. ``MethodCodec`` puts both together for one method's requests and replies.
 """
 
@@ -15,8 +15,16 @@ import json.encoder
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar, cast
 
-from rpcgen.runtime import errors, kombu_types, wire
-from rpcgen.runtime.decoding import DecodeError, Decoder, decoder_for, describe, spec_for, type_name
+from rpcgen.runtime import errors
+from rpcgen.runtime._codec import kombu_types, wire
+from rpcgen.runtime._codec.decoding import (
+    DecodeError,
+    Decoder,
+    decoder_for,
+    describe,
+    spec_for,
+    type_name,
+)
 
 if TYPE_CHECKING:
     from rpcgen.runtime.spec import Method

@@ -1,0 +1,124 @@
+"""pytest plugin ``rpcgen``: a real, throwaway RabbitMQ for integration tests, a vhost per test.
+
+Loaded through the ``pytest11`` entry point; nothing starts until a test asks for a fixture.
+
+Fixtures:
+    ``rabbit_node`` (session): the ``Broker``; a ``RabbitNode`` started for the session, or the
+        broker named by ``RPCGEN_TEST_AMQP_URI`` + ``RPCGEN_TEST_MGMT_URL``.
+    ``rabbit_vhost`` (function): a ``Vhost`` made for this test and deleted after it, with helpers
+        to inspect queues, bindings and consumers and to spy on messages.
+    ``amqp_uri`` (function): ``rabbit_vhost.uri``, ``amqp://guest:guest@127.0.0.1:PORT/<vhost>``.
+    ``rabbit_node_factory`` (function): ``factory(**RabbitNode options) -> RabbitNode`` for tests
+        that stop, kill or restart a node, or need TLS; every node is closed at teardown.
+    ``rabbit_cluster`` (function): a 3-node ``RabbitCluster`` for failover tests (~15 s).
+
+Without /usr/lib/rabbitmq/bin/rabbitmq-server the broker fixtures skip (fail when ``CI`` is set).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from rpcgen.runtime.testing.cluster import RabbitCluster
+from rpcgen.runtime.testing.node import SBIN, Broker, ExternalBroker, RabbitNode
+from rpcgen.runtime.testing.vhost import Vhost
+
+ENV_AMQP_URI = "RPCGEN_TEST_AMQP_URI"
+ENV_MGMT_URL = "RPCGEN_TEST_MGMT_URL"
+
+
+def _unavailable(reason: str) -> None:
+    """Skip, except under CI where a missing broker must not pass silently."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _require_rabbitmq() -> None:
+    if not (SBIN / "rabbitmq-server").exists():
+        _unavailable(
+            f"RabbitMQ is not installed ({SBIN}/rabbitmq-server missing): run scripts/test, which "
+            f"installs Debian's rabbitmq-server, or set {ENV_AMQP_URI} and {ENV_MGMT_URL}"
+        )
+
+
+@pytest.fixture(scope="session")
+def rabbit_node() -> Iterator[Broker]:
+    """The session's broker: an ephemeral ``RabbitNode``, or an external one named by the env."""
+    uri = os.environ.get(ENV_AMQP_URI)
+    if uri:
+        mgmt = os.environ.get(ENV_MGMT_URL)
+        if not mgmt:
+            pytest.fail(f"{ENV_AMQP_URI} is set, so {ENV_MGMT_URL} must be too", pytrace=False)
+        yield ExternalBroker(uri, mgmt)
+        return
+    _require_rabbitmq()
+    with RabbitNode() as node:
+        yield node
+
+
+def _vhost_name(request: pytest.FixtureRequest) -> str:
+    test = re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)[:40].strip("_")
+    return f"rpcgen-{test}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def rabbit_vhost(rabbit_node: Broker, request: pytest.FixtureRequest) -> Iterator[Vhost]:
+    """A fresh vhost for this test, guest has full rights; deleted (with its queues) afterwards."""
+    name = _vhost_name(request)
+    vhost = Vhost(rabbit_node, name, rabbit_node.add_vhost(name))
+    try:
+        yield vhost
+    finally:
+        vhost.close()
+
+
+@pytest.fixture
+def amqp_uri(rabbit_vhost: Vhost) -> str:
+    """AMQP URI of this test's own vhost."""
+    return rabbit_vhost.uri
+
+
+@pytest.fixture
+def rabbit_node_factory() -> Iterator[Callable[..., RabbitNode]]:
+    """``factory(tls=False, management=True)`` starts a node for this test; closed at teardown."""
+    _require_rabbitmq()
+    nodes: list[RabbitNode] = []
+
+    def factory(**options: Any) -> RabbitNode:
+        node = RabbitNode(**options)
+        nodes.append(node)
+        return node
+
+    try:
+        yield factory
+    finally:
+        for node in nodes:
+            node.close()
+
+
+@pytest.fixture
+def rabbit_cluster() -> Iterator[RabbitCluster]:
+    """Three clustered nodes on loopback (no management plugin), removed at teardown."""
+    _require_rabbitmq()
+    with RabbitCluster(3) as cluster:
+        yield cluster
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "broker: uses a RabbitMQ from rpcgen's plugin (set automatically)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a broker fixture, so ``-m 'not broker'`` runs the fast ones."""
+    broker_fixtures = {"rabbit_node", "rabbit_node_factory", "rabbit_cluster"}
+    for item in items:
+        if broker_fixtures & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.broker)

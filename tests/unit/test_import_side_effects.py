@@ -1,0 +1,47 @@
+"""Importing the runtime or a generated module changes nothing global; a Connection installs
+the pika fixes (``rpcgen.runtime._amqp.pikafix``)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+_PROBE = """
+import logging
+import pika.data
+original = pika.data.decode_value
+names = [
+    "pika.adapters.base_connection",
+    "pika.adapters.utils.connection_workflow",
+    "pika.adapters.utils.io_services_utils",
+]
+before = {n: list(logging.getLogger(n).filters) for n in names}
+import rpcgen.runtime
+import rpcgen.runtime.testing
+import generated.hello
+import generated.ledger
+assert pika.data.decode_value is original, pika.data.decode_value
+assert {n: list(logging.getLogger(n).filters) for n in names} == before
+from rpcgen.runtime._amqp import pikafix
+pikafix.install()
+pikafix.install()
+assert pika.data.decode_value is not original
+assert all(len(logging.getLogger(n).filters) == len(before[n]) + 1 for n in names)
+print("ok")
+"""
+
+
+def test_imports_leave_pika_untouched_until_a_connection_installs_the_fixes() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+
+
+def test_testing_package_does_not_import_pytest() -> None:
+    probe = "import sys, rpcgen.runtime.testing; print('pytest' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "False"
