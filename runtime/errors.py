@@ -1,4 +1,4 @@
-"""Every error rpcgen raises, and their Nameko wire form (``nameko-protocol.md`` §5).
+"""Every error rpcgen raises, and their Nameko wire form (``docs/wire.md`` §5).
 
 The tree::
 

@@ -1,4 +1,4 @@
-"""kombu's JSON form of datetime, date, time, Decimal, UUID and bytes (``nameko-protocol.md`` §4).
+"""kombu's JSON form of datetime, date, time, Decimal, UUID and bytes (``docs/wire.md`` §4).
 
 kombu>=5.3 (what current Nameko installs) writes ``{"__type__": tag, "__value__": ...}`` markers;
 kombu<=5.2 wrote plain strings and could not send bytes. rpcgen writes the markers exactly as

@@ -1,6 +1,6 @@
 """Nameko's RPC wire as constants and pure functions: names, bodies, context headers, call ids.
 
-Everything here follows ``nameko-protocol.md`` (§1 constants, §3 RPC, §6 context headers) and does
+Everything here follows ``docs/wire.md`` (§1 constants, §3 RPC, §6 context headers) and does
 no I/O, so the I/O shells (connection, client, server) and the tests share one definition of the
 bytes. Values are plain JSON data; typed conversion lives in ``rpcgen.runtime._codec.codec``.
 """

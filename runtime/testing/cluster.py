@@ -1,4 +1,4 @@
-"""A throwaway RabbitMQ cluster on loopback (shared/rabbitmq-recipes.md §2), for failover tests.
+"""A throwaway RabbitMQ cluster on loopback (docs/wire.md §10.3), for failover tests.
 
 The nodes are ordinary ``RabbitNode``s that share an Erlang cookie and a private epmd: they boot
 in parallel, then every node but the first joins the first, one at a time (stop_app,

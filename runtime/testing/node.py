@@ -3,7 +3,7 @@
 ``RabbitNode`` starts a private node from Debian's ``rabbitmq-server`` package: free loopback ports,
 its own data folder, cookie, ``HOME`` and epmd, so parallel sessions never meet. ``ExternalBroker``
 wraps a broker that is already running. Both expose the ``Broker`` surface the fixtures use.
-The recipe and its measured pitfalls are in shared/rabbitmq-recipes.md §0-§3.
+The recipe and its measured pitfalls are in docs/wire.md §10.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Test certificates for a TLS RabbitMQ listener: a CA, a server cert and a client cert (openssl).
 
-Recipe and measured client behaviour: shared/rabbitmq-recipes.md §3.
+Recipe and measured client behaviour: docs/wire.md §10.4.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 RabbitMQ nacks a publish when a queue it was routed to refuses it. Here that queue is the
 service queue declared with ``x-max-length`` and ``x-overflow: reject-publish`` (a full queue);
 on a cluster, a quorum queue whose leader has just moved nacks the same way for a while
-(shared/rabbitmq-recipes.md §2), which is why the client retries at all. A spy queue bound to
+(docs/wire.md §10.3), which is why the client retries at all. A spy queue bound to
 the same routing key receives a copy of every publish, so the retries can be counted.
 """
 

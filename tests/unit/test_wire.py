@@ -1,4 +1,4 @@
-"""Wire constants, names, bodies and context headers against nameko-protocol.md's captures."""
+"""Wire constants, names, bodies and context headers against docs/wire.md (§1, §3, §6)."""
 
 from __future__ import annotations
 
