@@ -1,4 +1,5 @@
-"""The ``rpcgen`` command: ``rpcgen build`` generates code, ``rpcgen serve`` runs a server.
+"""The ``rpcgen`` command: ``rpcgen build`` generates code, ``rpcgen serve`` runs a server;
+``diff``, ``export``, ``scaffold`` and ``call`` use the IDL as a contract (``codegen/contract``).
 
 Each command imports what it needs inside its function, so that ``rpcgen build`` never imports
 pika and ``rpcgen serve`` never imports jinja.
@@ -130,6 +131,39 @@ def serve_command(
         queue_type=queue_type,
     )  # fmt: skip
     raise typer.Exit(code)
+
+
+@app.command("diff")
+def diff_command(
+    old: Annotated[str, typer.Argument(help="The old IDL: a folder, or a git revision of NEW.")],
+    new: Annotated[Path, typer.Argument(help="The new IDL folder.", exists=True, file_okay=False)],
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="text|json", help="Output format.")
+    ] = "text",
+) -> None:
+    """Report every change from OLD to NEW and whom it breaks; exit 1 if something breaks.
+
+    Example: rpcgen diff main idl/   (idl/ as committed on main against the work tree)
+    """
+    from rpcgen.codegen.contract.changes import report
+    from rpcgen.codegen.contract.diff import Side, diff
+    from rpcgen.codegen.contract.sources import SourceError, load_folder, revision_folder
+
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--format")
+    try:
+        new_side = Side(load_folder(new))
+        if Path(old).is_dir():
+            old_side = Side(load_folder(Path(old)))
+        else:
+            with revision_folder(old, new) as folder:
+                old_side = Side(load_folder(folder))
+    except SourceError as exc:
+        typer.echo(f"rpcgen: {exc}", err=True)
+        raise typer.Exit(2) from None
+    changes = diff(old_side, new_side)
+    typer.echo(report(changes, fmt))
+    raise typer.Exit(1 if any(c.callers or c.servers for c in changes) else 0)
 
 
 def _import_target(target: str) -> object:

@@ -1,0 +1,165 @@
+"""The record and error part of ``rpcgen diff``: Enums, dataclasses, TypedDicts and error classes.
+
+A record's changes are judged by where the services use it (``diff.py`` has the rules): reached
+from a parameter it is produced by callers, from a result by servers, possibly both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from rpcgen.codegen.contract.changes import Change, type_why
+from rpcgen.codegen.contract.compat import Compat
+from rpcgen.codegen.contract.typetree import Field, Records, Ty, parse
+from rpcgen.codegen.model import ModuleSpec
+
+__all__ = ["record_changes"]
+
+IN, OUT = "param", "result"
+
+
+def record_changes(old: Iterable[ModuleSpec], new: Iterable[ModuleSpec]) -> Iterator[Change]:
+    old_mods, new_mods = {m.name: m for m in old}, {m.name: m for m in new}
+    for name, module in new_mods.items():
+        if name in old_mods:
+            yield from _module(old_mods[name], module)
+
+
+def _module(old: ModuleSpec, new: ModuleSpec) -> Iterator[Change]:
+    orecs, nrecs = Records(old), Records(new)
+    uses = _uses(old, orecs)
+    for key, where in _uses(new, nrecs).items():
+        uses[key] = uses.get(key, set()) | where
+    for name in orecs.enums.keys() & nrecs.enums.keys():
+        yield from _enum(f"{new.name}.{name}", orecs, nrecs, name, uses.get(name, set()))
+    for name in orecs.fields.keys() & nrecs.fields.keys():
+        yield from _record(f"{new.name}.{name}", orecs, nrecs, name, uses.get(name, set()))
+    for kind, old_names, new_names in (
+        ("enum", orecs.enums, nrecs.enums),
+        ("data type", orecs.fields, nrecs.fields),
+    ):
+        for name in sorted(old_names.keys() - new_names.keys()):
+            yield Change(f"{new.name}.{name}", f"{kind} removed", why=_UNUSED_NOW)
+        for name in sorted(new_names.keys() - old_names.keys()):
+            yield Change(f"{new.name}.{name}", f"{kind} added", why="existing peers do not use it")
+    yield from _error_classes(old, new)
+
+
+_UNUSED_NOW = "no method uses it any more (changed uses are reported at the method)"
+
+
+def _uses(module: ModuleSpec, recs: Records) -> dict[str, set[str]]:
+    """Record name -> the directions (param, result) it travels in, through fields too."""
+    found: dict[str, set[str]] = {}
+
+    def visit(ty: Ty, direction: str) -> None:
+        if ty.kind == "ref":
+            seen = found.setdefault(ty.name, set())
+            if direction in seen:
+                return
+            seen.add(direction)
+            for field in recs.fields.get(ty.name, {}).values():
+                visit(field.type, direction)
+        for arg in ty.args:  # a Literal of enum members does not take new members
+            visit(arg, direction)
+
+    for svc in module.services:
+        for method in svc.methods:
+            visit(parse(method.result), OUT)
+            for param in method.params:
+                visit(parse(param.type), IN)
+    return found
+
+
+def _verdict(
+    directions: set[str], keeps_old: bool, keeps_new: bool, where: str, what: str
+) -> Change:
+    """``keeps_old``: NEW receivers accept what OLD senders send; ``keeps_new``: the reverse."""
+    if not directions:
+        return Change(where, what, why="no method uses it")
+    callers = servers = False
+    whys = []
+    # A parameter's sender is the caller; a result's sender is the server.
+    for direction, hits in (
+        (IN, (not keeps_old, not keeps_new)),
+        (OUT, (not keeps_new, not keeps_old)),
+    ):
+        if direction in directions:
+            callers, servers = callers or hits[0], servers or hits[1]
+            whys.append(f"in {direction}s: {type_why(direction, *hits)}")
+    return Change(where, what, callers, servers, "; ".join(whys))
+
+
+def _enum(
+    where: str, orecs: Records, nrecs: Records, name: str, uses: set[str]
+) -> Iterator[Change]:
+    old_values, new_values = set(orecs.enums[name]), set(nrecs.enums[name])
+    old_members = {v: m for m, v in orecs.members[name].items()}
+    new_members = {v: m for m, v in nrecs.members[name].items()}
+    for value in sorted(old_values - new_values, key=repr):
+        what = f"member {old_members[value]} = {value!r} removed"
+        yield _verdict(uses, False, True, where, what)
+    for value in sorted(new_values - old_values, key=repr):
+        what = f"member {new_members[value]} = {value!r} added"
+        yield _verdict(uses, True, False, where, what)
+    for value in sorted(old_values & new_values, key=repr):
+        if old_members[value] != new_members[value]:
+            what = f"member {old_members[value]} renamed to {new_members[value]} (value {value!r})"
+            yield Change(where, what, why="the wire value is unchanged; Python code must rename it")
+
+
+def _record(
+    where: str, orecs: Records, nrecs: Records, name: str, uses: set[str]
+) -> Iterator[Change]:
+    ofields, nfields = orecs.fields[name], nrecs.fields[name]
+    for field in [*ofields, *(f for f in nfields if f not in ofields)]:
+        old, new = ofields.get(field), nfields.get(field)
+        what = _field_change(field, old, new)
+        if what is None:
+            continue
+        keeps_old = Compat(nrecs, orecs).field_accepts(new, old)
+        keeps_new = Compat(orecs, nrecs).field_accepts(old, new)
+        yield _verdict(uses, keeps_old, keeps_new, f"{where}.{field}", what)
+
+
+def _field_change(name: str, old: Field | None, new: Field | None) -> str | None:
+    if old is None and new is not None:
+        return f"field added ({'required' if new.required else 'optional'}: {new.type})"
+    if new is None and old is not None:
+        return f"field removed (was {'required' if old.required else 'optional'}: {old.type})"
+    assert old is not None and new is not None
+    parts = []
+    if str(old.type) != str(new.type):
+        parts.append(f"type {old.type} -> {new.type}")
+    if old.required != new.required:
+        parts.append("now required" if new.required else "now optional")
+    return f"field {', '.join(parts)}" if parts else None
+
+
+def _error_classes(old: ModuleSpec, new: ModuleSpec) -> Iterator[Change]:
+    old_errors, new_errors = {e.name: e for e in old.errors}, {e.name: e for e in new.errors}
+    declared = {
+        n for m in (old, new) for s in m.services for meth in s.methods for n in meth.errors
+    }
+    for name in old_errors.keys() & new_errors.keys():
+        oe, ne = old_errors[name], new_errors[name]
+        where = f"{new.name}.{name}"
+        used = name in declared
+        if oe.exc_path != ne.exc_path:
+            why = (
+                "callers that catch it no longer recognise it (errors are matched by exc_path)"
+                if used
+                else "no method declares it"
+            )
+            yield Change(where, f"exc_path {oe.exc_path} -> {ne.exc_path}", used, False, why)
+        if oe.base != ne.base:
+            why = (
+                f"callers catching {oe.base} no longer catch it"
+                if used
+                else "no method declares it"
+            )
+            yield Change(where, f"base class {oe.base} -> {ne.base}", used, False, why)
+    for name in sorted(old_errors.keys() - new_errors.keys()):
+        yield Change(f"{new.name}.{name}", "error class removed", why=_UNUSED_NOW)
+    for name in sorted(new_errors.keys() - old_errors.keys()):
+        yield Change(f"{new.name}.{name}", "error class added", why="no existing peer expects it")
