@@ -166,6 +166,43 @@ def diff_command(
     raise typer.Exit(1 if any(c.callers or c.servers for c in changes) else 0)
 
 
+@app.command("export")
+def export_command(
+    idl_dir: Annotated[
+        Path, typer.Argument(help="Folder of IDL modules.", exists=True, file_okay=False)
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", metavar="asyncapi|jsonschema", help="AsyncAPI 3.0 or JSON Schema 2020-12."
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="File to write; default: stdout.", dir_okay=False)
+    ] = None,
+) -> None:
+    """Describe the wire contract of IDL_DIR as AsyncAPI 3.0 or JSON Schema 2020-12 (JSON).
+
+    Example: rpcgen export idl/ --format asyncapi --out asyncapi.json
+    """
+    from rpcgen.codegen.contract import asyncapi, jsonschema
+    from rpcgen.codegen.contract.sources import SourceError, load_folder
+
+    writers = {"asyncapi": asyncapi.document, "jsonschema": jsonschema.document}
+    if fmt not in writers:
+        raise typer.BadParameter("use asyncapi or jsonschema", param_hint="--format")
+    try:
+        modules = load_folder(idl_dir)
+    except SourceError as exc:
+        _fail(str(exc))
+    text = writers[fmt](modules, idl_dir.resolve().name)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, "utf-8")
+        typer.echo(f"rpcgen: wrote {out}", err=True)
+
+
 def _import_target(target: str) -> object:
     module_name, sep, qualname = target.partition(":")
     if not sep or not module_name or not qualname:

@@ -81,3 +81,20 @@ sys.exit(m.version('nameko') != '$version')" 2>/dev/null; then
         return 1
     fi
 }
+
+# .tools/node_modules/@asyncapi/parser: the official AsyncAPI parser, which tests/contract runs
+# under node to validate `rpcgen export --format asyncapi`. Needs node and npm (Debian's packages).
+ASYNCAPI_PARSER_VERSION="3.6.6"
+ensure_asyncapi_parser() {
+    local pkg="$ROOT/.tools/node_modules/@asyncapi/parser/package.json"
+    if [[ -f $pkg ]] && grep -q "\"version\": \"$ASYNCAPI_PARSER_VERSION\"" "$pkg"; then
+        return
+    fi
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        log "installing node and npm"
+        apt_install nodejs npm
+    fi
+    log "installing @asyncapi/parser@$ASYNCAPI_PARSER_VERSION into .tools"
+    npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error \
+        "@asyncapi/parser@$ASYNCAPI_PARSER_VERSION" >/dev/null
+}
