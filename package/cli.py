@@ -127,9 +127,12 @@ def serve_command(
         missing = ", ".join(sorted(cls.__abstractmethods__))
         _fail(f"{target} does not implement: {missing}")
     code = serve_main(
-        cls, amqp_uri=amqp_uri or None, max_workers=max_workers, prefetch=prefetch,
+        cls,
+        amqp_uri=amqp_uri or None,
+        max_workers=max_workers,
+        prefetch=prefetch,
         queue_type=queue_type,
-    )  # fmt: skip
+    )
     raise typer.Exit(code)
 
 

@@ -25,6 +25,7 @@ from rpcgen.runtime.errors import (
     UnknownService,
     UnserializableValueError,
 )
+from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.server import Server, ServiceRunner, run_in_background, serve, serve_main
 from rpcgen.runtime.spec import Method, Param
 
@@ -38,6 +39,7 @@ __all__ = [
     "CallContext",
     "Client",
     "Connection",
+    "ConnectionOptions",
     "IncorrectSignature",
     "MalformedReply",
     "MalformedRequest",

@@ -60,8 +60,9 @@ class Dispatcher:
         if not props.reply_to:
             log.warning(
                 "dropped a request to %s without reply_to (correlation id %r): nobody to answer",
-                request.routing_key, props.correlation_id,
-            )  # fmt: skip
+                request.routing_key,
+                props.correlation_id,
+            )
             return None
         try:
             method, handler, args, kwargs = self._decode(request)
@@ -95,9 +96,13 @@ class Dispatcher:
         return method, handler, args, kwargs
 
     def _run(
-        self, method: Method[object], handler: Callable[..., object], args: Sequence[object],
-        kwargs: dict[str, object], headers: Mapping[str, object] | None,
-    ) -> bytes:  # fmt: skip
+        self,
+        method: Method[object],
+        handler: Callable[..., object],
+        args: Sequence[object],
+        kwargs: dict[str, object],
+        headers: Mapping[str, object] | None,
+    ) -> bytes:
         ctx = context.incoming(headers, wire.new_call_id(self.service, method.name))
         token = context.enter(ctx)
         try:

@@ -16,12 +16,15 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from types import TracebackType
-from typing import ClassVar, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Connection
-from rpcgen.runtime._amqp.uris import Backoff
-from rpcgen.runtime._codec import wire
+from rpcgen.runtime._clientbase import BaseClient
+from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Method
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["AsyncClient", "AsyncConnection"]
 
@@ -80,16 +83,14 @@ class AsyncConnection:
     async def open(
         cls,
         uri: str | Sequence[str] | None = None,
-        *,
-        exchange: str = wire.DEFAULT_EXCHANGE,
-        client_name: str = "rpcgen_client",
-        reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
+        **options: Unpack[ConnectionOptions],
     ) -> AsyncConnection:
-        """Connect without blocking the event loop; the result owns (and closes) its connection."""
+        """Connect without blocking the event loop; the result owns (and closes) its connection.
+
+        ``options``: see ``Connection``.
+        """
         loop = asyncio.get_running_loop()
-        connect = partial(
-            Connection, uri, exchange=exchange, client_name=client_name, reconnect=reconnect
-        )
+        connect = partial(Connection, uri, **options)
         self = cls(await loop.run_in_executor(None, connect))
         self._owned = True
         return self
@@ -103,9 +104,11 @@ class AsyncConnection:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         await self.close()
 
     def _bridge_here(self) -> _LoopBridge:
@@ -116,19 +119,15 @@ class AsyncConnection:
         return bridge
 
 
-class AsyncClient:
+class AsyncClient(BaseClient[AsyncConnection]):
     """Base of generated ``<Name>AsyncClient`` classes; any number of tasks may share one."""
-
-    service_name: ClassVar[str]
 
     def __init__(
         self, connection: AsyncConnection | Connection, *, timeout: float | None = DEFAULT_TIMEOUT
     ) -> None:
         if isinstance(connection, Connection):
             connection = AsyncConnection(connection)
-        self._connection = connection
-        self._timeout = timeout
-        self._owns_connection = False
+        super().__init__(connection, timeout=timeout)
 
     @classmethod
     @asynccontextmanager
@@ -137,24 +136,15 @@ class AsyncClient:
         uri: str | Sequence[str] | None = None,
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
-        exchange: str = wire.DEFAULT_EXCHANGE,
-        client_name: str = "rpcgen_client",
-        reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
+        **options: Unpack[ConnectionOptions],
     ) -> AsyncIterator[_A]:
-        """A client on a connection of its own, closed when the block ends."""
-        connection = await AsyncConnection.open(
-            uri, exchange=exchange, client_name=client_name, reconnect=reconnect
-        )
+        """A client on a connection of its own (``options``: see ``Connection``), closed when
+        the block ends."""
+        connection = await AsyncConnection.open(uri, **options)
         try:
-            client = cls(connection, timeout=timeout)
-            client._owns_connection = True
-            yield client
+            yield cls._owning(connection, timeout)
         finally:
             await connection.close()
-
-    def with_timeout(self: _A, timeout: float | None) -> _A:
-        """A client on the same connection whose calls use ``timeout`` (seconds, None = wait)."""
-        return type(self)(self._connection, timeout=timeout)
 
     async def close(self) -> None:
         """Close the connection if this client opened it (``connect``); a shared one stays."""

@@ -12,13 +12,16 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Connection
-from rpcgen.runtime._amqp.uris import Backoff
-from rpcgen.runtime._codec import wire
+from rpcgen.runtime._clientbase import BaseClient
 from rpcgen.runtime.errors import RpcTimeout
+from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Method
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["DEFAULT_TIMEOUT", "BoundMethod", "Client", "RpcFuture"]
 
@@ -85,15 +88,8 @@ class RpcFuture(Generic[R_co]):
 _UNSET: Any = object()
 
 
-class Client:
+class Client(BaseClient[Connection]):
     """Base of generated ``<Name>Client`` classes: thread-safe, shares a ``Connection``."""
-
-    service_name: ClassVar[str]
-
-    def __init__(self, connection: Connection, *, timeout: float | None = DEFAULT_TIMEOUT) -> None:
-        self._connection = connection
-        self._timeout = timeout
-        self._owns_connection = False
 
     @classmethod
     @contextmanager
@@ -102,24 +98,15 @@ class Client:
         uri: str | Sequence[str] | None = None,
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
-        exchange: str = wire.DEFAULT_EXCHANGE,
-        client_name: str = "rpcgen_client",
-        reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
+        **options: Unpack[ConnectionOptions],
     ) -> Iterator[_C]:
-        """A client on a connection of its own, closed when the block ends."""
-        connection = Connection(
-            uri, exchange=exchange, client_name=client_name, reconnect=reconnect
-        )
+        """A client on a connection of its own (``options``: see ``Connection``), closed when
+        the block ends."""
+        connection = Connection(uri, **options)
         try:
-            client = cls(connection, timeout=timeout)
-            client._owns_connection = True
-            yield client
+            yield cls._owning(connection, timeout)
         finally:
             connection.close()
-
-    def with_timeout(self: _C, timeout: float | None) -> _C:
-        """A client on the same connection whose calls use ``timeout`` (seconds, None = wait)."""
-        return type(self)(self._connection, timeout=timeout)
 
     def close(self) -> None:
         """Close the connection if this client opened it (``connect``); a shared one stays."""
@@ -130,9 +117,13 @@ class Client:
         return self._invoke_async(method, args, kwargs, will_drive=True).result()
 
     def _invoke_async(
-        self, method: Method[R], args: tuple[object, ...], kwargs: dict[str, object],
-        *, will_drive: bool = False,
-    ) -> RpcFuture[R]:  # fmt: skip
+        self,
+        method: Method[R],
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+        *,
+        will_drive: bool = False,
+    ) -> RpcFuture[R]:
         body = method.codec.encode_request(args, kwargs)
         future: RpcFuture[R] = RpcFuture(method, self._connection)
         self._connection.call(method, body, self._timeout, future._resolve, will_drive=will_drive)

@@ -1,7 +1,7 @@
 """Server skeleton base, request dispatch, worker pool and the three ways to run a server.
 
 Each request a service queue delivers is handed to a pool of ``max_workers`` threads, which
-turn it into a reply body (``_Dispatcher``); the connection core publishes the reply on a
+turn it into a reply body (``_dispatch.Dispatcher``); the connection core publishes the reply on a
 confirm channel and acks the request once the reply is confirmed. Nothing a request carries
 can stop the server: a request without ``reply_to`` is acked and logged (Nameko crashes on it,
 issue #753); a foreign or missing ``content_type``, a body that is not a request, an unknown
@@ -21,15 +21,18 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from queue import SimpleQueue
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rpcgen.runtime._amqp.connection import Connection
 from rpcgen.runtime._amqp.consumer import Consumer, Delivery, consume
-from rpcgen.runtime._amqp.uris import Backoff
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
 from rpcgen.runtime.errors import RpcConnectionError
+from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Method
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Server", "ServiceRunner", "run_in_background", "serve", "serve_main"]
 
@@ -52,7 +55,8 @@ class ServiceRunner:
     raises throughput, because a request holds its slot until its reply is confirmed.
     ``queue_type`` (e.g. ``"quorum"``) declares the service queue with ``x-queue-type``: every
     peer of the service must then declare it identically (see README, "Reliability").
-    ``reconnect`` is the owned connection's ``Backoff``: a server outlives broker restarts.
+    ``options`` are the owned connection's settings (see ``Connection``); its default
+    ``reconnect`` makes a server outlive broker restarts.
     """
 
     def __init__(
@@ -63,17 +67,15 @@ class ServiceRunner:
         connection: Connection | None = None,
         max_workers: int = 10,
         prefetch: int | None = None,
-        exchange: str = wire.DEFAULT_EXCHANGE,
         queue_type: str | None = None,
-        reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
+        **options: Unpack[ConnectionOptions],
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self.server = server
         self._uri = uri
-        self._exchange = exchange
         self._queue_type = queue_type
-        self._reconnect = reconnect
+        self._options = options
         self._connection = connection
         self._owns_connection = connection is None
         self.max_workers = max_workers
@@ -101,10 +103,8 @@ class ServiceRunner:
         """Connect, start the workers and start consuming; returns once requests can arrive."""
         svc = self.server.service_name
         if self._connection is None:
-            self._connection = Connection(
-                self._uri, exchange=self._exchange, client_name=svc, reply_queue=False,
-                reconnect=self._reconnect,
-            )  # fmt: skip
+            options: ConnectionOptions = {"client_name": svc, **self._options}
+            self._connection = Connection(self._uri, reply_queue=False, **options)
         arguments: dict[str, object] | None = None
         if self._queue_type is not None:
             arguments = {"x-queue-type": self._queue_type}
@@ -117,9 +117,14 @@ class ServiceRunner:
             self._workers.append(worker)
         try:
             self._consumer = consume(
-                self._connection, wire.service_queue(svc), wire.service_binding(svc), self.prefetch,
-                self._requests.put, on_lost=lambda _err: self.stopping.set(), arguments=arguments,
-            )  # fmt: skip
+                self._connection,
+                wire.service_queue(svc),
+                wire.service_binding(svc),
+                self.prefetch,
+                self._requests.put,
+                on_lost=lambda _err: self.stopping.set(),
+                arguments=arguments,
+            )
         except BaseException:
             self._shutdown_workers(timeout=None)
             if self._owns_connection:
@@ -128,8 +133,11 @@ class ServiceRunner:
         self._consuming.set()
         log.info(
             "serving %s on %s (%d workers, prefetch %d)",
-            svc, self._connection.uri, self.max_workers, self.prefetch,
-        )  # fmt: skip
+            svc,
+            self._connection.uri,
+            self.max_workers,
+            self.prefetch,
+        )
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop taking requests, finish and answer those received, then disconnect.
@@ -188,15 +196,19 @@ def run_in_background(
     connection: Connection | None = None,
     max_workers: int = 10,
     prefetch: int | None = None,
-    exchange: str = wire.DEFAULT_EXCHANGE,
     queue_type: str | None = None,
-    reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
+    **options: Unpack[ConnectionOptions],
 ) -> Iterator[ServiceRunner]:
     """Serve ``server`` in background threads for the duration of the block (tests, demos)."""
     runner = ServiceRunner(
-        server, uri, connection=connection, max_workers=max_workers, prefetch=prefetch,
-        exchange=exchange, queue_type=queue_type, reconnect=reconnect,
-    )  # fmt: skip
+        server,
+        uri,
+        connection=connection,
+        max_workers=max_workers,
+        prefetch=prefetch,
+        queue_type=queue_type,
+        **options,
+    )
     runner.start()
     try:
         yield runner
@@ -210,10 +222,9 @@ def serve(
     *,
     max_workers: int = 10,
     prefetch: int | None = None,
-    exchange: str = wire.DEFAULT_EXCHANGE,
     shutdown_timeout: float | None = None,
     queue_type: str | None = None,
-    reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen)
+    **options: Unpack[ConnectionOptions],
 ) -> None:
     """Serve ``server`` until SIGTERM or SIGINT, then stop gracefully and return.
 
@@ -223,9 +234,13 @@ def serve(
     ``reconnect=None``). Signal handlers are installed only when called from the main thread.
     """
     runner = ServiceRunner(
-        server, uri, max_workers=max_workers, prefetch=prefetch, exchange=exchange,
-        queue_type=queue_type, reconnect=reconnect,
-    )  # fmt: skip
+        server,
+        uri,
+        max_workers=max_workers,
+        prefetch=prefetch,
+        queue_type=queue_type,
+        **options,
+    )
     runner.start()
     restore = _on_signals(runner.stopping.set)
     try:
@@ -240,9 +255,12 @@ def serve(
 
 
 def serve_main(
-    cls: type[Server], amqp_uri: str | Sequence[str] | None = None, max_workers: int = 10,
-    queue_type: str | None = None, prefetch: int | None = None,
-) -> int:  # fmt: skip
+    cls: type[Server],
+    amqp_uri: str | Sequence[str] | None = None,
+    max_workers: int = 10,
+    queue_type: str | None = None,
+    prefetch: int | None = None,
+) -> int:
     """Entry point of ``rpcgen serve module:Class``: serve ``cls()`` and return an exit code."""
     if not logging.getLogger().handlers:
         fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -30,14 +30,26 @@ class PendingCall:
     """One call between its request and its reply; owned by the I/O lock once submitted."""
 
     __slots__ = (
-        "body", "correlation_id", "deadline", "done", "method", "nacks", "on_done", "properties",
+        "body",
+        "correlation_id",
+        "deadline",
+        "done",
+        "method",
+        "nacks",
+        "on_done",
+        "properties",
         "timeout",
-    )  # fmt: skip
+    )
 
     def __init__(
-        self, method: Method[object], correlation_id: str, body: bytes, properties: Any,
-        timeout: float | None, on_done: Completion,
-    ) -> None:  # fmt: skip
+        self,
+        method: Method[object],
+        correlation_id: str,
+        body: bytes,
+        properties: Any,
+        timeout: float | None,
+        on_done: Completion,
+    ) -> None:
         self.method = method
         self.correlation_id = correlation_id
         self.body = body

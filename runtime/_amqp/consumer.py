@@ -24,9 +24,9 @@ from typing import Any
 
 from pika import exceptions as pika_errors
 from pika.spec import Basic
-from rpcgen.runtime._amqp import transport
+from rpcgen.runtime._amqp import topology, transport
 from rpcgen.runtime._amqp.calls import Confirms
-from rpcgen.runtime._amqp.connection import Connection
+from rpcgen.runtime._amqp.contract import ChannelHost
 from rpcgen.runtime.errors import RpcConnectionError
 
 __all__ = ["Consumer", "Delivery", "consume"]
@@ -36,11 +36,14 @@ _Pika = Any  # pika ships no type hints
 
 
 def consume(
-    connection: Connection, queue: str, binding_key: str, prefetch: int,
+    connection: ChannelHost,
+    queue: str,
+    binding_key: str,
+    prefetch: int,
     on_delivery: Callable[[Delivery], None],
     on_lost: Callable[[RpcConnectionError], None] | None = None,
     arguments: dict[str, object] | None = None,
-) -> Consumer:  # fmt: skip
+) -> Consumer:
     """Start consuming a service queue (declared durable with ``arguments``, bound with
     ``binding_key``).
 
@@ -52,7 +55,7 @@ def consume(
     consumer = Consumer(
         connection, queue, binding_key, prefetch, on_delivery, on_lost, arguments=arguments
     )
-    connection._post(partial(connection._add_consumer, consumer))
+    connection.post(partial(connection.add_user, consumer))
     consumer.ready.wait()
     if consumer.error is not None:
         raise consumer.error
@@ -84,13 +87,18 @@ class Consumer:
     """
 
     def __init__(
-        self, connection: Connection, queue: str, binding_key: str, prefetch: int,
+        self,
+        connection: ChannelHost,
+        queue: str,
+        binding_key: str,
+        prefetch: int,
         on_delivery: Callable[[Delivery], None],
         on_lost: Callable[[RpcConnectionError], None] | None = None,
         *,
         arguments: dict[str, object] | None = None,
-    ) -> None:  # fmt: skip
-        self._conn = connection
+    ) -> None:
+        self._host = connection
+        self._setup_timer: Any = None  # bounds the set-up of each new channel
         self._arguments = arguments
         self._on_lost = on_lost
         self.queue = queue
@@ -109,68 +117,102 @@ class Consumer:
         self.drained = threading.Event()
 
     def reply(
-        self, delivery_tag: int, routing_key: str, properties: _Pika, body: bytes,
+        self,
+        delivery_tag: int,
+        routing_key: str,
+        properties: _Pika,
+        body: bytes,
         epoch: int | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Publish a reply and ack request ``delivery_tag`` once the reply is confirmed.
 
         ``epoch`` is the request's ``Delivery.epoch`` (None: the current channel's).
         """
         post = partial(self._publish_reply, delivery_tag, epoch, routing_key, properties, body)
-        self._conn._post(post)
+        self._host.post(post)
 
     def ack(self, delivery_tag: int, epoch: int | None = None) -> None:
         """Ack a request that gets no reply."""
-        self._conn._post(partial(self._ack, delivery_tag, epoch))
+        self._host.post(partial(self._ack, delivery_tag, epoch))
 
     def stop(self) -> None:
         """Stop taking requests; those already received are still settled."""
-        self._conn._post(self._cancel)
+        self._host.post(self._cancel)
 
-    # -- under the I/O lock ---------------------------------------------------------------------
+    # -- ChannelUser: what the connection asks (under the I/O lock, contract.py) ------------------
 
-    def _resume(self) -> None:
+    def attach(self) -> None:
         """Start (again) on a new channel, once connected and unless stopped."""
         if self._channel is None and not self._opening and not self._stopped and not self.error:
-            self._opening = self._conn._open_channel(self._on_channel_open)
+            self._opening = self._host.open_channel(self._on_channel_open)
+            if self._opening:
+                self._arm_setup_deadline()
 
-    def _detach(self) -> None:
+    def detach(self) -> None:
         """The connection is gone: whatever this channel delivered is requeued by the broker."""
+        self._disarm_setup_deadline()
         self._channel = None
         self._opening = False
         self._tag = None
         self._confirms = Confirms()
         self._unsettled = 0
+        if self._host.closing:  # closed on purpose: nothing went wrong, nothing left to wait for
+            self.ready.set()
+            self.drained.set()
         self._check_drained()
+
+    def fail(self, error: RpcConnectionError) -> None:
+        """The connection is over for good."""
+        self._disarm_setup_deadline()
+        if self.error is None:
+            self.error = error
+            if self._on_lost is not None:
+                self._on_lost(error)
+        self.ready.set()
+        self.drained.set()
+
+    # -- setting up, under the I/O lock -----------------------------------------------------------
+
+    def _arm_setup_deadline(self) -> None:
+        self._disarm_setup_deadline()
+        self._setup_timer = self._host.call_later(self._host.setup_timeout, self._setup_stalled)
+
+    def _disarm_setup_deadline(self) -> None:
+        if self._setup_timer is not None:
+            self._host.cancel(self._setup_timer)
+            self._setup_timer = None
+
+    def _setup_stalled(self) -> None:
+        """The broker did not finish our set-up in time: the connection is dropped and retried."""
+        self._setup_timer = None
+        limit = self._host.setup_timeout
+        self._host.drop(RpcConnectionError(f"no answer within {limit:g} s setting up {self.queue}"))
 
     def _on_channel_open(self, channel: _Pika) -> None:
         self._opening = False
         if self._stopped or self.error is not None or self._channel is not None:
+            self._disarm_setup_deadline()
             channel.close()  # not wanted any more, or one is open already
             return
         self._channel = channel
         self._epoch += 1
         channel.add_on_close_callback(self._on_channel_closed)
-        channel.queue_declare(
-            self.queue, durable=True, exclusive=False, auto_delete=False,
-            arguments=self._arguments, callback=self._on_declared,
-        )  # fmt: skip
+        steps = [
+            topology.queue(self.queue, arguments=self._arguments),
+            topology.bind(self.queue, self._host.exchange, self._binding_key),
+            topology.confirms(self._on_confirm),
+            topology.qos(self._prefetch),
+            topology.consume(self.queue, self._on_message, self._set_tag),
+        ]
+        topology.run(channel, steps, lambda: self._consuming(channel))
 
-    def _on_declared(self, _frame: _Pika) -> None:
-        self._channel.queue_bind(
-            self.queue, self._conn.exchange, routing_key=self._binding_key,
-            callback=lambda _f: self._channel.confirm_delivery(
-                self._on_confirm, callback=self._on_confirm_mode
-            ),
-        )  # fmt: skip
+    def _set_tag(self, tag: str) -> None:
+        self._tag = tag
 
-    def _on_confirm_mode(self, _frame: _Pika) -> None:
-        self._channel.basic_qos(prefetch_count=self._prefetch, callback=self._on_qos)
-
-    def _on_qos(self, _frame: _Pika) -> None:
-        self._tag = self._channel.basic_consume(
-            self.queue, self._on_message, auto_ack=False, callback=lambda _f: self.ready.set()
-        )
+    def _consuming(self, channel: _Pika) -> None:
+        if channel is self._channel:
+            self._disarm_setup_deadline()
+            self.ready.set()
 
     def _on_message(self, _ch: _Pika, deliver: _Pika, props: _Pika, body: bytes) -> None:
         self._unsettled += 1
@@ -190,7 +232,7 @@ class Consumer:
             log.info("dropped a reply to a request of a lost channel: it is redelivered")
             return
         # Not mandatory: a reply nobody waits for any more is dropped, as Nameko does.
-        transport.publish(self._channel, self._conn.exchange, routing_key, body, props)
+        transport.publish(self._channel, self._host.exchange, routing_key, body, props)
         self._confirms.add(tag)
 
     def _on_confirm(self, frame: _Pika) -> None:
@@ -231,24 +273,14 @@ class Consumer:
     def _on_channel_closed(self, channel: _Pika, reason: BaseException) -> None:
         if channel is not self._channel:
             return
-        self._detach()
-        if self._conn._closing:  # closed on purpose: nothing went wrong
-            self.ready.set()
-            self.drained.set()
+        self.detach()
+        if self._host.closing or not isinstance(reason, pika_errors.ChannelClosedByBroker):
+            # Closed on purpose, or the connection itself went (a TCP loss is a StreamLostError,
+            # not a ConnectionClosed): the connection reconnects and attaches us again.
             return
-        if isinstance(reason, pika_errors.ConnectionClosed):
-            return  # the connection reconnects, then resumes us (or gives up: _lost)
         error = RpcConnectionError(f"RabbitMQ closed the {self.queue} channel: {reason}")
         if not self.ready.is_set():  # refused at start (e.g. queue arguments differ): final
-            self._lost(error)
+            self.fail(error)
             return
         log.warning("%s; reopening it in 1 s", error)
-        self._conn._loop.call_later(1.0, self._resume)
-
-    def _lost(self, error: RpcConnectionError) -> None:
-        if self.error is None:
-            self.error = error
-            if self._on_lost is not None:
-                self._on_lost(error)
-        self.ready.set()
-        self.drained.set()
+        self._host.call_later(1.0, self.attach)

@@ -107,9 +107,13 @@ _P = BasicProperties
 
 
 def publish(
-    channel: Any, exchange: str, routing_key: str, body: bytes, properties: Any,
+    channel: Any,
+    exchange: str,
+    routing_key: str,
+    body: bytes,
+    properties: Any,
     mandatory: bool = False,
-) -> None:  # fmt: skip
+) -> None:
     """``channel.basic_publish(exchange, routing_key, body, properties, mandatory)``, leaner."""
     channel._raise_if_not_open()
     conn, number = channel.connection, channel.channel_number
@@ -168,9 +172,11 @@ def encode_properties(p: Any) -> bytes:
         flags |= _P.FLAG_TIMESTAMP
         out.append(_U64(p.timestamp))
     for flag, value in (
-        (_P.FLAG_TYPE, p.type), (_P.FLAG_USER_ID, p.user_id), (_P.FLAG_APP_ID, p.app_id),
+        (_P.FLAG_TYPE, p.type),
+        (_P.FLAG_USER_ID, p.user_id),
+        (_P.FLAG_APP_ID, p.app_id),
         (_P.FLAG_CLUSTER_ID, p.cluster_id),
-    ):  # fmt: skip
+    ):
         if value is not None:
             flags |= flag
             out.append(_short(value))

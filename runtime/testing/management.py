@@ -38,9 +38,15 @@ class QueueInfo:
     consumers: int
 
     CTL_COLUMNS: ClassVar[tuple[str, ...]] = (
-        "name", "durable", "auto_delete", "exclusive", "arguments",
-        "messages_ready", "messages_unacknowledged", "consumers",
-    )  # fmt: skip
+        "name",
+        "durable",
+        "auto_delete",
+        "exclusive",
+        "arguments",
+        "messages_ready",
+        "messages_unacknowledged",
+        "consumers",
+    )
 
     @classmethod
     def from_api(cls, row: dict[str, Any]) -> QueueInfo:
@@ -79,8 +85,11 @@ class QueueConsumer:
     ack_required: bool
 
     CTL_COLUMNS: ClassVar[tuple[str, ...]] = (
-        "queue_name", "consumer_tag", "prefetch_count", "ack_required",
-    )  # fmt: skip
+        "queue_name",
+        "consumer_tag",
+        "prefetch_count",
+        "ack_required",
+    )
 
     @classmethod
     def from_ctl_json(cls, text: str) -> list[QueueConsumer]:

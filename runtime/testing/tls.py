@@ -44,8 +44,21 @@ def make_tls_files(folder: Path) -> TlsFiles:
         if done.returncode != 0:
             raise BrokerError(f"openssl {args[0]} failed: {done.stderr.strip()}")
 
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-            "-days", "2", "-subj", "/CN=rpcgen-test-ca")  # fmt: skip
+    openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rpcgen-test-ca",
+    )
     exts = {
         "server": "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
         "client": "extendedKeyUsage=clientAuth\n",
@@ -53,10 +66,35 @@ def make_tls_files(folder: Path) -> TlsFiles:
     for who, cn in (("server", "localhost"), ("client", "guest")):
         (folder / f"{who}.ext").write_text(exts[who] + "basicConstraints=CA:FALSE\n")
         key, csr, pem = f"{who}.key", f"{who}.csr", f"{who}.pem"
-        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-                "-subj", f"/CN={cn}")  # fmt: skip
-        openssl("x509", "-req", "-in", csr, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", pem, "-days", "2", "-extfile", f"{who}.ext")  # fmt: skip
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            f"/CN={cn}",
+        )
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            pem,
+            "-days",
+            "2",
+            "-extfile",
+            f"{who}.ext",
+        )
     return TlsFiles(
         ca=folder / "ca.pem",
         server_cert=folder / "server.pem",

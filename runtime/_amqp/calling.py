@@ -1,0 +1,271 @@
+"""The client side of a connection: requests out, confirms and returns, replies in, deadlines.
+
+A request is published on the connection's confirm channel with ``mandatory=True``. Confirms
+are tracked by delivery tag (honouring ``multiple``) and never waited for: RabbitMQ sends
+``basic.return`` before the ``basic.ack`` of an unroutable mandatory publish, so the return
+alone fails exactly that call with ``UnknownService`` (found through the correlation id in the
+returned properties). Replies arrive on the connection's one reply queue and are matched by
+correlation id; unknown ids (late replies, duplicates) are acked and dropped. Deadlines sit in
+one heap served by one loop timer armed at the earliest of them.
+
+Across a reconnect: a call whose request was confirmed keeps waiting (its reply lands in the
+durable reply queue); one whose request was not confirmed is published again with the same
+correlation id (at-least-once: the caller sees one reply, later ones are dropped); one made
+while disconnected waits, within its timeout. If the reply queue vanished meanwhile, the calls
+waiting on it fail and a new one is used (``reply_queue_gone``). Everything here runs under the
+connection's I/O lock except ``request``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pika
+from pika import exceptions as pika_errors
+from pika.spec import Basic
+from rpcgen.runtime import context
+from rpcgen.runtime._amqp import topology, transport
+from rpcgen.runtime._amqp.calls import Completion, Confirms, Deadlines, PendingCall
+from rpcgen.runtime._amqp.ioloop import DriverLoop
+from rpcgen.runtime._codec import wire
+from rpcgen.runtime.errors import (
+    PayloadTooLarge,
+    ReplyQueueExpired,
+    RpcConnectionError,
+    RpcTimeout,
+    UnknownService,
+)
+from rpcgen.runtime.spec import Method
+
+__all__ = ["MAX_NACKS", "Calls"]
+
+log = logging.getLogger("rpcgen.runtime.connection")
+
+MAX_NACKS = 3
+"""Publishes of one request RabbitMQ may refuse before the call fails."""
+_PUBLISH_LOST = (pika_errors.ChannelWrongStateError, pika_errors.ConnectionWrongStateError)
+_Pika = Any  # pika ships no type hints
+
+
+class Calls:
+    """Calls in flight on one connection and the reply queue they are answered on."""
+
+    def __init__(
+        self,
+        loop: DriverLoop,
+        *,
+        exchange: str,
+        client_name: str,
+        max_message_bytes: int,
+        reply_queue_ttl_ms: int,
+        retry_nacks: bool,
+        drop: Callable[[RpcConnectionError], None],
+        describe: Callable[[], str],
+    ) -> None:
+        self._loop = loop
+        self._exchange = exchange
+        self._client_name = client_name
+        self.max_message_bytes = max_message_bytes
+        self._ttl_ms = reply_queue_ttl_ms
+        self._retry_nacks = retry_nacks
+        self._drop_connection = drop
+        self._uri = describe
+        self.reply_to = str(uuid.uuid4())
+        self.reply_queue = wire.reply_queue_name(client_name, self.reply_to)
+        self.channel: _Pika = None  # set while calls can be published
+        self.failure: RpcConnectionError | None = None  # set once calls can never succeed
+        self.pending: dict[str, PendingCall] = {}
+        self._unsent: list[PendingCall] = []  # to publish once (re)connected
+        self._confirms: Confirms[PendingCall] = Confirms()
+        self._deadlines = Deadlines(loop, self._expire)
+        self._reply_ack_tag = 0
+        self._replies_unacked = 0
+        self._ack_timer_set = False
+
+    # -- any thread -------------------------------------------------------------------------------
+
+    def request(
+        self, method: Method[object], body: bytes, timeout: float | None, on_done: Completion
+    ) -> PendingCall:
+        """A call ready to submit: its properties, correlation id and deadline."""
+        if len(body) > self.max_message_bytes:
+            what = f"request to {method.routing_key}"
+            raise PayloadTooLarge.exceeded(what, len(body), self.max_message_bytes)
+        cid = str(uuid.uuid4())
+        props = pika.BasicProperties(
+            content_type=wire.CONTENT_TYPE,
+            content_encoding=wire.CONTENT_ENCODING,
+            delivery_mode=wire.PERSISTENT,
+            priority=0,
+            correlation_id=cid,
+            reply_to=self.reply_to,
+            headers=context.outgoing_headers(f"{self._client_name}.call.{cid}"),
+            expiration=None if timeout is None else str(math.ceil(timeout * 1000)),
+        )
+        return PendingCall(method, cid, body, props, timeout, on_done)
+
+    # -- the reply side's topology and its life ---------------------------------------------------
+
+    def steps(self) -> list[topology.Step]:
+        """Confirm mode, the reply queue (durable, ``x-expires``), its binding and consumer."""
+        return [
+            topology.confirms(self._on_confirm),
+            topology.queue(self.reply_queue, arguments={"x-expires": self._ttl_ms}),
+            topology.bind(self.reply_queue, self._exchange, self.reply_to),
+            topology.consume(self.reply_queue, self._on_reply),
+        ]
+
+    def on_return(self, _ch: _Pika, _method: _Pika, props: _Pika, _body: bytes) -> None:
+        # Arrives before the publish's ack: no queue is bound for this service at all.
+        call = self.pending.pop(props.correlation_id, None)
+        if call is not None:
+            call.finish(b"", UnknownService(call.method.service))
+
+    def up(self, channel: _Pika) -> None:
+        """The channel is declared: send what waited for it."""
+        self.channel = channel
+        unsent, self._unsent = self._unsent, []
+        for call in unsent:
+            if not call.done:
+                self._send(call)
+
+    def down(self) -> int:
+        """The channel is gone: unconfirmed requests are sent again; returns how many."""
+        self.channel = None
+        self._reply_ack_tag = self._replies_unacked = 0  # delivery tags die with the channel
+        # Unconfirmed requests may or may not have reached a queue: send them again.
+        resend = [call for call in self._confirms.drain() if not call.done]
+        self._unsent = resend + [call for call in self._unsent if not call.done]
+        return len(resend)
+
+    def reply_queue_gone(self, why: str) -> None:
+        """Fail the calls whose replies went to a vanished reply queue; use a new one."""
+        old = self.reply_queue
+        if "down or inaccessible" in why:
+            error: RpcConnectionError = RpcConnectionError(
+                f"the reply queue {old} is on a RabbitMQ node that is down: its replies are lost"
+            )
+        else:
+            error = ReplyQueueExpired(
+                f"the reply queue {old} expired while disconnected: its replies are lost"
+            )
+        unsent = {call.correlation_id for call in self._unsent}
+        waiting = [c for cid, c in self.pending.items() if cid not in unsent]
+        for call in waiting:
+            del self.pending[call.correlation_id]
+            call.finish(b"", error)
+        self.reply_to = str(uuid.uuid4())
+        self.reply_queue = wire.reply_queue_name(self._client_name, self.reply_to)
+        log.warning(
+            "%s (%d calls failed); new reply queue %s", error, len(waiting), self.reply_queue
+        )
+
+    def fail_all(self, error: RpcConnectionError) -> None:
+        """Nothing will be answered any more: fail every call."""
+        if self.failure is None:
+            self.failure = error
+        calls, self.pending = list(self.pending.values()), {}
+        self._unsent = []
+        self._deadlines.clear()
+        for call in calls:
+            call.finish(b"", error)
+
+    # -- calls ------------------------------------------------------------------------------------
+
+    def submit(self, call: PendingCall) -> None:
+        if self.failure is not None:
+            call.finish(b"", self.failure)
+            return
+        if call.done:  # forgotten before it could be sent
+            return
+        self.pending[call.correlation_id] = call
+        if call.deadline is not None:
+            self._deadlines.add(call, call.deadline, len(self.pending))
+        if self.channel is not None:
+            self._send(call)
+        else:  # reconnecting: sent once reconnected, unless its deadline passes first
+            self._unsent.append(call)
+
+    def drop(self, call: PendingCall) -> None:
+        self.pending.pop(call.correlation_id, None)
+
+    def _send(self, call: PendingCall) -> None:
+        call.properties.reply_to = self.reply_to  # the reply queue may be new since the call began
+        if self._reply_ack_tag:
+            self.ack_replies()  # rides in the same send() as the request
+        try:
+            transport.publish(
+                self.channel,
+                self._exchange,
+                call.method.routing_key,
+                call.body,
+                call.properties,
+                mandatory=True,
+            )
+        except _PUBLISH_LOST:  # lost, and not told yet: the loss handler will resend it
+            self._unsent.append(call)
+            return
+        except Exception as exc:
+            del self.pending[call.correlation_id]
+            call.finish(b"", RpcConnectionError(f"cannot publish to {self._uri()}: {exc!r}"))
+            return
+        self._confirms.add(call)
+
+    def _on_confirm(self, frame: _Pika) -> None:
+        method = frame.method
+        settled = self._confirms.settle(method.delivery_tag, method.multiple)
+        if not isinstance(method, Basic.Nack):
+            return
+        retry = False
+        for call in settled:
+            if call.done:
+                continue
+            call.nacks += 1
+            if self._retry_nacks and call.nacks <= MAX_NACKS:
+                self._unsent.append(call)  # a new channel often takes it (quorum leader moved)
+                retry = True
+            elif self.pending.pop(call.correlation_id, None) is not None:
+                err = f"RabbitMQ refused the request to {call.method.routing_key} (nack)"
+                call.finish(b"", RpcConnectionError(err))
+        if retry:
+            self._drop_connection(
+                RpcConnectionError(f"RabbitMQ refused a request on {self._uri()}")
+            )
+
+    def _on_reply(self, _ch: _Pika, deliver: _Pika, props: _Pika, body: bytes) -> None:
+        # Replies are acked in batches (multiple=True): with the next request, after 64 of
+        # them, or 50 ms later, whichever comes first. A caller never waits for an ack.
+        if not self._ack_timer_set:  # one timer at a time: a timer per reply kept waking waiters
+            self._ack_timer_set = True
+            self._loop.call_later(0.05, self._on_ack_timer)
+        self._reply_ack_tag = deliver.delivery_tag
+        self._replies_unacked += 1
+        if self._replies_unacked >= 64:
+            self.ack_replies()
+        call = self.pending.pop(props.correlation_id, None)
+        if call is None:
+            log.debug("dropped a reply for unknown correlation id %r", props.correlation_id)
+            return
+        if len(body) > self.max_message_bytes:
+            what = f"reply of {call.method.routing_key}"
+            call.finish(b"", PayloadTooLarge.exceeded(what, len(body), self.max_message_bytes))
+            return
+        call.finish(body, None)
+
+    def _on_ack_timer(self) -> None:
+        self._ack_timer_set = False
+        self.ack_replies()
+
+    def ack_replies(self) -> None:
+        """Ack the replies handled so far (they must not be redelivered to nobody)."""
+        tag, self._reply_ack_tag, self._replies_unacked = self._reply_ack_tag, 0, 0
+        if tag and self.channel is not None and self.channel.is_open:
+            self.channel.basic_ack(tag, multiple=True)
+
+    def _expire(self, call: PendingCall) -> None:
+        if self.pending.pop(call.correlation_id, None) is not None:
+            call.finish(b"", RpcTimeout(call.method.routing_key, call.timeout or 0.0))
