@@ -206,6 +206,54 @@ def export_command(
         typer.echo(f"rpcgen: wrote {out}", err=True)
 
 
+@app.command("scaffold")
+def scaffold_command(
+    nameko_module: Annotated[
+        Path,
+        typer.Argument(help="A Nameko service module (read, never imported).", exists=True),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="The draft IDL to write (not overwritten); default: stdout."),
+    ] = None,
+    module: Annotated[
+        str | None,
+        typer.Option(
+            "--module",
+            help="The module's dotted name on the Nameko side, for exc_path; default: its stem.",
+        ),
+    ] = None,
+) -> None:
+    """Write a draft IDL for the @rpc methods of a Nameko service module.
+
+    Example: rpcgen scaffold services/orders.py --out idl/orders.py
+    """
+    from rpcgen.codegen.contract.scaffold import scaffold
+
+    try:
+        draft = scaffold(nameko_module.read_text("utf-8"), module or nameko_module.stem)
+    except (ValueError, SyntaxError) as exc:
+        _fail(f"{nameko_module}: {exc}")
+    if out is None:
+        typer.echo(draft.text, nl=False)
+    elif out.exists():
+        _fail(f"{out} exists; remove it or choose another --out")
+    else:
+        out.write_text(draft.text, "utf-8")
+        typer.echo(f"rpcgen: wrote {out} ({', '.join(draft.services)})", err=True)
+    if draft.placeholders:
+        count, first = len(draft.placeholders), ", ".join(draft.placeholders[:3])
+        more = ", ..." if count > 3 else ""
+        typer.echo(
+            f"rpcgen: {count} type(s) left as Unknown ({first}{more}): the source does not "
+            "annotate them; replace each with the real type before rpcgen build",
+            err=True,
+        )
+    if draft.undefined:
+        names = ", ".join(sorted(draft.undefined))
+        typer.echo(f"rpcgen: define or import in the draft: {names}", err=True)
+
+
 def _import_target(target: str) -> object:
     module_name, sep, qualname = target.partition(":")
     if not sep or not module_name or not qualname:

@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 
 const require = createRequire(path.join(process.env.RPCGEN_TOOLS ?? process.cwd(), "noop.js"));
-const { Parser, fromFile } = require("@asyncapi/parser");
+const { Parser } = require("@asyncapi/parser");
 
 const file = process.argv[2];
 const parser = new Parser();

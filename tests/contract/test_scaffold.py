@@ -1,0 +1,150 @@
+"""``rpcgen scaffold``: draft IDLs from Nameko service modules written for the test."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from rpcgen.cli import app
+from rpcgen.codegen.build import build
+from rpcgen.codegen.load import load
+from typer.testing import CliRunner
+
+# Never importable here: nameko is not installed in this environment, and the module exits.
+SHOP = '''
+"""A Nameko shop."""
+from decimal import Decimal
+
+from nameko.rpc import rpc, RpcProxy
+import nameko
+
+raise SystemExit("scaffold must not import this module")
+
+
+class ShopError(Exception):
+    """Base of the shop's errors."""
+
+
+class OutOfStock(ShopError):
+    """Nothing left."""
+
+
+class Helper:
+    def not_a_service(self):
+        pass
+
+
+class Shop:
+    """Sells things."""
+
+    name = "shop"
+    stock = RpcProxy("stock")
+
+    @rpc
+    def buy(self, item, qty=1, *, gift: bool = False):
+        """Buy ``qty`` of ``item``.
+
+        Charges the card on file.
+        """
+        return 1
+
+    @rpc(expected_exceptions=(OutOfStock,))
+    def price(self, item: str) -> Decimal:
+        return Decimal("1")
+
+    @nameko.rpc.rpc
+    def ping(self) -> None:
+        pass
+
+    def helper(self, x):
+        """Not an RPC method."""
+'''
+
+TYPED = """
+from nameko.rpc import rpc
+
+
+class Greeter:
+    name = "greeter"
+
+    @rpc
+    def hello(self, name: str, greeting: str = "hello") -> str:
+        return f"{greeting}, {name}"
+
+    @rpc
+    def add(self, a: int, b: "float") -> float:
+        return a + b
+"""
+
+
+def _scaffold(tmp_path: Path, source: str, stem: str) -> tuple[Path, str]:
+    module = tmp_path / f"{stem}.py"
+    module.write_text(textwrap.dedent(source), "utf-8")
+    idl = tmp_path / "idl"
+    idl.mkdir(exist_ok=True)
+    out = idl / f"{stem}.py"
+    result = CliRunner().invoke(app, ["scaffold", str(module), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result.stderr
+
+
+def test_unannotated_parameters_are_refused_by_build_with_their_names(tmp_path: Path) -> None:
+    out, stderr = _scaffold(tmp_path, SHOP, "shop")
+    assert "3 type(s) left as Unknown (Shop.buy(item), Shop.buy(qty), Shop.buy(return))" in stderr
+    problems = [str(e) for e in load(out.parent).errors]
+    assert len(problems) == 3, problems
+    for what in ("parameter 'item'", "parameter 'qty'", "return type"):
+        assert any(f"Shop.buy: {what}: Any is not supported; use str, int" in p for p in problems)
+    assert all(p.startswith(f"{out}:") for p in problems)
+
+
+def test_filled_in_draft_builds_with_the_source_signatures(tmp_path: Path) -> None:
+    out, _ = _scaffold(tmp_path, SHOP, "shop")
+    text = out.read_text("utf-8")
+    text = text.replace("item: Unknown", "item: str").replace("qty: Unknown", "qty: int")
+    out.write_text(text.replace("-> Unknown", "-> int"), "utf-8")
+    loaded = load(out.parent)
+    assert not loaded.errors, [str(e) for e in loaded.errors]
+    (module,) = loaded.modules
+    (svc,) = module.services
+    assert (svc.name, svc.wire_name, svc.doc) == ("Shop", "shop", "Sells things.")
+    methods = {m.name: m for m in svc.methods}
+    assert list(methods) == ["buy", "price", "ping"]
+    buy = methods["buy"]
+    assert [(p.name, p.type.expr, p.keyword_only, p.default) for p in buy.params] == [
+        ("item", "str", False, None),
+        ("qty", "int", False, "1"),
+        ("gift", "bool", True, "False"),
+    ]
+    assert buy.doc == "Buy ``qty`` of ``item``.\n\nCharges the card on file."
+    assert (methods["price"].result.expr, methods["price"].errors) == ("Decimal", ("OutOfStock",))
+    assert {e.name: (e.exc_path, e.base) for e in module.errors} == {
+        "ShopError": ("shop.ShopError", "rt.ServiceError"),
+        "OutOfStock": ("shop.OutOfStock", "ShopError"),
+    }
+
+
+def test_annotated_module_builds_as_is(tmp_path: Path) -> None:
+    out, stderr = _scaffold(tmp_path, TYPED, "greeter")
+    assert "Unknown" not in stderr
+    result = build(out.parent)
+    assert not result.errors, [str(e) for e in result.errors]
+    assert "def hello(self, name: str, greeting: str = 'hello') -> str:" in out.read_text()
+
+
+def test_stdout_module_name_and_refusals(tmp_path: Path) -> None:
+    source = tmp_path / "svc.py"
+    source.write_text(textwrap.dedent(SHOP), "utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["scaffold", str(source), "--module", "services.shop"])
+    assert result.exit_code == 0
+    assert '@exc_path("services.shop.OutOfStock")' in result.stdout
+    existing = tmp_path / "taken.py"
+    existing.write_text("keep", "utf-8")
+    result = runner.invoke(app, ["scaffold", str(source), "--out", str(existing)])
+    assert result.exit_code == 1 and "exists" in result.stderr
+    assert existing.read_text() == "keep"
+    empty = tmp_path / "empty.py"
+    empty.write_text("class Helper:\n    pass\n", "utf-8")
+    result = runner.invoke(app, ["scaffold", str(empty)])
+    assert result.exit_code == 1 and "no Nameko service found" in result.stderr
