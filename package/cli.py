@@ -1,5 +1,5 @@
 """The ``rpcgen`` command: ``rpcgen build`` generates code, ``rpcgen serve`` runs a server;
-``diff``, ``export``, ``scaffold`` and ``call`` use the IDL as a contract (``codegen/contract``).
+the other commands use the IDL as a contract (``codegen/contract``).
 
 Each command imports what it needs inside its function, so that ``rpcgen build`` never imports
 pika and ``rpcgen serve`` never imports jinja.
