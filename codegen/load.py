@@ -36,7 +36,7 @@ __all__ = ["LoadResult", "load"]
 
 # Names every generated module binds itself; an IDL class may not take them.
 _GENERATED_NAMES = frozenset(
-    {"annotations", "abc", "dataclasses", "enum", "rt", "ClassVar", "Final", "Mapping"}
+    {"annotations", "abc", "dataclasses", "enum", "rt", "ClassVar", "Mapping"}
     | {"Literal", "TypedDict", "date", "datetime", "time", "Decimal", "UUID"}
     | {"str", "int", "float", "bool", "bytes", "list", "dict", "tuple", "object", "super"}
 )
@@ -178,7 +178,6 @@ def _imports(
         ("abc", ""),
         ("collections.abc", "Mapping"),
         ("typing", "ClassVar"),
-        ("typing", "Final"),
     }
     needed |= {("enum", "")} if enums else set()
     needed |= {("dataclasses", "")} if dataclasses else set()
@@ -193,7 +192,7 @@ def _check_names(spec: ModuleSpec, src: Source) -> None:
     named = [(record.name, record.name) for record in spec.records]
     for svc in spec.services:
         named += [(svc.name, n) for n in (svc.client, svc.async_client, svc.server)]
-        named += [(svc.name, n) for m in svc.methods for n in (m.const, m.bound_class)]
+        named += [(svc.name, n) for m in svc.methods for n in (m.const,)]
     for owner, name in named:
         if name in seen:
             src.problem(

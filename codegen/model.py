@@ -1,14 +1,16 @@
 """The generator's model: what load builds from the IDL and what the templates read.
 
-Every name the templates print is computed here (Python names, wire names, generated identifiers,
-rendered type expressions and declarations), so that templates never compute names.
+Every name and every line the templates print is computed here (Python names, wire names,
+generated identifiers, type expressions, and through ``text`` the signatures, calls and
+docstrings laid out as ``ruff format`` writes them), so that templates are Python with holes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rpcgen.codegen.pyfmt import isort_key
+from rpcgen.codegen import text
+from rpcgen.codegen.pyfmt import docstring, isort_key, py_str
 
 __all__ = [
     "DataclassSpec",
@@ -65,7 +67,7 @@ class ParamSpec:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """One RPC method; ``const`` and ``bound_class`` are the generated module-level names."""
+    """One RPC method; ``const`` names its module-level ``rt.Method`` in the generated module."""
 
     name: str
     wire_name: str
@@ -75,7 +77,7 @@ class MethodSpec:
     doc: str | None
     line: int
     const: str  # the module-level rt.Method object
-    bound_class: str  # the rt.BoundMethod subclass behind client.<name>
+    raises: tuple[tuple[str, str], ...] = ()  # (error class, its one-line summary or "")
 
     @property
     def decls(self) -> tuple[str, ...]:
@@ -96,6 +98,30 @@ class MethodSpec:
     def kwargs(self) -> tuple[str, ...]:
         """Names sent by keyword (Nameko's ``kwargs``)."""
         return tuple(p.name for p in self.params if p.keyword_only)
+
+    @property
+    def docstring(self) -> str | None:
+        """The IDL docstring and a ``Raises:`` section naming the declared errors, if any."""
+        # A docstring cannot start with "Raises:": ruff would dedent the entries under it.
+        summary = self.doc or (f"Call ``{self.wire_name}``." if self.raises else None)
+        return text.method_doc(summary, self.raises)
+
+    @property
+    def remote_def(self) -> str:
+        """The sync client's declaration: the signature the caller writes, without ``self``."""
+        return text.signature(self, f"def {self.name}", False, self.docstring is None)
+
+    @property
+    def async_def(self) -> str:
+        return text.signature(self, f"async def {self.name}", True, False)
+
+    @property
+    def async_call(self) -> str:
+        return text.call("return await self._call", self, [self.const])
+
+    @property
+    def server_def(self) -> str:
+        return text.signature(self, f"def {self.name}", True, self.docstring is None)
 
 
 @dataclass(frozen=True)
@@ -128,6 +154,36 @@ class ServiceSpec:
     def _doc(self, summary: str) -> str:
         return f"{summary}\n\n{self.doc}" if self.doc else summary
 
+    @property
+    def client_docstring(self) -> str | None:
+        return text.doc(self.client_doc, text.MEMBER)
+
+    @property
+    def async_client_docstring(self) -> str | None:
+        return text.doc(self.async_client_doc, text.MEMBER)
+
+    @property
+    def server_docstring(self) -> str | None:
+        return text.doc(self.server_doc, text.MEMBER)
+
+    @property
+    def method_objects(self) -> tuple[str, ...]:
+        return tuple(text.method_object(self, method) for method in self.methods)
+
+    @property
+    def method_table(self) -> str:
+        return text.method_table(self)
+
+
+class _Documented:
+    """The class docstring of a copied record or error, at class-member indentation."""
+
+    doc: str | None  # a field of each dataclass below
+
+    @property
+    def docstring(self) -> str | None:
+        return text.doc(self.doc, text.MEMBER)
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -138,9 +194,16 @@ class FieldSpec:
     default: str | None = None
     kw_only: bool = False
 
+    @property
+    def decl(self) -> str:
+        """The field as written in the class body."""
+        if self.default is None:
+            return f"{self.name}: {self.type.expr}"
+        return f"{self.name}: {self.type.expr} = {self.default}"
+
 
 @dataclass(frozen=True)
-class DataclassSpec:
+class DataclassSpec(_Documented):
     name: str
     doc: str | None
     frozen: bool
@@ -155,7 +218,7 @@ class EnumMember:
 
 
 @dataclass(frozen=True)
-class EnumSpec:
+class EnumSpec(_Documented):
     name: str
     doc: str | None
     bases: str  # "enum.Enum", "enum.IntEnum" or "str, enum.Enum"
@@ -164,7 +227,7 @@ class EnumSpec:
 
 
 @dataclass(frozen=True)
-class TypedDictSpec:
+class TypedDictSpec(_Documented):
     name: str
     doc: str | None
     total: bool
@@ -173,7 +236,7 @@ class TypedDictSpec:
 
 
 @dataclass(frozen=True)
-class ErrorSpec:
+class ErrorSpec(_Documented):
     """A declared error; ``base`` is another generated error class or ``rt.ServiceError``.
 
     ``exc_path`` is the path it travels under on the wire (the generated class's ``exc_path``).
@@ -184,6 +247,10 @@ class ErrorSpec:
     base: str
     line: int
     exc_path: str
+
+    @property
+    def exc_path_line(self) -> str:
+        return text.class_attribute("exc_path: ClassVar[str]", py_str(self.exc_path))
 
 
 @dataclass(frozen=True)
@@ -199,6 +266,23 @@ class ModuleSpec:
     errors: tuple[ErrorSpec, ...]
     services: tuple[ServiceSpec, ...]
     imports: tuple[str, ...]  # the standard-library import lines, in ruff's isort order
+
+    @property
+    def docstring(self) -> str:
+        return docstring(self.doc or f"Typed clients and server skeletons for {self.source}.", 0)
+
+    @property
+    def early_enums(self) -> tuple[EnumSpec, ...]:
+        """The enums a method's default names: Python evaluates defaults when it creates the
+        class, so these come before the clients. (A default is an enum member only as
+        ``Name.MEMBER``; every other literal starts with a quote, a digit, ``-`` or a keyword.)"""
+        defaults = {p.default for s in self.services for m in s.methods for p in m.params}
+        named = {d.split(".")[0] for d in defaults if d is not None and "." in d and d[0].isalpha()}
+        return tuple(e for e in self.enums if e.name in named)
+
+    @property
+    def late_enums(self) -> tuple[EnumSpec, ...]:
+        return tuple(e for e in self.enums if e not in self.early_enums)
 
     @property
     def records(self) -> tuple[EnumSpec | DataclassSpec | TypedDictSpec | ErrorSpec, ...]:

@@ -121,7 +121,7 @@ def _build_method(cls: type, member: str, func: FunctionType, src: Source) -> Me
         doc=src.doc(service, member),
         line=line,
         const=f"_{service}_{member}",
-        bound_class=f"_{service}{_camel(member)}",
+        raises=tuple((name, _summary(src.doc(name))) for name in errors),
     )
 
 
@@ -205,5 +205,6 @@ def _declared_errors(
     )
 
 
-def _camel(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+def _summary(doc: str | None) -> str:
+    """The first paragraph of a docstring, on one line (a ``Raises:`` entry's description)."""
+    return " ".join((doc or "").split("\n\n")[0].split())

@@ -25,6 +25,7 @@ from rpcgen.runtime.errors import (
     UnknownService,
     UnserializableValueError,
 )
+from rpcgen.runtime.generated_api import IncompatibleRuntime, RemoteMethod, remote, require_api
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.server import Server, ServiceRunner, run_in_background, serve, serve_main
 from rpcgen.runtime.spec import Method, Param
@@ -40,6 +41,7 @@ __all__ = [
     "Client",
     "Connection",
     "ConnectionOptions",
+    "IncompatibleRuntime",
     "IncorrectSignature",
     "MalformedReply",
     "MalformedRequest",
@@ -48,6 +50,7 @@ __all__ = [
     "Param",
     "PayloadTooLarge",
     "RemoteError",
+    "RemoteMethod",
     "ReplyQueueExpired",
     "ResultTypeError",
     "RpcConnectionError",
@@ -62,6 +65,8 @@ __all__ = [
     "context_data",
     "current_context",
     "mask_uri",
+    "remote",
+    "require_api",
     "run_in_background",
     "serve",
     "serve_main",
