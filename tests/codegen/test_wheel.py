@@ -49,8 +49,8 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy(path, src / name)
     env = root / "venv"
     assert run(sys.executable, "-m", "venv", "--without-pip", env, cwd=root).returncode == 0
-    done = run(sys.executable, "-m", "pip", "--python", env / "bin" / "python", "install", "-q",
-               src, cwd=root)  # fmt: skip
+    pip = (sys.executable, "-m", "pip", "--python", env / "bin" / "python")
+    done = run(*pip, "install", "-q", src, cwd=root)
     assert done.returncode == 0, done.stdout + done.stderr
     return env
 

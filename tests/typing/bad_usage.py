@@ -37,6 +37,9 @@ def wrong_results(client: HelloServiceClient, ledger: LedgerClient) -> None:
     client.compute(1, 2).upper()  # E: attr-defined
     pending = client.compute.call_async(1, 2)
     text: str = pending.result()  # E: assignment
+    client.compute.call_async(1, "2")  # E: arg-type
+    ledger.find_accounts.call_async("a", limit="5")  # E: arg-type
+    client.test.call_async()  # E: call-arg
     balance: int = ledger.balances([uuid.uuid4()])["x"]  # E: assignment
     statement = ledger.statement(uuid.uuid4(), None, None)  # E: arg-type, arg-type
     statement["nope"]  # E: typeddict-item

@@ -90,6 +90,9 @@ def ledger_calls(ledger: LedgerClient) -> None:
     cutoff: datetime.time = ledger.cutoff(datetime.date.today())
     counts: dict[str, int] = ledger.tag_counts(("vip", "new"))
     ledger.ping()
+    found: rt.RpcFuture[list[Account]] = ledger.find_accounts.call_async("Ada", limit=5)
+    pinged: rt.RpcFuture[None] = ledger.ping.call_async()
+    del found, pinged
     del accounts, transfer, first, rates, cutoff, counts
 
 

@@ -19,13 +19,14 @@ def mypy(path: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     """mypy --strict with the repo's configuration, from the repo root (where ``generated`` is)."""
     exe = shutil.which("mypy", path=str(Path(sys.executable).parent))
     assert exe, "mypy is not installed next to the running python"
+    options = ["--strict", "--config-file", "pyproject.toml", "--cache-dir", str(cache)]
+    target = str(path.relative_to(REPO))
     return subprocess.run(
-        [exe, "--strict", "--config-file", "pyproject.toml", "--cache-dir", str(cache),
-         "--show-error-codes", "--no-pretty", str(path.relative_to(REPO))],
+        [exe, *options, "--show-error-codes", "--no-pretty", target],
         capture_output=True,
         text=True,
         cwd=REPO,
-    )  # fmt: skip
+    )
 
 
 def markers(path: Path) -> Counter[tuple[int, str]]:
@@ -57,6 +58,15 @@ def test_bad_usage_errors_match_the_markers_one_to_one(tmp_path: Path) -> None:
     missing = sorted((expected - got).elements())
     unexpected = sorted((got - expected).elements())
     assert (missing, unexpected) == ([], []), done.stdout
+    # Messages name the method the caller called, never a runtime or private class.
+    assert (
+        'Argument 2 to "compute" of "HelloServiceClient" has incompatible type "str"; '
+        'expected "int"  [arg-type]'
+    ) in done.stdout
+    assert 'Missing positional argument "b" in call to "compute" of "HelloServiceClient"' in (
+        done.stdout
+    )
+    assert not re.search(r'"__call__"|of "_|special argument', done.stdout)
 
 
 def test_bad_usage_covers_each_kind_of_mistake() -> None:
