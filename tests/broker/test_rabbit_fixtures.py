@@ -6,8 +6,7 @@ import json
 
 import pika
 import pytest
-from rpcgen.runtime import testing
-from rpcgen.runtime.testing import Broker, ExternalBroker, RabbitNode, Vhost
+from rpcgen.runtime.testing import Broker, ExternalBroker, RabbitNode, Vhost, plugin
 
 
 def _declare_and_publish(uri: str, queue: str, body: bytes = b"x", **props: object) -> None:
@@ -129,7 +128,7 @@ def test_external_broker_surface(rabbit_node: Broker) -> None:
 def test_a_missing_broker_skips_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
     with pytest.raises(pytest.skip.Exception, match="no broker"):
-        testing._unavailable("no broker")
+        plugin._unavailable("no broker")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match=r"no broker.*CI is set"):
-        testing._unavailable("no broker")
+        plugin._unavailable("no broker")
