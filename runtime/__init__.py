@@ -28,7 +28,7 @@ from rpcgen.runtime.errors import (
 from rpcgen.runtime.generated_api import IncompatibleRuntime, RemoteMethod, remote, require_api
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.server import Server, ServiceRunner, run_in_background, serve, serve_main
-from rpcgen.runtime.spec import Method, Param
+from rpcgen.runtime.spec import Event, EventHandler, HandlerType, Method, Param
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -41,6 +41,9 @@ __all__ = [
     "Client",
     "Connection",
     "ConnectionOptions",
+    "Event",
+    "EventHandler",
+    "HandlerType",
     "IncompatibleRuntime",
     "IncorrectSignature",
     "MalformedReply",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Connection
 from rpcgen.runtime._clientbase import BaseClient
 from rpcgen.runtime.options import ConnectionOptions
-from rpcgen.runtime.spec import Method
+from rpcgen.runtime.spec import Event, Method
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "AsyncConnection"]
 
 R = TypeVar("R")
+P = TypeVar("P")
 _A = TypeVar("_A", bound="AsyncClient")
 _Outcome = tuple["asyncio.Future[bytes]", bytes, "BaseException | None"]
 
@@ -165,3 +166,16 @@ class AsyncClient(BaseClient[AsyncConnection]):
             core.forget(call)
             raise
         return method.codec.decode_reply(raw)
+
+    async def _publish(self, event: Event[P], payload: P) -> None:
+        """Dispatch one event; returns once the broker has confirmed it."""
+        body = event.codec.encode(payload)
+        bridge = self._connection._bridge_here()
+        future: asyncio.Future[bytes] = bridge.loop.create_future()
+        core = self._connection.connection
+        call = core.dispatch(event, body, self._timeout, partial(bridge.resolve, future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            core.forget(call)
+            raise

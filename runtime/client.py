@@ -12,13 +12,13 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Connection
 from rpcgen.runtime._clientbase import BaseClient
 from rpcgen.runtime.errors import RpcTimeout
 from rpcgen.runtime.options import ConnectionOptions
-from rpcgen.runtime.spec import Method
+from rpcgen.runtime.spec import Event, Method
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -27,7 +27,22 @@ __all__ = ["DEFAULT_TIMEOUT", "BoundMethod", "Client", "RpcFuture"]
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
+P = TypeVar("P")
 _C = TypeVar("_C", bound="Client")
+
+
+class _Decodes(Protocol[R_co]):
+    def decode_reply(self, body: bytes) -> R_co: ...
+
+
+class _Awaited(Protocol[R_co]):
+    """What a future waits for: a call's reply (``Method``) or an event's confirm (``Event``)."""
+
+    @property
+    def routing_key(self) -> str: ...
+
+    @property
+    def codec(self) -> _Decodes[R_co]: ...
 
 
 class RpcFuture(Generic[R_co]):
@@ -39,7 +54,7 @@ class RpcFuture(Generic[R_co]):
 
     __slots__ = ("_body", "_connection", "_error", "_finished", "_lock", "_method", "_value")
 
-    def __init__(self, method: Method[R_co], connection: Connection) -> None:
+    def __init__(self, method: _Awaited[R_co], connection: Connection) -> None:
         self._method = method
         self._connection = connection
         self._lock = threading.Lock()
@@ -128,6 +143,13 @@ class Client(BaseClient[Connection]):
         future: RpcFuture[R] = RpcFuture(method, self._connection)
         self._connection.call(method, body, self._timeout, future._resolve, will_drive=will_drive)
         return future
+
+    def _publish(self, event: Event[P], payload: P) -> None:
+        """Dispatch one event; returns once the broker has confirmed it (generated ``*Events``)."""
+        body = event.codec.encode(payload)
+        future: RpcFuture[None] = RpcFuture(event, self._connection)
+        self._connection.dispatch(event, body, self._timeout, future._resolve, will_drive=True)
+        future.result()
 
 
 class BoundMethod(Generic[R]):

@@ -100,3 +100,18 @@ def outgoing_headers(own_call_id: str) -> dict[str, object]:
     data.update(extra or {})
     data["call_id_stack"] = list(ctx.call_id_stack) if ctx is not None else [own_call_id]
     return wire.context_to_headers(data)
+
+
+def event_headers() -> dict[str, object]:
+    """The ``nameko.*`` headers of an event dispatched now (``docs/wire.md`` §7.2).
+
+    Inside a handler: its context and its call-id stack, as Nameko's ``EventDispatcher`` sends
+    them; outside: only ``context_data``, as Nameko's standalone ``event_dispatcher`` (no stack).
+    """
+    ctx = _current.get()
+    extra = _extra.get()
+    data: dict[str, object] = dict(ctx.data) if ctx is not None else {}
+    data.update(extra or {})
+    if ctx is not None:
+        data["call_id_stack"] = list(ctx.call_id_stack)
+    return wire.context_to_headers(data)

@@ -140,10 +140,6 @@ class RemoteMethod(Generic[F]):
         self._method = method
         self._pack = pack
 
-    @property
-    def __call__(self) -> F:
-        return cast(F, self._send)
-
     def call_async(
         self: RemoteMethod[Callable[P, R]], *args: P.args, **kwargs: P.kwargs
     ) -> RpcFuture[R]:
@@ -155,6 +151,14 @@ class RemoteMethod(Generic[F]):
     def _send(self, *args: object, **kwargs: object) -> object:
         wire_args, wire_kwargs = self._pack(*args, **kwargs)
         return self._client._invoke(self._method, wire_args, wire_kwargs)
+
+    if TYPE_CHECKING:  # calling it is calling the declaration, to type checkers
+
+        @property
+        def __call__(self) -> F: ...
+
+    else:  # and a plain method call at run time (a property would cost a call more)
+        __call__ = _send
 
     def __repr__(self) -> str:
         return f"<remote method {self._method.routing_key} of {self._client!r}>"

@@ -18,8 +18,10 @@ import abc
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, ClassVar
 
@@ -27,6 +29,7 @@ from rpcgen.runtime._amqp.connection import Connection
 from rpcgen.runtime._amqp.consumer import Consumer, Delivery, consume
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
+from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Method
@@ -81,7 +84,11 @@ class ServiceRunner:
         self.max_workers = max_workers
         self.prefetch = max_workers if prefetch is None else prefetch
         self._dispatcher = Dispatcher(server)
-        self._requests: SimpleQueue[Delivery | None] = SimpleQueue()
+        self._entrypoints = event_entrypoints(server, server.service_name)
+        self._event_consumers: dict[str, Consumer] = {}
+        self._requests: SimpleQueue[Delivery | tuple[EventEntrypoint, Delivery] | None] = (
+            SimpleQueue()
+        )
         self._workers: list[threading.Thread] = []
         self._consumer: Consumer | None = None
         self._consuming = threading.Event()  # set once _consumer is assigned
@@ -97,7 +104,14 @@ class ServiceRunner:
     @property
     def error(self) -> RpcConnectionError | None:
         """Why the runner stopped serving on its own, if it did."""
-        return None if self._consumer is None else self._consumer.error
+        for consumer in self._consumers():
+            if consumer.error is not None:
+                return consumer.error
+        return None
+
+    def _consumers(self) -> list[Consumer]:
+        rpc = [] if self._consumer is None else [self._consumer]
+        return rpc + list(self._event_consumers.values())
 
     def start(self) -> None:
         """Connect, start the workers and start consuming; returns once requests can arrive."""
@@ -125,7 +139,20 @@ class ServiceRunner:
                 on_lost=lambda _err: self.stopping.set(),
                 arguments=arguments,
             )
+            for entry in self._entrypoints:
+                self._event_consumers[entry.queue] = consume(
+                    self._connection,
+                    entry.queue,
+                    entry.spec.event.name,
+                    entry.spec.prefetch or self.prefetch,
+                    partial(self._take_event, entry),
+                    on_lost=lambda _err: self.stopping.set(),
+                    setup=entry.setup(),
+                )
         except BaseException:
+            for consumer in self._consumers():
+                consumer.stop()
+            self._consuming.set()
             self._shutdown_workers(timeout=None)
             if self._owns_connection:
                 self._connection.close()
@@ -147,9 +174,13 @@ class ServiceRunner:
         """
         self.stopping.set()
         settled = True
-        if self._consumer is not None:
-            self._consumer.stop()
-            settled = self._consumer.drained.wait(timeout)
+        consumers = self._consumers()
+        for consumer in consumers:
+            consumer.stop()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for consumer in consumers:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            settled = consumer.drained.wait(left) and settled
         self._shutdown_workers(timeout=0 if not settled else None)
         if self._owns_connection and self._connection is not None:
             self._connection.close()
@@ -167,7 +198,26 @@ class ServiceRunner:
     def _work(self) -> None:
         requests = self._requests
         while (request := requests.get()) is not None:
-            self._answer(request)
+            if isinstance(request, Delivery):
+                self._answer(request)
+            else:
+                self._handle_event(*request)
+
+    def _take_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
+        self._requests.put((entry, delivery))
+
+    def _handle_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
+        """Run one event's handler; ack, requeue or dead-letter it (see ``_handling``)."""
+        outcome, reason = entry.handle(delivery)
+        self._consuming.wait()
+        consumer = self._event_consumers[entry.queue]
+        if outcome == "ack":
+            consumer.ack(delivery.tag, delivery.epoch)
+        elif outcome == "requeue":
+            consumer.requeue(delivery.tag, delivery.epoch)
+        else:
+            queue, props = entry.dead_letter(delivery, reason)
+            consumer.reply(delivery.tag, queue, props, delivery.body, delivery.epoch, exchange="")
 
     def _answer(self, request: Delivery) -> None:
         """Run one request's handler and hand its reply (or its ack) to the consumer."""

@@ -7,17 +7,21 @@ declared errors. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 if TYPE_CHECKING:
-    from rpcgen.runtime._codec.codec import MethodCodec
+    from rpcgen.runtime._codec.codec import EventCodec, MethodCodec
     from rpcgen.runtime.errors import ServiceError
 
-__all__ = ["Method", "Param"]
+__all__ = ["Event", "EventHandler", "HandlerType", "Method", "Param"]
 
 R = TypeVar("R", covariant=True)
+P = TypeVar("P")
+_S = TypeVar("_S")
+_T = TypeVar("_T")
+HandlerType = Literal["service_pool", "singleton", "broadcast"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,82 @@ class Method(Generic[R]):
 
             codec = self._codec = MethodCodec(self)
         return codec
+
+
+class Event(Generic[P]):
+    """One event a service dispatches: its source service, its type (name) and payload type."""
+
+    __slots__ = ("_codec", "exchange", "label", "name", "payload", "service")
+
+    def __init__(self, service: str, name: str, payload: object) -> None:
+        self.service = service
+        self.name = name
+        self.payload = payload
+        self.exchange = f"{service}.events"
+        self.label = f"{service}.{name}"
+        self._codec: EventCodec[P] | None = None
+
+    def __repr__(self) -> str:
+        return f"Event({self.label!r})"
+
+    @property
+    def routing_key(self) -> str:
+        return self.name
+
+    @property
+    def codec(self) -> EventCodec[P]:
+        """The payload codec, built on first use (see ``codec.EventCodec``)."""
+        codec = self._codec
+        if codec is None:
+            from rpcgen.runtime._codec.codec import EventCodec
+
+            codec = self._codec = EventCodec(self)
+        return codec
+
+    def handler(
+        self,
+        handler_type: HandlerType = "service_pool",
+        *,
+        reliable_delivery: bool = True,
+        requeue_on_error: bool = False,
+        broadcast_identifier: str | None = None,
+        prefetch: int | None = None,
+    ) -> Callable[[Callable[[_S, P], _T]], Callable[[_S, P], _T]]:
+        """Register the decorated method of a server class as a handler of this event.
+
+        mypy checks the method's payload parameter against the event's payload type. The
+        options are Nameko's ``@event_handler`` options, with its queue names and flags
+        (``docs/wire.md`` §7.3): a ``broadcast`` handler with the default (random) identifier
+        cannot be reliable, as in Nameko.
+        """
+        if handler_type not in ("service_pool", "singleton", "broadcast"):
+            raise ValueError(f"unknown handler_type {handler_type!r}")
+        if handler_type == "broadcast" and broadcast_identifier is None and reliable_delivery:
+            raise ValueError(
+                "a broadcast handler with the default identifier cannot be reliable: pass"
+                " reliable_delivery=False, or a broadcast_identifier that is stable per instance"
+            )
+        options = EventHandler(
+            self, handler_type, reliable_delivery, requeue_on_error, broadcast_identifier, prefetch
+        )
+
+        def register(method: Callable[[_S, P], _T]) -> Callable[[_S, P], _T]:
+            method.__rpcgen_event_handler__ = options  # type: ignore[attr-defined]
+            return method
+
+        return register
+
+
+@dataclass(frozen=True)
+class EventHandler:
+    """How one server method handles one event (set by ``Event.handler``)."""
+
+    event: Event[Any]
+    handler_type: HandlerType
+    reliable_delivery: bool
+    requeue_on_error: bool
+    broadcast_identifier: str | None
+    prefetch: int | None
 
 
 AnyMethod = Method[object]

@@ -39,7 +39,7 @@ from rpcgen.runtime.errors import (
     RpcTimeout,
     UnknownService,
 )
-from rpcgen.runtime.spec import Method
+from rpcgen.runtime.spec import Event, Method
 
 __all__ = ["MAX_NACKS", "Calls"]
 
@@ -85,6 +85,8 @@ class Calls:
         self._reply_ack_tag = 0
         self._replies_unacked = 0
         self._ack_timer_set = False
+        self._declared: set[str] = set()  # event exchanges declared on this channel
+        self._declaring: dict[str, list[PendingCall]] = {}  # events waiting for their exchange
 
     # -- any thread -------------------------------------------------------------------------------
 
@@ -108,16 +110,35 @@ class Calls:
         )
         return PendingCall(method, cid, body, props, timeout, on_done)
 
+    def event(
+        self, event: Event[Any], body: bytes, timeout: float | None, on_done: Completion
+    ) -> PendingCall:
+        """An event ready to submit: persistent, ``nameko.*`` context headers, no reply."""
+        if len(body) > self.max_message_bytes:
+            what = f"event {event.label}"
+            raise PayloadTooLarge.exceeded(what, len(body), self.max_message_bytes)
+        props = pika.BasicProperties(
+            content_type=wire.CONTENT_TYPE,
+            content_encoding=wire.CONTENT_ENCODING,
+            delivery_mode=wire.PERSISTENT,
+            priority=0,
+            headers=context.event_headers(),
+        )
+        key = str(uuid.uuid4())  # only to track it: an event has no correlation id on the wire
+        return PendingCall(event, key, body, props, timeout, on_done, exchange=event.exchange)
+
     # -- the reply side's topology and its life ---------------------------------------------------
 
-    def steps(self) -> list[topology.Step]:
-        """Confirm mode, the reply queue (durable, ``x-expires``), its binding and consumer."""
-        return [
-            topology.confirms(self._on_confirm),
-            topology.queue(self.reply_queue, arguments={"x-expires": self._ttl_ms}),
-            topology.bind(self.reply_queue, self._exchange, self.reply_to),
-            topology.consume(self.reply_queue, self._on_reply),
-        ]
+    def steps(self, reply_queue: bool) -> list[topology.Step]:
+        """Confirm mode; the reply queue (durable, ``x-expires``), its binding and consumer."""
+        steps = [topology.confirms(self._on_confirm)]
+        if reply_queue:
+            steps += [
+                topology.queue(self.reply_queue, arguments={"x-expires": self._ttl_ms}),
+                topology.bind(self.reply_queue, self._exchange, self.reply_to),
+                topology.consume(self.reply_queue, self._on_reply),
+            ]
+        return steps
 
     def on_return(self, _ch: _Pika, _method: _Pika, props: _Pika, _body: bytes) -> None:
         # Arrives before the publish's ack: no queue is bound for this service at all.
@@ -136,6 +157,10 @@ class Calls:
     def down(self) -> int:
         """The channel is gone: unconfirmed requests are sent again; returns how many."""
         self.channel = None
+        self._declared.clear()  # declared again on the next channel, before the first publish
+        for waiting in self._declaring.values():
+            self._unsent.extend(waiting)
+        self._declaring.clear()
         self._reply_ack_tag = self._replies_unacked = 0  # delivery tags die with the channel
         # Unconfirmed requests may or may not have reached a queue: send them again.
         resend = [call for call in self._confirms.drain() if not call.done]
@@ -194,17 +219,22 @@ class Calls:
         self.pending.pop(call.correlation_id, None)
 
     def _send(self, call: PendingCall) -> None:
-        call.properties.reply_to = self.reply_to  # the reply queue may be new since the call began
+        exchange = call.exchange
+        if exchange is None:
+            call.properties.reply_to = self.reply_to  # the reply queue may be new since the call
+        elif exchange not in self._declared:
+            self._declare_then_send(exchange, call)
+            return
         if self._reply_ack_tag:
             self.ack_replies()  # rides in the same send() as the request
         try:
             transport.publish(
                 self.channel,
-                self._exchange,
+                exchange or self._exchange,
                 call.method.routing_key,
                 call.body,
                 call.properties,
-                mandatory=True,
+                mandatory=exchange is None,  # an event nobody listens to is dropped, as Nameko's
             )
         except _PUBLISH_LOST:  # lost, and not told yet: the loss handler will resend it
             self._unsent.append(call)
@@ -215,10 +245,33 @@ class Calls:
             return
         self._confirms.add(call)
 
+    def _declare_then_send(self, exchange: str, call: PendingCall) -> None:
+        """Declare an event exchange as Nameko does (once per channel), then publish to it."""
+        waiting = self._declaring.get(exchange)
+        if waiting is not None:
+            waiting.append(call)
+            return
+        self._declaring[exchange] = [call]
+        channel = self.channel
+
+        def declared() -> None:
+            if channel is not self.channel:
+                return  # that channel is gone; down() moved the events to the unsent list
+            self._declared.add(exchange)
+            for event in self._declaring.pop(exchange, []):
+                if not event.done:
+                    self._send(event)
+
+        topology.exchange(exchange)(channel, lambda _frame: declared())
+
     def _on_confirm(self, frame: _Pika) -> None:
         method = frame.method
         settled = self._confirms.settle(method.delivery_tag, method.multiple)
         if not isinstance(method, Basic.Nack):
+            for call in settled:  # an event is done once the broker has it
+                if call.exchange is not None and call.correlation_id in self.pending:
+                    del self.pending[call.correlation_id]
+                    call.finish(b"", None)
             return
         retry = False
         for call in settled:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from rpcgen.runtime._amqp.ioloop import DriverLoop
-from rpcgen.runtime.spec import Method
+from rpcgen.runtime.spec import Event, Method
 
 __all__ = ["Completion", "Confirms", "Deadlines", "PendingCall"]
 
@@ -34,6 +34,7 @@ class PendingCall:
         "correlation_id",
         "deadline",
         "done",
+        "exchange",
         "method",
         "nacks",
         "on_done",
@@ -43,14 +44,18 @@ class PendingCall:
 
     def __init__(
         self,
-        method: Method[object],
+        method: Method[object] | Event[Any],
         correlation_id: str,
         body: bytes,
         properties: Any,
         timeout: float | None,
         on_done: Completion,
+        exchange: str | None = None,
     ) -> None:
         self.method = method
+        # None: an RPC request on the connection's exchange, done when its reply arrives; else
+        # an event published to this exchange, done when the broker confirms it.
+        self.exchange = exchange
         self.correlation_id = correlation_id
         self.body = body
         self.properties = properties

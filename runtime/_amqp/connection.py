@@ -37,7 +37,7 @@ from rpcgen.runtime._amqp.state import State
 from rpcgen.runtime._amqp.uris import Backoff, pika_parameters, resolve_uris
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime.errors import RpcConnectionError
-from rpcgen.runtime.spec import Method
+from rpcgen.runtime.spec import Event, Method
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -206,6 +206,22 @@ class Connection:
         self._io.post(partial(self._calls.submit, call), rouse=not will_drive)
         return call
 
+    def dispatch(
+        self,
+        event: Event[Any],
+        body: bytes,
+        timeout: float | None,
+        on_done: Completion,
+        *,
+        will_drive: bool = False,
+    ) -> PendingCall:
+        """Publish one event; ``on_done(b"", error)`` runs once the broker confirmed it (or not)."""
+        if self._calls.failure is not None:
+            raise self._calls.failure
+        call = self._calls.event(event, body, timeout, on_done)
+        self._io.post(partial(self._calls.submit, call), rouse=not will_drive)
+        return call
+
     def forget(self, call: PendingCall) -> None:
         """Stop waiting for ``call`` (its waiter gave up); a reply that comes later is dropped."""
         call.done = True
@@ -253,10 +269,7 @@ class Connection:
 
     def topology(self) -> list[topology.Step]:
         # Nameko's exact flags, or RabbitMQ refuses the re-declare (PRECONDITION_FAILED).
-        steps = [topology.exchange(self._exchange)]
-        if self._wants_reply_queue:
-            steps += self._calls.steps()
-        return steps
+        return [topology.exchange(self._exchange), *self._calls.steps(self._wants_reply_queue)]
 
     def wants_probe(self) -> bool:
         return self._wants_reply_queue
@@ -279,8 +292,7 @@ class Connection:
         else:
             log.debug("connected to %s, reply queue %s", self.uri, self._calls.reply_queue)
         self._settled.set()
-        if self._wants_reply_queue:
-            self._calls.up(channel)
+        self._calls.up(channel)
         for user in list(self._users):
             user.attach()
 

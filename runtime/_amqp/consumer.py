@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -43,6 +43,7 @@ def consume(
     on_delivery: Callable[[Delivery], None],
     on_lost: Callable[[RpcConnectionError], None] | None = None,
     arguments: dict[str, object] | None = None,
+    setup: Sequence[topology.Step] | None = None,
 ) -> Consumer:
     """Start consuming a service queue (declared durable with ``arguments``, bound with
     ``binding_key``).
@@ -50,10 +51,19 @@ def consume(
     ``on_delivery`` runs under the I/O lock for each request and must hand it off at once;
     the request is settled later with ``Consumer.reply`` or ``Consumer.ack``. ``on_lost`` runs
     if the consumer stops because its channel or the connection was lost. Blocks until the
-    broker has registered the consumer.
+    broker has registered the consumer. ``setup`` replaces the default declare steps (the
+    queue durable with ``arguments``, bound on the connection's exchange) with others, e.g. an
+    event handler's queue bound to its source's exchange.
     """
     consumer = Consumer(
-        connection, queue, binding_key, prefetch, on_delivery, on_lost, arguments=arguments
+        connection,
+        queue,
+        binding_key,
+        prefetch,
+        on_delivery,
+        on_lost,
+        arguments=arguments,
+        setup=setup,
     )
     connection.post(partial(connection.add_user, consumer))
     consumer.ready.wait()
@@ -96,8 +106,10 @@ class Consumer:
         on_lost: Callable[[RpcConnectionError], None] | None = None,
         *,
         arguments: dict[str, object] | None = None,
+        setup: Sequence[topology.Step] | None = None,
     ) -> None:
         self._host = connection
+        self._setup = None if setup is None else list(setup)
         self._setup_timer: Any = None  # bounds the set-up of each new channel
         self._arguments = arguments
         self._on_lost = on_lost
@@ -123,17 +135,25 @@ class Consumer:
         properties: _Pika,
         body: bytes,
         epoch: int | None = None,
+        exchange: str | None = None,
     ) -> None:
         """Publish a reply and ack request ``delivery_tag`` once the reply is confirmed.
 
-        ``epoch`` is the request's ``Delivery.epoch`` (None: the current channel's).
+        ``epoch`` is the request's ``Delivery.epoch`` (None: the current channel's);
+        ``exchange`` defaults to the connection's (a dead letter goes to ``""``).
         """
-        post = partial(self._publish_reply, delivery_tag, epoch, routing_key, properties, body)
+        post = partial(
+            self._publish_reply, delivery_tag, epoch, routing_key, properties, body, exchange
+        )
         self._host.post(post)
 
     def ack(self, delivery_tag: int, epoch: int | None = None) -> None:
         """Ack a request that gets no reply."""
         self._host.post(partial(self._ack, delivery_tag, epoch))
+
+    def requeue(self, delivery_tag: int, epoch: int | None = None) -> None:
+        """Give a delivery back to its queue (an event handler's ``requeue_on_error``)."""
+        self._host.post(partial(self._requeue, delivery_tag, epoch))
 
     def stop(self) -> None:
         """Stop taking requests; those already received are still settled."""
@@ -197,9 +217,12 @@ class Consumer:
         self._channel = channel
         self._epoch += 1
         channel.add_on_close_callback(self._on_channel_closed)
-        steps = [
+        declare = self._setup or [
             topology.queue(self.queue, arguments=self._arguments),
             topology.bind(self.queue, self._host.exchange, self._binding_key),
+        ]
+        steps = [
+            *declare,
             topology.confirms(self._on_confirm),
             topology.qos(self._prefetch),
             topology.consume(self.queue, self._on_message, self._set_tag),
@@ -226,13 +249,20 @@ class Consumer:
         return epoch is None or epoch == self._epoch
 
     def _publish_reply(
-        self, tag: int, epoch: int | None, routing_key: str, props: _Pika, body: bytes
+        self,
+        tag: int,
+        epoch: int | None,
+        routing_key: str,
+        props: _Pika,
+        body: bytes,
+        exchange: str | None,
     ) -> None:
         if not self._current(epoch):
             log.info("dropped a reply to a request of a lost channel: it is redelivered")
             return
         # Not mandatory: a reply nobody waits for any more is dropped, as Nameko does.
-        transport.publish(self._channel, self._host.exchange, routing_key, body, props)
+        target = self._host.exchange if exchange is None else exchange
+        transport.publish(self._channel, target, routing_key, body, props)
         self._confirms.add(tag)
 
     def _on_confirm(self, frame: _Pika) -> None:
@@ -246,6 +276,10 @@ class Consumer:
     def _ack(self, tag: int, epoch: int | None) -> None:
         if self._current(epoch):
             self._settle(tag, True)
+
+    def _requeue(self, tag: int, epoch: int | None) -> None:
+        if self._current(epoch):
+            self._settle(tag, False)
 
     def _settle(self, tag: int, ok: bool) -> None:
         if self._channel is None or not self._channel.is_open:

@@ -27,7 +27,7 @@ from rpcgen.runtime._codec.decoding import (
 )
 
 if TYPE_CHECKING:
-    from rpcgen.runtime.spec import Method
+    from rpcgen.runtime.spec import Event, Method
 
 __all__ = [
     "DecodeError",
@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 R_co = TypeVar("R_co", covariant=True)
+P = TypeVar("P")
 
 _JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
 _FIELDS: dict[type, tuple[str, ...] | None] = {}
@@ -259,3 +260,39 @@ class MethodCodec(Generic[R_co]):
         if error is not None:
             raise errors.deserialize_error(error, self._method.errors)
         return self.decode_result(result)
+
+
+class EventCodec(Generic[P]):
+    """The payload of one event: encoded as the body itself, decoded and validated."""
+
+    __slots__ = ("_label", "_spec")
+
+    def __init__(self, event: Event[P]) -> None:
+        self._label = event.label
+        self._spec = spec_for(event.payload)
+
+    def encode(self, payload: P) -> bytes:
+        """The event's body: the payload itself, unwrapped; ``TypeError`` if it cannot be sent."""
+        return dumps(payload)
+
+    def decode(self, body: bytes) -> P:
+        """The payload of an event body; ``MalformedRequest`` or ``IncorrectSignature``."""
+        try:
+            raw = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise errors.MalformedRequest(
+                f"{self._label}: the event body is not JSON: {exc}"
+            ) from None
+        if type(raw) in self._spec.identity:
+            return cast(P, raw)
+        try:
+            return cast(P, self._spec.decode(raw))
+        except DecodeError as exc:
+            where = f" at {exc.at('payload')}" if exc.path else ""
+            raise errors.IncorrectSignature(
+                f"{self._label}: payload{where} expected {exc.expected}, got {exc.got}"
+            ) from None
+
+    def decode_reply(self, body: bytes) -> None:
+        """A dispatch completes with nothing to decode (``RpcFuture`` of an event)."""
+        return None

@@ -26,6 +26,8 @@ __all__ = [
     "context_to_headers",
     "dumps",
     "error_reply",
+    "event_exchange",
+    "event_queue",
     "headers_to_context",
     "is_topic_word",
     "new_call_id",
@@ -59,6 +61,31 @@ def service_queue(service: str) -> str:
 def service_binding(service: str) -> str:
     """The binding key of the service queue: one topic word per method."""
     return f"{service}.*"
+
+
+def event_exchange(service: str) -> str:
+    """The topic exchange a service dispatches its events to (``docs/wire.md`` §7.1)."""
+    return f"{service}.events"
+
+
+HANDLER_TYPES = ("service_pool", "singleton", "broadcast")
+
+
+def event_queue(
+    source: str,
+    event_type: str,
+    handler_type: str,
+    service: str,
+    method: str,
+    broadcast_identifier: str | None = None,
+) -> str:
+    """The queue of an event handler, named exactly as Nameko names it (§7.3)."""
+    if handler_type == "singleton":
+        return f"evt-{source}-{event_type}"
+    name = f"evt-{source}-{event_type}--{service}.{method}"
+    if handler_type == "broadcast":
+        name += f"-{broadcast_identifier}"
+    return name
 
 
 def reply_queue_name(owner: str, ident: str) -> str:

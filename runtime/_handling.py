@@ -1,0 +1,139 @@
+"""Event handlers of a server: their queues (named and flagged as Nameko's), and one event in.
+
+A server method registered with ``Event.handler(...)`` (see ``spec``) becomes an
+``EventEntrypoint``: a queue bound to ``<source>.events`` with the event type as routing key,
+declared exactly as Nameko declares it (``docs/wire.md`` §7.3), and consumed on a channel of its
+own, like the RPC queue, by the server's worker pool.
+
+One event in (``EventEntrypoint.handle``), never raising:
+- a body that is not JSON, a content type other than JSON, or a payload that does not match the
+  event's payload type never reaches the handler: it is published to the service's dead-letter
+  queue ``rpcgen-dlq-<service>`` (durable, declared by rpcgen; the handler queue itself keeps
+  Nameko's exact flags and no arguments, so Nameko peers can still declare it) with headers
+  saying why and where it came from, and acked once the dead letter is confirmed;
+- the handler runs with the event's context (``current_context()``): its ``nameko.*`` headers
+  and a call-id stack grown by the handler's own call id, which the calls and events it makes
+  carry on;
+- the event is acked when the handler returns or raises (Nameko's policy), or requeued if it
+  raised and the handler has ``requeue_on_error``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pika
+from rpcgen.runtime import context
+from rpcgen.runtime._amqp import topology
+from rpcgen.runtime._amqp.consumer import Delivery
+from rpcgen.runtime._codec import wire
+from rpcgen.runtime.errors import MalformedRequest
+from rpcgen.runtime.spec import EventHandler
+
+__all__ = ["EventEntrypoint", "Outcome", "dead_letter_queue", "event_entrypoints"]
+
+log = logging.getLogger("rpcgen.runtime.server")
+
+Outcome = tuple[Literal["ack", "requeue", "dead"], str]
+"""What to do with an event: ack it, requeue it, or dead-letter it (with the reason)."""
+
+
+def dead_letter_queue(service: str) -> str:
+    """The durable queue where ``service``'s handlers put the events they cannot decode."""
+    return f"rpcgen-dlq-{service}"
+
+
+@dataclass
+class EventEntrypoint:
+    """One handler method of one server: its queue and how to run it."""
+
+    service: str
+    attr: str
+    spec: EventHandler
+    handler: Callable[[Any], object]
+    queue: str
+
+    @property
+    def exclusive(self) -> bool:
+        return self.spec.handler_type == "broadcast" and not self.spec.reliable_delivery
+
+    def setup(self) -> list[topology.Step]:
+        """Declare the source's exchange, the handler queue with Nameko's flags, the binding,
+        and the service's dead-letter queue."""
+        event = self.spec.event
+        return [
+            topology.exchange(event.exchange),
+            topology.queue(
+                self.queue, auto_delete=not self.spec.reliable_delivery, exclusive=self.exclusive
+            ),
+            topology.bind(self.queue, event.exchange, event.name),
+            topology.queue(dead_letter_queue(self.service)),
+        ]
+
+    def handle(self, delivery: Delivery) -> Outcome:
+        """Run the handler on one event; never raises."""
+        event = self.spec.event
+        props = delivery.properties
+        try:
+            if props.content_type not in (None, wire.CONTENT_TYPE):
+                raise MalformedRequest(f"unsupported content type {props.content_type!r}")
+            payload = event.codec.decode(delivery.body)
+        except Exception as exc:
+            return "dead", str(exc)
+        ctx = context.incoming(props.headers, wire.new_call_id(self.service, self.attr))
+        token = context.enter(ctx)
+        try:
+            self.handler(payload)
+        except Exception:
+            log.warning("%s failed handling %s", ctx.call_id, event.label, exc_info=True)
+            return ("requeue" if self.spec.requeue_on_error else "ack"), "handler raised"
+        finally:
+            context.leave(token)
+        return "ack", ""
+
+    def dead_letter(self, delivery: Delivery, reason: str) -> tuple[str, Any]:
+        """The routing key (on the default exchange) and properties of a dead letter."""
+        props = delivery.properties
+        log.error(
+            "%s: an event that cannot be handled went to %s: %s (body %r)",
+            self.queue,
+            dead_letter_queue(self.service),
+            reason,
+            delivery.body[:200],
+        )
+        headers = dict(props.headers or {})
+        headers.update(
+            {
+                "x-rpcgen-reason": reason[:1000],
+                "x-rpcgen-queue": self.queue,
+                "x-rpcgen-routing-key": delivery.routing_key,
+            }
+        )
+        dead = pika.BasicProperties(
+            content_type=props.content_type,
+            content_encoding=props.content_encoding,
+            delivery_mode=wire.PERSISTENT,
+            headers=headers,
+        )
+        return dead_letter_queue(self.service), dead
+
+
+def event_entrypoints(server: object, service: str) -> list[EventEntrypoint]:
+    """The event handlers declared on ``server``'s class, in name order."""
+    found = []
+    cls = type(server)
+    for attr in sorted(dir(cls)):
+        spec = getattr(getattr(cls, attr, None), "__rpcgen_event_handler__", None)
+        if not isinstance(spec, EventHandler):
+            continue
+        event = spec.event
+        ident = spec.broadcast_identifier
+        if spec.handler_type == "broadcast" and ident is None:
+            ident = uuid.uuid4().hex  # Nameko's default: a new queue per instance
+        queue = wire.event_queue(event.service, event.name, spec.handler_type, service, attr, ident)
+        found.append(EventEntrypoint(service, attr, spec, getattr(server, attr), queue))
+    return found

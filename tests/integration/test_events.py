@@ -1,0 +1,146 @@
+"""Events on a real broker, runtime level: dispatch with confirms, the three handler types with
+Nameko's queue names and flags, context and call-id stack, the ack policy, dead letters."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pika
+import pytest
+import rpcgen.runtime as rt
+from rpcgen.runtime.testing import Vhost
+
+from tests.integration.helpers import queue_row
+
+
+@dataclass
+class OrderCreated:
+    order_id: int
+    product_id: str
+    quantity: int
+
+
+order_created: rt.Event[OrderCreated] = rt.Event("orders", "order_created", OrderCreated)
+
+
+class OrdersEvents(rt.Client):
+    service_name = "orders"
+
+    def order_created(self, payload: OrderCreated) -> None:
+        self._publish(order_created, payload)
+
+
+class Products(rt.Server):
+    service_name = "products"
+    methods = {}  # noqa: RUF012 (events only)
+
+    def __init__(self) -> None:
+        self.pool: queue.Queue[tuple[OrderCreated, rt.CallContext | None]] = queue.Queue()
+        self.single: queue.Queue[OrderCreated] = queue.Queue()
+        self.every: queue.Queue[OrderCreated] = queue.Queue()
+        self.failures = 0
+        self.lock = threading.Lock()
+
+    @order_created.handler()
+    def on_order(self, payload: OrderCreated) -> None:
+        self.pool.put((payload, rt.current_context()))
+
+    @order_created.handler("singleton")
+    def take_one(self, payload: OrderCreated) -> None:
+        self.single.put(payload)
+
+    @order_created.handler("broadcast", reliable_delivery=False)
+    def tell_all(self, payload: OrderCreated) -> None:
+        self.every.put(payload)
+
+
+@pytest.fixture
+def products(rabbit_vhost: Vhost) -> Iterator[Products]:
+    impl = Products()
+    with rt.run_in_background(impl, rabbit_vhost.uri):
+        yield impl
+
+
+def test_dispatch_reaches_every_handler_type_typed_with_context(
+    rabbit_vhost: Vhost, products: Products
+) -> None:
+    with OrdersEvents.connect(rabbit_vhost.uri) as events, rt.context_data(user="ann"):
+        events.order_created(OrderCreated(1, "sku-1", 2))
+    payload, ctx = products.pool.get(timeout=10)
+    assert payload == OrderCreated(1, "sku-1", 2)
+    assert ctx is not None and ctx.data == {"user": "ann"}
+    assert ctx.call_id.startswith("products.on_order.")
+    assert products.single.get(timeout=10) == payload
+    assert products.every.get(timeout=10) == payload
+
+
+def test_handler_queues_are_named_and_flagged_as_nameko_declares_them(
+    rabbit_vhost: Vhost, products: Products
+) -> None:
+    pool = queue_row(rabbit_vhost, "evt-orders-order_created--products.on_order")
+    single = queue_row(rabbit_vhost, "evt-orders-order_created")
+    assert pool is not None and single is not None
+    for row in (pool, single):
+        assert (row["durable"], row["auto_delete"], row["exclusive"]) == (True, False, False)
+        assert row["arguments"] == {}
+    names = [q.name for q in rabbit_vhost.queues()]
+    broadcast = [n for n in names if n.startswith("evt-orders-order_created--products.tell_all-")]
+    assert len(broadcast) == 1 and len(broadcast[0].rsplit("-", 1)[1]) == 32
+    row = queue_row(rabbit_vhost, broadcast[0])
+    assert row is not None and row["auto_delete"] is True and row["exclusive"] is True
+    exchange = rabbit_vhost.broker.management.request(
+        "GET", f"exchanges/{rabbit_vhost.name}/orders.events"
+    )
+    assert (exchange["type"], exchange["durable"], exchange["auto_delete"]) == (
+        "topic",
+        True,
+        False,
+    )
+
+
+def test_event_body_is_the_payload_unwrapped_with_nameko_properties(
+    rabbit_vhost: Vhost, products: Products
+) -> None:
+    spy = rabbit_vhost.spy("orders.events", "order_created")
+    with OrdersEvents.connect(rabbit_vhost.uri) as events:
+        events.order_created(OrderCreated(7, "x", 1))
+    (message,) = spy.get(1, timeout=10)
+    assert message.body == b'{"order_id": 7, "product_id": "x", "quantity": 1}'
+    props = message.properties
+    assert props["content_type"] == "application/json"
+    assert props["content_encoding"] == "utf-8"
+    assert props["delivery_mode"] == 2
+    assert props["priority"] == 0
+    assert props.get("headers", {}) == {}  # outside a handler: no stack, as Nameko's dispatcher
+    assert "reply_to" not in props and "correlation_id" not in props
+
+
+def test_undecodable_and_mistyped_events_go_to_the_dead_letter_queue(
+    rabbit_vhost: Vhost, products: Products
+) -> None:
+    params = pika.URLParameters(rabbit_vhost.uri)
+    with pika.BlockingConnection(params) as conn:
+        channel = conn.channel()
+        props = pika.BasicProperties(content_type="application/json", delivery_mode=2)
+        channel.basic_publish("orders.events", "order_created", b"{not json", props)
+        channel.basic_publish("orders.events", "order_created", b'{"order_id": "one"}', props)
+    with OrdersEvents.connect(rabbit_vhost.uri) as events:
+        events.order_created(OrderCreated(2, "ok", 1))
+    assert products.pool.get(timeout=10)[0] == OrderCreated(2, "ok", 1)
+    assert products.pool.empty()
+    dead = rabbit_vhost.queue("rpcgen-dlq-products")
+    assert dead is not None
+    # three handlers (pool, singleton, broadcast) saw each of the two bad events
+    with pika.BlockingConnection(params) as conn:
+        channel = conn.channel()
+        reasons = []
+        for _ in range(6):
+            method, props, body = channel.basic_get("rpcgen-dlq-products", auto_ack=True)
+            assert method is not None, reasons
+            reasons.append((body, props.headers["x-rpcgen-reason"]))
+    bodies = sorted({body for body, _ in reasons})
+    assert bodies == [b'{"order_id": "one"}', b"{not json"]
+    assert any("order_id" in why and "expected" in why for _, why in reasons)
