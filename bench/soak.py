@@ -14,11 +14,18 @@ Every call has one outcome, counted by the thread that made it:
   match, so a stale or duplicate reply delivered to the wrong call is counted as duplicated);
 - failed with a clear error: an ``RpcError`` other than ``RpcTimeout``, by type;
 - lost: ``RpcTimeout`` (the timeout is far longer than the restart, so the request or its reply
-  vanished), or no outcome at all when the run ends (a hung call).
+  vanished);
+- hung: no outcome at all when the run ends (the client prints every thread's stack to stderr).
+
+Each client process reports its tallies once; a client that never reports (or, having
+reported, does not exit) is sent ``SIGUSR1``, which prints its stacks, then killed, and it
+counts as hung. The summary line says lost, duplicated, hung and how many clients reported
+(N of M); the run is OK, and exits 0, only with 0 lost, 0 duplicated, 0 hung and every client
+reported.
 
 The servers also count how often they executed each (a, b): a request redelivered after the
-restart runs again (at-least-once), which is reported, not an error. Lost and duplicated must
-be 0. The queue left behind must hold nothing ready and nothing unacked.
+restart runs again (at-least-once), which is reported, not an error. The queue left behind
+must hold nothing ready and nothing unacked.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -39,6 +47,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE_QUEUE = "rpc-hello_service"
+_GRACE = 60.0  # beyond duration + timeout: a client that has not reported by then is hung
 
 SERVER = """
 import json, logging, sys, threading
@@ -80,14 +89,23 @@ sys.exit(code)
 def client_process(
     uri: str, index: int, threads: int, until: float, timeout: float, out: Any
 ) -> None:
-    """One client process: ``threads`` callers on one shared connection; puts its tallies."""
+    """One client process: ``threads`` callers on one shared connection; puts its tallies.
+
+    A caller still inside a call when the others are done is hung: the process prints every
+    thread's stack to stderr and reports the call as hung. ``SIGUSR1`` prints the stacks too
+    (the parent sends it before killing a client that never reported), and a watchdog prints
+    them if the process is still running long after it should have reported.
+    """
     sys.path.insert(0, str(ROOT))
+    import faulthandler
     import logging
 
     import rpcgen.runtime as rt
 
     from generated.hello import HelloServiceClient
 
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    faulthandler.dump_traceback_later(max(0.0, until - time.monotonic()) + timeout + _GRACE)
     fmt = f"%(asctime)s client{index} %(levelname)s %(message)s"
     logging.basicConfig(level=logging.WARNING, format=fmt)
     logging.getLogger("pika").setLevel(logging.CRITICAL)  # rpcgen logs the loss and reconnect
@@ -124,10 +142,17 @@ def client_process(
     for t, tally in enumerate(tallies):
         total.update(tally)
         if running[t]:
-            total["lost: hung"] += 1
-    out.put(dict(total))
+            total["hung"] += 1
+            print(f"soak: client{index} thread {t} hung in call {running[t]}", file=sys.stderr)
+    if total["hung"]:
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+    out.put({"client": index, "tallies": dict(total)})
+    # os._exit skips the queue's feeder thread: without these two the report may never leave.
+    out.close()
+    out.join_thread()
     if not any(running):
         conn.close()
+    faulthandler.cancel_dump_traceback_later()
     os._exit(0)  # a hung thread must not keep the process alive
 
 
@@ -157,7 +182,7 @@ def main() -> int:
     _report(figures, args)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
-    ok = figures["lost"] == 0 and figures["duplicated"] == 0
+    ok, _text = _verdict(figures)
     return 0 if ok else 1
 
 
@@ -181,11 +206,9 @@ def _run(node: Any, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     node.start()
     restart = time.monotonic() - down
     print(f"soak: broker back after {restart:.1f} s", flush=True)
-    totals: Counter[str] = Counter()
-    for _ in clients:
-        totals.update(out.get(timeout=args.duration + args.timeout + 120))
-    for proc in clients:
-        proc.join(30)
+    totals, reported = _collect(out, clients, until + args.timeout + _GRACE / 2)
+    unreported = [i for i in range(len(clients)) if i not in reported]
+    stuck = _reap(clients, unreported)
     lost = sum(n for key, n in totals.items() if key.startswith("lost"))
     failed = {k[len("failed: ") :]: n for k, n in totals.items() if k.startswith("failed: ")}
     return {
@@ -200,8 +223,55 @@ def _run(node: Any, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "lost": lost,
         "lost by kind": {k: n for k, n in totals.items() if k.startswith("lost")},
         "duplicated": totals["duplicated"],
+        "hung calls": totals["hung"],
+        "clients reported": len(reported),
+        "clients not reporting": unreported,
+        "clients killed at exit": stuck,
         "unexpected": {k: n for k, n in totals.items() if k.startswith("unexpected")},
     }
+
+
+def _collect(out: Any, clients: list[Any], deadline: float) -> tuple[Counter[str], set[int]]:
+    """Every client's tallies that arrive by ``deadline``, and which clients sent them."""
+    totals: Counter[str] = Counter()
+    reported: set[int] = set()
+    while len(reported) < len(clients):
+        wait = deadline - time.monotonic()
+        if wait <= 0:
+            break
+        if not any(p.is_alive() for i, p in enumerate(clients) if i not in reported):
+            wait = min(wait, 2.0)  # all gone: whatever they sent is already in the pipe
+        try:
+            report = out.get(timeout=wait)
+        except queue.Empty:
+            if wait <= 2.0:
+                break
+            continue
+        reported.add(report["client"])
+        totals.update(report["tallies"])
+    return totals, reported
+
+
+def _reap(clients: list[Any], unreported: list[int]) -> list[int]:
+    """Join every client; one still running (or never reporting) prints its stacks, then dies.
+
+    Returns the clients that had to be killed.
+    """
+    killed = []
+    for i, proc in enumerate(clients):
+        proc.join(30 if i not in unreported else 0.1)
+        if proc.is_alive():
+            what = "never reported" if i in unreported else "reported but did not exit"
+            print(f"soak: client{i} {what}: its stacks follow (SIGUSR1), then it is killed")
+            sys.stdout.flush()
+            os.kill(proc.pid, signal.SIGUSR1)
+            time.sleep(1.0)
+            proc.kill()
+            proc.join(10)
+            killed.append(i)
+        elif i in unreported:
+            print(f"soak: client{i} exited with {proc.exitcode} without reporting")
+    return killed
 
 
 def _start_server(uri: str, work: Path, index: int) -> subprocess.Popen[bytes]:
@@ -250,13 +320,38 @@ def _queue_left(node: Any) -> dict[str, int]:
     return {"ready": queue.messages_ready, "unacked": queue.messages_unacknowledged}
 
 
+def _verdict(figures: dict[str, Any]) -> tuple[bool, str]:
+    """OK or not, and the one-line summary: lost, duplicated, hung, clients reported (N of M).
+
+    Hung counts calls that never returned, clients that never reported, and clients that
+    reported but had to be killed (stuck closing their connection).
+    """
+    unreported = figures["clients not reporting"]
+    stuck_at_exit = [i for i in figures["clients killed at exit"] if i not in unreported]
+    hung = figures["hung calls"] + len(unreported) + len(stuck_at_exit)
+    ok = (
+        figures["lost"] == 0
+        and figures["duplicated"] == 0
+        and hung == 0
+        and figures["clients reported"] == figures["client processes"]
+    )
+    text = (
+        f"{figures['lost']} lost, {figures['duplicated']} duplicated, {hung} hung, "
+        f"clients reported {figures['clients reported']} of {figures['client processes']}"
+    )
+    return ok, text
+
+
 def _report(figures: dict[str, Any], args: argparse.Namespace) -> None:
     print()
     print(f"soak: {args.duration:.0f} s, {args.clients} client processes x {args.threads} threads")
     for key, value in figures.items():
         print(f"  {key:28} {value}")
-    verdict = "OK" if figures["lost"] == 0 and figures["duplicated"] == 0 else "FAILED"
-    print(f"  {'verdict':28} {verdict} (lost and duplicated must be 0)")
+    ok, text = _verdict(figures)
+    print(f"  {'summary':28} {text}")
+    print(
+        f"  {'verdict':28} {'OK' if ok else 'FAILED'} (0 lost, 0 duplicated, 0 hung, all reported)"
+    )
 
 
 if __name__ == "__main__":
