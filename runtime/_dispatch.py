@@ -23,6 +23,7 @@ cannot loop:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,13 +50,15 @@ class Dispatcher:
     def __init__(self, server: Server, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         self.service = server.service_name
         self.max_message_bytes = max_message_bytes
+        self.expired = 0  # requests not run because they arrived after their deadline
         self._routes: dict[str, tuple[Method[object], Callable[..., object]]] = {
             method.routing_key: (method, getattr(server, attr))
             for attr, method in server.methods.items()
         }
 
     def reply_for(self, request: Delivery) -> bytes | None:
-        """The reply body, or None when the request cannot be answered (no ``reply_to``)."""
+        """The reply body, or None when the request is not answered (no ``reply_to``, or it
+        arrived after its deadline: acked, logged at debug, counted in ``expired``)."""
         props = request.properties
         if not props.reply_to:
             log.warning(
@@ -63,6 +66,11 @@ class Dispatcher:
                 request.routing_key,
                 props.correlation_id,
             )
+            return None
+        deadline = context.deadline_of(props.headers)
+        if deadline is not None and time.time() > deadline:
+            self.expired += 1  # its caller gave up: running it would only load the server
+            log.debug("skipped %s: it arrived after its deadline", request.routing_key)
             return None
         try:
             method, handler, args, kwargs = self._decode(request)

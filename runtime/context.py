@@ -11,12 +11,22 @@ continues the chain. Outside a handler a call sends a fresh one-element stack
 ``["<client_name>.call.<correlation id>"]`` (a new id per call, like Nameko 3; reusing the
 correlation id ties the trace to the message).
 
+Deadlines travel the same way (``docs/wire.md`` §6.4): a call sends the wall-clock time after
+which its caller stops waiting as the context key ``rpcgen_deadline_ms`` (Unix ms), which
+Nameko passes on like any other context key. A call made inside a handler gets at most the time
+that remains of the handler's deadline (``budget``), and a server does not run a request that
+arrives after its deadline. Clocks of different machines differ: a deadline is early by the
+receiver's clock lag, late by its lead; keep timeouts well above the skew (NTP keeps it to
+milliseconds).
+
 Callers may add context data of their own (like Nameko's ``context_data``) for the calls made
 inside a ``with context_data(language="en"):`` block; it is per thread and per asyncio task.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -24,7 +34,11 @@ from dataclasses import dataclass
 
 from rpcgen.runtime._codec import wire
 
-__all__ = ["CallContext", "context_data", "current_context"]
+__all__ = ["DEADLINE_KEY", "CallContext", "context_data", "current_context"]
+
+DEADLINE_KEY = "rpcgen_deadline_ms"
+"""The context key of a call's deadline: Unix time in whole milliseconds (AMQP tables as pika
+writes them carry no floats), sent as ``nameko.rpcgen_deadline_ms``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +49,8 @@ class CallContext:
     """Incoming context keys without the ``nameko.`` prefix, ``call_id_stack`` excluded."""
     call_id_stack: tuple[str, ...]
     """The worker's stack: the tracked parent ids followed by its own call id."""
+    deadline: float | None = None
+    """Unix time after which the caller no longer waits for this request, if it said."""
 
     @property
     def call_id(self) -> str:
@@ -87,19 +103,52 @@ def incoming(headers: Mapping[str, object] | None, call_id: str) -> CallContext:
     data = wire.headers_to_context(headers)
     # wire is laxer than Nameko here: a stack of the wrong type never splits into characters.
     stack = wire.child_call_id_stack(data.pop("call_id_stack", None), call_id)
-    return CallContext(data=data, call_id_stack=tuple(stack))
+    return CallContext(data=data, call_id_stack=tuple(stack), deadline=deadline_of(data))
 
 
-def outgoing_headers(own_call_id: str) -> dict[str, object]:
-    """The ``nameko.*`` headers of a request made now; ``own_call_id`` is used outside handlers."""
+def deadline_of(data: Mapping[str, object] | None) -> float | None:
+    """The deadline in a context (or in headers, under its ``nameko.`` name), if valid."""
+    if not data:
+        return None
+    value = data.get(DEADLINE_KEY, data.get(wire.HEADER_PREFIX + DEADLINE_KEY))
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value / 1000
+
+
+def budget(timeout: float | None) -> tuple[float | None, float | None]:
+    """A call's timeout and deadline (Unix time): ``timeout``, cut to what remains of the
+    current handler's deadline."""
+    ctx = _current.get()
+    inherited = None if ctx is None else ctx.deadline
+    if timeout is None and inherited is None:
+        return None, None
+    now = time.time()
+    deadlines = [
+        d for d in (inherited, None if timeout is None else now + timeout) if d is not None
+    ]
+    deadline = min(deadlines)
+    return max(0.0, deadline - now), deadline
+
+
+def outgoing_headers(own_call_id: str, deadline: float | None = None) -> dict[str, object]:
+    """The ``nameko.*`` headers of a request made now; ``own_call_id`` is used outside handlers,
+    ``deadline`` comes from ``budget``."""
     ctx = _current.get()
     extra = _extra.get()
     if ctx is None and not extra:
-        return {"nameko.call_id_stack": [own_call_id]}
+        headers: dict[str, object] = {"nameko.call_id_stack": [own_call_id]}
+        if deadline is not None:
+            headers[_DEADLINE_HEADER] = math.ceil(deadline * 1000)
+        return headers
     data: dict[str, object] = dict(ctx.data) if ctx is not None else {}
     data.update(extra or {})
     data["call_id_stack"] = list(ctx.call_id_stack) if ctx is not None else [own_call_id]
+    data[DEADLINE_KEY] = None if deadline is None else math.ceil(deadline * 1000)
     return wire.context_to_headers(data)
+
+
+_DEADLINE_HEADER = wire.HEADER_PREFIX + DEADLINE_KEY
 
 
 def event_headers() -> dict[str, object]:
@@ -112,6 +161,7 @@ def event_headers() -> dict[str, object]:
     extra = _extra.get()
     data: dict[str, object] = dict(ctx.data) if ctx is not None else {}
     data.update(extra or {})
+    data.pop(DEADLINE_KEY, None)  # an event is handled on its own time, not its dispatcher's
     if ctx is not None:
         data["call_id_stack"] = list(ctx.call_id_stack)
     return wire.context_to_headers(data)

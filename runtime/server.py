@@ -109,6 +109,11 @@ class ServiceRunner:
                 return consumer.error
         return None
 
+    @property
+    def expired_requests(self) -> int:
+        """Requests not run because they arrived after their deadline (acked, no reply)."""
+        return self._dispatcher.expired
+
     def _consumers(self) -> list[Consumer]:
         rpc = [] if self._consumer is None else [self._consumer]
         return rpc + list(self._event_consumers.values())

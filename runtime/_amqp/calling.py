@@ -97,6 +97,7 @@ class Calls:
         if len(body) > self.max_message_bytes:
             what = f"request to {method.routing_key}"
             raise PayloadTooLarge.exceeded(what, len(body), self.max_message_bytes)
+        timeout, deadline = context.budget(timeout)  # a handler's calls get what remains of its
         cid = str(uuid.uuid4())
         props = pika.BasicProperties(
             content_type=wire.CONTENT_TYPE,
@@ -105,7 +106,7 @@ class Calls:
             priority=0,
             correlation_id=cid,
             reply_to=self.reply_to,
-            headers=context.outgoing_headers(f"{self._client_name}.call.{cid}"),
+            headers=context.outgoing_headers(f"{self._client_name}.call.{cid}", deadline),
             expiration=None if timeout is None else str(math.ceil(timeout * 1000)),
         )
         return PendingCall(method, cid, body, props, timeout, on_done)

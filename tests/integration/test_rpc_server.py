@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 
@@ -146,9 +147,14 @@ def test_context_and_call_id_stack_cross_a_service_hop(rabbit_vhost: Vhost) -> N
             RelayClient.connect(rabbit_vhost.uri, timeout=20, client_name="caller") as client,
             rt.context_data(language="en", user_id=5, dropped=None),
         ):
+            sent_at = time.time()
             seen = client.relay()
         _m, props, _body = get(ch, hop)
     stack = json.loads(seen.pop("call_id_stack"))
+    # A deadline travels with each call: the relay's call (its client's 10 s timeout) is due
+    # before the caller's (20 s), so it carries its own.
+    deadline_ms = json.loads(seen.pop("rpcgen_deadline_ms"))
+    assert sent_at + 10 <= deadline_ms / 1000 < time.time() + 10 + 0.002
     assert {k: json.loads(v) for k, v in seen.items()} == {"language": "en", "user_id": 5}
     assert len(stack) == 3
     assert stack[0].startswith("caller.call.")
@@ -160,6 +166,7 @@ def test_context_and_call_id_stack_cross_a_service_hop(rabbit_vhost: Vhost) -> N
         "nameko.language": "en",
         "nameko.user_id": 5,
         "nameko.call_id_stack": stack[:2],
+        "nameko.rpcgen_deadline_ms": deadline_ms,
     }
 
 

@@ -33,6 +33,7 @@ def ghost(rabbit_vhost: Vhost) -> Iterator[pika.adapters.blocking_connection.Blo
 
 def test_request_properties_and_body(rabbit_vhost: Vhost, ghost: pika.channel.Channel) -> None:
     with rt.Connection(rabbit_vhost.uri, client_name="props") as connection:
+        sent_at = time.time()
         ItestClient(connection, timeout=60.5).hello.call_async("bob")
         method, props, body = get(ghost, "rpc-itest")
     assert method.routing_key == "itest.hello" and method.exchange == "nameko-rpc"
@@ -42,6 +43,8 @@ def test_request_properties_and_body(rabbit_vhost: Vhost, ghost: pika.channel.Ch
     assert UUID.match(props.correlation_id)
     assert props.reply_to == connection.reply_to and UUID.match(props.reply_to)
     assert props.expiration == "60500"  # the call's timeout, in ms
+    deadline_ms = props.headers.pop("nameko.rpcgen_deadline_ms")  # the call's deadline, Unix ms
+    assert sent_at + 60.5 <= deadline_ms / 1000 < time.time() + 60.5 + 0.002
     assert props.headers == {"nameko.call_id_stack": [f"props.call.{props.correlation_id}"]}
     for absent in ("message_id", "timestamp", "type", "user_id", "app_id", "cluster_id"):
         assert getattr(props, absent) is None

@@ -88,6 +88,8 @@ def test_context_data_and_call_id_stack_through_a_hop(
     assert direct["call_id"] == own_id
 
     hopped = nameko_client.call("greeter", "hop", "context", context_data=context).value
+    if greeter_service == "rpcgen":  # the rpcgen hop sends its call's deadline on (wire.md §6.4)
+        assert isinstance(hopped["context_data"].pop("rpcgen_deadline_ms"), int)
     assert hopped["context_data"] == context
     proxy_id, hop_id, relay_id = hopped["call_id_stack"]
     assert re.fullmatch(STANDALONE_ID[nameko_version], proxy_id)

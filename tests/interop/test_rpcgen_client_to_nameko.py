@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
@@ -96,6 +97,10 @@ def test_context_data_and_call_id_stack(client: Any) -> None:
     with rt.context_data(**CONTEXT):
         direct = client.context()
         hopped = client.hop("context")
+    # rpcgen's deadline reaches Nameko as one more context key, and Nameko passes it on.
+    deadline = direct["context_data"].pop("rpcgen_deadline_ms")
+    assert isinstance(deadline, int) and deadline / 1000 > time.time()
+    assert hopped["context_data"].pop("rpcgen_deadline_ms") > deadline
     assert direct["context_data"] == CONTEXT
     caller_id, own_id = direct["call_id_stack"]
     assert re.fullmatch(rf"[\w-]+\.call\.{UUID4}", caller_id)
@@ -142,6 +147,8 @@ def test_requests_are_byte_identical_to_nameko_s(client: Any, rabbit_vhost: Vhos
         assert set(mine) == set(theirs), name
         for key in ("content_type", "content_encoding", "delivery_mode", "priority"):
             assert mine[key] == theirs[key], (name, key)
+        # ... and the call's deadline in Unix ms, a context key Nameko passes on (wire.md §6.4).
+        assert isinstance(mine["headers"].pop("nameko.rpcgen_deadline_ms"), int), name
         assert mine["headers"].keys() == theirs["headers"].keys(), name
         assert len(mine["headers"]["nameko.call_id_stack"]) == 1
         assert reply["body"] == captures.load(name).messages[1]["body"]  # Nameko's, for sanity
