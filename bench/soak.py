@@ -47,7 +47,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICE_QUEUE = "rpc-hello_service"
-_GRACE = 60.0  # beyond duration + timeout: a client that has not reported by then is hung
+# After the run (duration + call timeout): a client waits this long for its callers before it
+# reports the rest as hung; the parent waits twice as long for every report.
+_JOIN = 15.0
 
 SERVER = """
 import json, logging, sys, threading
@@ -105,7 +107,8 @@ def client_process(
     from generated.hello import HelloServiceClient
 
     faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
-    faulthandler.dump_traceback_later(max(0.0, until - time.monotonic()) + timeout + _GRACE)
+    # A watchdog, in case the parent cannot signal it: stacks once it is long overdue.
+    faulthandler.dump_traceback_later(max(0.0, until - time.monotonic()) + timeout + 4 * _JOIN)
     fmt = f"%(asctime)s client{index} %(levelname)s %(message)s"
     logging.basicConfig(level=logging.WARNING, format=fmt)
     logging.getLogger("pika").setLevel(logging.CRITICAL)  # rpcgen logs the loss and reconnect
@@ -137,7 +140,7 @@ def client_process(
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join(max(0.0, until - time.monotonic()) + timeout + 15)
+        worker.join(max(0.0, until + timeout + _JOIN - time.monotonic()))
     total: Counter[str] = Counter()
     for t, tally in enumerate(tallies):
         total.update(tally)
@@ -206,7 +209,7 @@ def _run(node: Any, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     node.start()
     restart = time.monotonic() - down
     print(f"soak: broker back after {restart:.1f} s", flush=True)
-    totals, reported = _collect(out, clients, until + args.timeout + _GRACE / 2)
+    totals, reported = _collect(out, clients, until + args.timeout + 2 * _JOIN)
     unreported = [i for i in range(len(clients)) if i not in reported]
     stuck = _reap(clients, unreported)
     lost = sum(n for key, n in totals.items() if key.startswith("lost"))
