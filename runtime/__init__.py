@@ -27,6 +27,7 @@ from rpcgen.runtime.errors import (
 )
 from rpcgen.runtime.generated_api import IncompatibleRuntime, RemoteMethod, remote, require_api
 from rpcgen.runtime.options import ConnectionOptions
+from rpcgen.runtime.raw import RawClient
 from rpcgen.runtime.server import Server, ServiceRunner, run_in_background, serve, serve_main
 from rpcgen.runtime.spec import Event, EventHandler, HandlerType, Method, Param
 
@@ -52,6 +53,7 @@ __all__ = [
     "MethodNotFound",
     "Param",
     "PayloadTooLarge",
+    "RawClient",
     "RemoteError",
     "RemoteMethod",
     "ReplyQueueExpired",
