@@ -254,6 +254,114 @@ def scaffold_command(
         typer.echo(f"rpcgen: define or import in the draft: {names}", err=True)
 
 
+@app.command(
+    "call",
+    # Arguments such as -1 are JSON values, not options.
+    context_settings={"ignore_unknown_options": True},
+)
+def call_command(
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="SERVICE.METHOD",
+            help="The method to call (wire names); with --list, the service or method to list.",
+            show_default=False,
+        ),
+    ] = None,
+    arguments: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="ARG",
+            help="One JSON value per argument: positional, or name=JSON for a keyword "
+            "(strings in quotes: '\"bob\"').",
+            show_default=False,
+        ),
+    ] = None,
+    idl: Annotated[
+        Path | None,
+        typer.Option(
+            "--idl",
+            metavar="DIR",
+            help="IDL folder: check the arguments against it before sending, re-raise its "
+            "declared errors, check the result's type.",
+            exists=True,
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    list_methods: Annotated[
+        bool, typer.Option("--list", help="List the IDL's services, methods and signatures.")
+    ] = False,
+    args_json: Annotated[
+        str | None,
+        typer.Option("--args", metavar="JSON", help="The positional arguments as one JSON array."),
+    ] = None,
+    kwargs_json: Annotated[
+        str | None,
+        typer.Option("--kwargs", metavar="JSON", help="The keyword arguments as one JSON object."),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0.001, help="Seconds to wait for the reply."),
+    ] = 30.0,
+    amqp_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--amqp-uri",
+            metavar="URI",
+            help="amqp:// or amqps:// URI; repeat it for failover; "
+            "default: $RPCGEN_AMQP_URI, else localhost.",
+            show_default=False,
+        ),
+    ] = None,
+    context: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--context",
+            metavar="KEY=VALUE",
+            help="Context data, sent as the nameko.KEY header (a string); repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Call SERVICE.METHOD once and print its result as JSON (as it arrived: kombu markers kept).
+
+    Exit 0: a result. Exit 1: the service raised an error (its class and message are printed).
+
+    Exit 2: usage, or arguments that do not fit the IDL (nothing is sent). Exit 3: no answer.
+
+    Example: rpcgen call --idl idl/ hello_service.divide 7 b=2   (checked against idl/)
+
+    Example: rpcgen call greeter.hello '"bob"' greeting='"hi"' --context language=en
+
+    Example: rpcgen call --idl idl/ --list
+    """
+    from rpcgen.call import EXIT_USAGE, UsageError, call, load_contract
+
+    if list_methods:
+        if idl is None:
+            raise typer.BadParameter("--list needs --idl DIR", param_hint="--list")
+        try:
+            typer.echo(load_contract(idl).listing(target))
+        except UsageError as exc:
+            typer.echo(f"rpcgen: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        return
+    if target is None:
+        raise typer.BadParameter("give SERVICE.METHOD (or --idl DIR --list)", param_hint="target")
+    code = call(
+        target,
+        arguments or (),
+        idl=idl,
+        args_json=args_json,
+        kwargs_json=kwargs_json,
+        timeout=timeout,
+        uris=amqp_uri,
+        context=context or (),
+    )
+    raise typer.Exit(code)
+
+
 def _import_target(target: str) -> object:
     module_name, sep, qualname = target.partition(":")
     if not sep or not module_name or not qualname:
