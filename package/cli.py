@@ -1,5 +1,6 @@
 """The ``rpcgen`` command: ``rpcgen build`` generates code, ``rpcgen serve`` runs a server;
-the other commands use the IDL as a contract (``codegen/contract``).
+the other commands use the IDL as a contract (``codegen/contract``; ``rpcgen call``, which also
+needs the runtime, in ``rpcgen.call``).
 
 Each command imports what it needs inside its function, so that ``rpcgen build`` never imports
 pika and ``rpcgen serve`` never imports jinja.
