@@ -34,7 +34,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -43,6 +42,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,7 +175,7 @@ def main() -> int:
     with RabbitNode(management=False) as node:
         servers = [_start_server(node.uri, work, i) for i in range(2)]
         try:
-            _wait_consumers(node, 2)
+            _wait_consumers(node, servers, work)
             figures = _run(node, args, work)
         finally:
             codes = [_stop_server(proc) for proc in servers]
@@ -246,7 +246,7 @@ def _collect(out: Any, clients: list[Any], deadline: float) -> tuple[Counter[str
             wait = min(wait, 2.0)  # all gone: whatever they sent is already in the pipe
         try:
             report = out.get(timeout=wait)
-        except queue.Empty:
+        except Empty:
             if wait <= 2.0:
                 break
             continue
@@ -294,12 +294,18 @@ def _stop_server(proc: subprocess.Popen[bytes]) -> int | None:
         return None
 
 
-def _wait_consumers(node: Any, count: int, timeout: float = 60.0) -> None:
+def _wait_consumers(
+    node: Any, servers: list[subprocess.Popen[bytes]], work: Path, timeout: float = 60.0
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         queue = next((q for q in node.list_queues("/") if q.name == SERVICE_QUEUE), None)
-        if queue is not None and queue.consumers >= count:
+        if queue is not None and queue.consumers >= len(servers):
             return
+        for i, proc in enumerate(servers):
+            if proc.poll() is not None:
+                log = (work / f"server{i}.log").read_text(errors="replace")[-2000:]
+                raise SystemExit(f"soak: server{i} exited with {proc.returncode}:\n{log}")
         if time.monotonic() > deadline:
             raise SystemExit(f"soak: the servers did not start within {timeout} s")
         time.sleep(0.2)
