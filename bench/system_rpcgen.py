@@ -18,7 +18,7 @@ import contextlib
 import sys
 
 import workload
-from rpcgen.runtime.server import serve
+from rpcgen.runtime import serve
 
 from generated.hello import (
     DivisionByZero,

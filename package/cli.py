@@ -13,7 +13,7 @@ import inspect
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -80,7 +80,9 @@ def serve_command(
     target: Annotated[
         str,
         typer.Argument(
-            metavar="MODULE:CLASS", help="Your subclass of a generated <Name>Server, e.g. app:Impl."
+            metavar="MODULE:OBJ",
+            help="Your subclass of a generated <Name>Server (e.g. app:Impl), or a function "
+            "returning an instance of one (e.g. app:make_server).",
         ),
     ],
     amqp_uri: Annotated[
@@ -118,17 +120,24 @@ def serve_command(
         ),
     ] = None,
 ) -> None:
-    """Serve MODULE:CLASS until SIGTERM or SIGINT (then finish in-flight requests and exit 0)."""
-    from rpcgen.runtime.server import Server, serve_main
+    """Serve MODULE:OBJ until SIGTERM or SIGINT (then finish in-flight requests and exit 0).
 
-    cls = _import_target(target)
-    if not (isinstance(cls, type) and issubclass(cls, Server)):
-        _fail(f"{target} is not a subclass of a generated <Name>Server")
-    if inspect.isabstract(cls):
-        missing = ", ".join(sorted(cls.__abstractmethods__))
-        _fail(f"{target} does not implement: {missing}")
+    OBJ is your subclass of a generated <Name>Server, or a function that returns an instance
+    of one (to read configuration or open resources first), e.g. `rpcgen serve app:make`.
+    """
+    from rpcgen.runtime import Server, serve_main
+
+    factory = _import_target(target)
+    if isinstance(factory, type):
+        if not issubclass(factory, Server):
+            _fail(f"{target} is not a subclass of a generated <Name>Server")
+        if inspect.isabstract(factory):
+            missing = ", ".join(sorted(factory.__abstractmethods__))
+            _fail(f"{target} does not implement: {missing}")
+    elif not callable(factory):
+        _fail(f"{target} is neither a server class nor a function returning a server")
     code = serve_main(
-        cls,
+        _checked(factory, target, Server),
         amqp_uri=amqp_uri or None,
         max_workers=max_workers,
         prefetch=prefetch,
@@ -388,3 +397,15 @@ def _fail(message: str) -> NoReturn:
 
 def main() -> None:
     app()
+
+
+def _checked(factory: Any, target: str, base: type[Any]) -> Any:
+    """``factory`` wrapped so that what it returns must be an instance of ``base``."""
+
+    def make() -> Any:
+        server = factory()
+        if not isinstance(server, base):
+            _fail(f"{target}() returned {type(server).__name__}, not a <Name>Server instance")
+        return server
+
+    return make

@@ -26,9 +26,11 @@ from rpcgen.runtime.errors import (
     UnserializableValueError,
 )
 from rpcgen.runtime.generated_api import IncompatibleRuntime, RemoteMethod, remote, require_api
+from rpcgen.runtime.hooks import on_start, on_stop
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.raw import RawClient
-from rpcgen.runtime.server import Server, ServiceRunner, run_in_background, serve, serve_main
+from rpcgen.runtime.server import Server, ServiceRunner
+from rpcgen.runtime.serving import run_in_background, serve, serve_main
 from rpcgen.runtime.spec import Event, EventHandler, HandlerType, Method, Param
 
 __all__ = [
@@ -70,6 +72,8 @@ __all__ = [
     "context_data",
     "current_context",
     "mask_uri",
+    "on_start",
+    "on_stop",
     "remote",
     "require_api",
     "run_in_background",

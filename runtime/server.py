@@ -1,4 +1,4 @@
-"""Server skeleton base, request dispatch, worker pool and the three ways to run a server.
+"""Server skeleton base and ``ServiceRunner``: queues, a pool of workers, a graceful stop.
 
 Each request a service queue delivers is handed to a pool of ``max_workers`` threads, which
 turn it into a reply body (``_dispatch.Dispatcher``); the connection core publishes the reply on a
@@ -9,18 +9,18 @@ method or arguments of the wrong type get the matching error reply; an exception
 becomes an error reply the Nameko way.
 
 Run a server with ``serve(Impl(), uri)`` (blocking; SIGTERM/SIGINT stop it gracefully),
-``rpcgen serve module:Impl`` (``serve_main``), or ``with run_in_background(Impl(), uri):``.
+``rpcgen serve module:Impl`` (``serve_main``), or ``with run_in_background(Impl(), uri):``
+(all in ``serving``). Event handlers (``_handling``) share the worker pool; ``@on_start`` and
+``@on_stop`` methods (``hooks``) run before the first request and after the last.
 """
 
 from __future__ import annotations
 
 import abc
 import logging
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from functools import partial
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, ClassVar
@@ -31,13 +31,14 @@ from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
 from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
 from rpcgen.runtime.errors import RpcConnectionError
+from rpcgen.runtime.hooks import hooks_of
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Method
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Server", "ServiceRunner", "run_in_background", "serve", "serve_main"]
+__all__ = ["Server", "ServiceRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ class ServiceRunner:
         self.prefetch = max_workers if prefetch is None else prefetch
         self._dispatcher = Dispatcher(server)
         self._entrypoints = event_entrypoints(server, server.service_name)
+        self._start_hooks = hooks_of(server, "start")
+        self._stop_hooks = hooks_of(server, "stop")
         self._event_consumers: dict[str, Consumer] = {}
         self._requests: SimpleQueue[Delivery | tuple[EventEntrypoint, Delivery] | None] = (
             SimpleQueue()
@@ -123,13 +126,22 @@ class ServiceRunner:
         svc = self.server.service_name
         if self._connection is None:
             options: ConnectionOptions = {"client_name": svc, **self._options}
-            self._connection = Connection(self._uri, reply_queue=False, **options)
+            # A reply queue only if start hooks may build clients on this connection.
+            calls_out = bool(self._start_hooks)
+            self._connection = Connection(self._uri, reply_queue=calls_out, **options)
         arguments: dict[str, object] | None = None
         if self._queue_type is not None:
             arguments = {"x-queue-type": self._queue_type}
         # The connection's size limit (``Connection(max_message_bytes=...)``) bounds requests
         # and replies alike.
         self._dispatcher.max_message_bytes = self._connection.max_message_bytes
+        try:
+            for hook in self._start_hooks:
+                hook(self._connection)
+        except BaseException:
+            if self._owns_connection:
+                self._connection.close()
+            raise
         for i in range(self.max_workers):
             worker = threading.Thread(target=self._work, name=f"rpcgen-{svc}-{i}", daemon=True)
             worker.start()
@@ -187,6 +199,12 @@ class ServiceRunner:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             settled = consumer.drained.wait(left) and settled
         self._shutdown_workers(timeout=0 if not settled else None)
+        stop_hooks, self._stop_hooks = self._stop_hooks, []  # once, however often stop() runs
+        for hook in stop_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("the stop hook %s failed", getattr(hook, "__name__", hook))
         if self._owns_connection and self._connection is not None:
             self._connection.close()
         if not settled:
@@ -241,103 +259,3 @@ class ServiceRunner:
         else:
             reply_props = reply_properties(props)
             consumer.reply(request.tag, props.reply_to, reply_props, body, request.epoch)
-
-
-@contextmanager
-def run_in_background(
-    server: Server,
-    uri: str | Sequence[str] | None = None,
-    *,
-    connection: Connection | None = None,
-    max_workers: int = 10,
-    prefetch: int | None = None,
-    queue_type: str | None = None,
-    **options: Unpack[ConnectionOptions],
-) -> Iterator[ServiceRunner]:
-    """Serve ``server`` in background threads for the duration of the block (tests, demos)."""
-    runner = ServiceRunner(
-        server,
-        uri,
-        connection=connection,
-        max_workers=max_workers,
-        prefetch=prefetch,
-        queue_type=queue_type,
-        **options,
-    )
-    runner.start()
-    try:
-        yield runner
-    finally:
-        runner.stop()
-
-
-def serve(
-    server: Server,
-    uri: str | Sequence[str] | None = None,
-    *,
-    max_workers: int = 10,
-    prefetch: int | None = None,
-    shutdown_timeout: float | None = None,
-    queue_type: str | None = None,
-    **options: Unpack[ConnectionOptions],
-) -> None:
-    """Serve ``server`` until SIGTERM or SIGINT, then stop gracefully and return.
-
-    Requests already received are finished, answered and acked before returning (within
-    ``shutdown_timeout`` seconds, if given). A lost broker is reconnected to as ``reconnect``
-    says; raises ``RpcConnectionError`` only if reconnecting is given up (at once with
-    ``reconnect=None``). Signal handlers are installed only when called from the main thread.
-    """
-    runner = ServiceRunner(
-        server,
-        uri,
-        max_workers=max_workers,
-        prefetch=prefetch,
-        queue_type=queue_type,
-        **options,
-    )
-    runner.start()
-    restore = _on_signals(runner.stopping.set)
-    try:
-        while not runner.stopping.wait(1.0):
-            pass
-        log.info("stopping %s", server.service_name)
-    finally:
-        restore()
-        runner.stop(shutdown_timeout)
-    if runner.error is not None:
-        raise runner.error
-
-
-def serve_main(
-    cls: type[Server],
-    amqp_uri: str | Sequence[str] | None = None,
-    max_workers: int = 10,
-    queue_type: str | None = None,
-    prefetch: int | None = None,
-) -> int:
-    """Entry point of ``rpcgen serve module:Class``: serve ``cls()`` and return an exit code."""
-    if not logging.getLogger().handlers:
-        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-        logging.basicConfig(level=logging.INFO, format=fmt)
-        logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO is connection chatter
-    try:
-        serve(cls(), amqp_uri, max_workers=max_workers, prefetch=prefetch, queue_type=queue_type)
-    except RpcConnectionError as exc:
-        log.error("%s", exc)
-        return 1
-    return 0
-
-
-def _on_signals(handler: Callable[[], None]) -> Callable[[], None]:
-    """Route SIGTERM and SIGINT to ``handler``; returns a function restoring the old handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    sigs = (signal.SIGTERM, signal.SIGINT)
-    previous = {sig: signal.signal(sig, lambda _s, _f: handler()) for sig in sigs}
-
-    def restore() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    return restore
