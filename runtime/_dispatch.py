@@ -32,6 +32,7 @@ from pika import data as pika_data
 from rpcgen.runtime import context
 from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
 from rpcgen.runtime._amqp.consumer import Delivery
+from rpcgen.runtime._asyncrun import HandlerLoop, settle
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime.errors import MalformedRequest, MethodNotFound, PayloadTooLarge, ServiceError
 from rpcgen.runtime.spec import Method
@@ -51,6 +52,7 @@ class Dispatcher:
         self.service = server.service_name
         self.max_message_bytes = max_message_bytes
         self.expired = 0  # requests not run because they arrived after their deadline
+        self.loop: HandlerLoop | None = None  # runs async handlers (set by the runner)
         self._routes: dict[str, tuple[Method[object], Callable[..., object]]] = {
             method.routing_key: (method, getattr(server, attr))
             for attr, method in server.methods.items()
@@ -114,7 +116,7 @@ class Dispatcher:
         ctx = context.incoming(headers, wire.new_call_id(self.service, method.name))
         token = context.enter(ctx)
         try:
-            result = handler(*args, **kwargs)
+            result = settle(handler(*args, **kwargs), self.loop, ctx)
         except ServiceError as exc:  # declared in the IDL: an ordinary outcome
             log.debug("%s raised %r", ctx.call_id, exc)
             return wire.error_reply(exc)

@@ -30,6 +30,7 @@ import pika
 from rpcgen.runtime import context
 from rpcgen.runtime._amqp import topology
 from rpcgen.runtime._amqp.consumer import Delivery
+from rpcgen.runtime._asyncrun import HandlerLoop, settle
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime.errors import MalformedRequest
 from rpcgen.runtime.spec import EventHandler
@@ -74,7 +75,7 @@ class EventEntrypoint:
             topology.queue(dead_letter_queue(self.service)),
         ]
 
-    def handle(self, delivery: Delivery) -> Outcome:
+    def handle(self, delivery: Delivery, loop: HandlerLoop | None = None) -> Outcome:
         """Run the handler on one event; never raises."""
         event = self.spec.event
         props = delivery.properties
@@ -87,7 +88,7 @@ class EventEntrypoint:
         ctx = context.incoming(props.headers, wire.new_call_id(self.service, self.attr))
         token = context.enter(ctx)
         try:
-            self.handler(payload)
+            settle(self.handler(payload), loop, ctx)
         except Exception:
             log.warning("%s failed handling %s", ctx.call_id, event.label, exc_info=True)
             return ("requeue" if self.spec.requeue_on_error else "ack"), "handler raised"

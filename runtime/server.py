@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from rpcgen.runtime._amqp.connection import Connection
 from rpcgen.runtime._amqp.consumer import Consumer, Delivery, consume
+from rpcgen.runtime._asyncrun import HandlerLoop, any_async
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
 from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
@@ -86,6 +87,13 @@ class ServiceRunner:
         self.prefetch = max_workers if prefetch is None else prefetch
         self._dispatcher = Dispatcher(server)
         self._entrypoints = event_entrypoints(server, server.service_name)
+        handlers = [getattr(server, a) for a in server.methods] + [
+            e.handler for e in self._entrypoints
+        ]
+        self._loop = (
+            HandlerLoop(f"rpcgen-{server.service_name}-aio") if any_async(handlers) else None
+        )
+        self._dispatcher.loop = self._loop
         self._start_hooks = hooks_of(server, "start")
         self._stop_hooks = hooks_of(server, "stop")
         self._event_consumers: dict[str, Consumer] = {}
@@ -199,6 +207,8 @@ class ServiceRunner:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             settled = consumer.drained.wait(left) and settled
         self._shutdown_workers(timeout=0 if not settled else None)
+        if self._loop is not None:
+            self._loop.close()
         stop_hooks, self._stop_hooks = self._stop_hooks, []  # once, however often stop() runs
         for hook in stop_hooks:
             try:
@@ -231,7 +241,7 @@ class ServiceRunner:
 
     def _handle_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
         """Run one event's handler; ack, requeue or dead-letter it (see ``_handling``)."""
-        outcome, reason = entry.handle(delivery)
+        outcome, reason = entry.handle(delivery, self._loop)
         self._consuming.wait()
         consumer = self._event_consumers[entry.queue]
         if outcome == "ack":

@@ -1,0 +1,99 @@
+"""Async handlers: ``async def`` methods and event handlers served on the runner's loop, at most
+``max_workers`` at once, with the request's context for the async calls they make."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+
+import rpcgen.runtime as rt
+from rpcgen.runtime.testing import Vhost
+
+from tests.integration.impls import Itest
+from tests.integration.stubs import ItestAsyncClient, ItestClient, ItestServer
+from tests.integration.test_events import OrderCreated, OrdersEvents, order_created
+
+
+class AsyncItest(rt.Server):
+    """The ``itest`` service with coroutine handlers (what a generated async skeleton gives)."""
+
+    service_name = "itest"
+    methods = {name: ItestServer.methods[name] for name in ("hello", "sleep", "fail")}  # noqa: RUF012
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.lock = threading.Lock()
+        self.events: queue.Queue[tuple[OrderCreated, str]] = queue.Queue()
+
+    async def hello(self, name: str) -> str:
+        return f"hello, {name}"
+
+    async def sleep(self, seconds: float) -> float:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        await asyncio.sleep(seconds)
+        with self.lock:
+            self.running -= 1
+        return seconds
+
+    async def fail(self, message: str) -> None:
+        raise ValueError(message)
+
+    @order_created.handler()
+    async def on_order(self, payload: OrderCreated) -> None:
+        ctx = rt.current_context()
+        self.events.put((payload, "" if ctx is None else ctx.call_id))
+
+
+def test_async_handlers_answer_bounded_by_max_workers(rabbit_vhost: Vhost) -> None:
+    impl = AsyncItest()
+    with (
+        rt.run_in_background(impl, rabbit_vhost.uri, max_workers=3, prefetch=20),
+        ItestClient.connect(rabbit_vhost.uri, timeout=20) as client,
+    ):
+        assert client.hello("a") == "hello, a"
+        futures = [client.sleep.call_async(0.3) for _ in range(9)]
+        assert [f.result() for f in futures] == [0.3] * 9
+        assert impl.most == 3  # at most max_workers at once, and they did overlap
+        try:
+            client.fail("boom")
+        except rt.RemoteError as exc:
+            assert exc.exc_type == "ValueError" and "boom" in str(exc)
+        else:
+            raise AssertionError("no error")
+        with OrdersEvents.connect(rabbit_vhost.uri) as events:
+            events.order_created(OrderCreated(3, "s", 1))
+        payload, call_id = impl.events.get(timeout=10)
+        assert payload == OrderCreated(3, "s", 1) and call_id.startswith("itest.on_order.")
+
+
+CONTEXT: rt.Method[dict[str, str]] = ItestServer.methods["context"]  # type: ignore[assignment]
+
+
+class AsyncRelay(rt.Server):
+    service_name = "arelay"
+    methods: dict[str, rt.Method[object]] = {}  # noqa: RUF012
+
+    @rt.on_start
+    def open(self, connection: rt.Connection) -> None:
+        self.itest = ItestAsyncClient(connection, timeout=10)
+
+    async def relay(self) -> dict[str, str]:
+        return await self.itest._call(CONTEXT, (), {})
+
+
+def test_an_async_handlers_async_calls_carry_its_context(rabbit_vhost: Vhost) -> None:
+    AsyncRelay.methods = {"relay": rt.Method("arelay", "relay", params=(), result=dict[str, str])}
+    with (
+        rt.run_in_background(Itest(), rabbit_vhost.uri),
+        rt.run_in_background(AsyncRelay(), rabbit_vhost.uri),
+        rt.Connection(rabbit_vhost.uri) as conn,
+    ):
+        call: rt.Method[dict[str, str]] = AsyncRelay.methods["relay"]  # type: ignore[assignment]
+        future: rt.RpcFuture[dict[str, str]] = rt.RpcFuture(call, conn)
+        conn.call(call, call.codec.encode_request((), {}), 10, future._resolve)
+        seen = future.result()
+    assert "arelay.relay." in seen["call_id_stack"] and "itest.context." in seen["call_id_stack"]
