@@ -13,8 +13,9 @@ import secrets
 import time
 from types import TracebackType
 
+from rpcgen.runtime.testing.broker import free_port, kill_epmd, vhost_uri
 from rpcgen.runtime.testing.management import BrokerError
-from rpcgen.runtime.testing.node import RabbitNode, free_port, kill_epmd, vhost_uri
+from rpcgen.runtime.testing.node import RabbitNode
 
 __all__ = ["RabbitCluster"]
 
