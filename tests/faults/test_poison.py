@@ -202,7 +202,8 @@ def test_a_handler_calling_on_drops_headers_it_cannot_send(
         raw.close()
     assert reply["error"] is None, reply["error"]
     assert json.loads(reply["result"]["language"]) == "en"
-    assert set(reply["result"]) == {"language", "far", "call_id_stack"}
+    # what the relay sends on: the context it could send, its stack and its call's deadline
+    assert set(reply["result"]) == {"language", "far", "call_id_stack", "rpcgen_deadline_ms"}
     assert json.loads(reply["result"]["far"]) == 2**62  # past datetime's range: kept as seconds
 
 
