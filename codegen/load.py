@@ -151,7 +151,13 @@ def _build_module(src: Source, source: str) -> ModuleSpec:
         errors=tuple(errors),
         services=tuple(services),
         imports=import_lines(
-            _imports(bool(enums), bool(dcs), bool(tds), _types(dcs, tds, services))
+            _imports(
+                bool(enums),
+                bool(dcs),
+                bool(tds),
+                _types(dcs, tds, services),
+                any(svc.methods for svc in services),
+            )
         ),
     )
     _check_names(spec, src)
@@ -169,16 +175,14 @@ def _types(
         for method in svc.methods:
             yield method.result
             yield from (param.type for param in method.params)
+        yield from (event.payload for event in svc.events)
 
 
 def _imports(
-    enums: bool, dataclasses: bool, typeddicts: bool, types: Iterator[TypeRef]
+    enums: bool, dataclasses: bool, typeddicts: bool, types: Iterator[TypeRef], rpc: bool = True
 ) -> set[tuple[str, str]]:
-    needed = {
-        ("abc", ""),
-        ("collections.abc", "Mapping"),
-        ("typing", "ClassVar"),
-    }
+    needed = {("typing", "ClassVar")}
+    needed |= {("abc", ""), ("collections.abc", "Mapping")} if rpc else set()
     needed |= {("enum", "")} if enums else set()
     needed |= {("dataclasses", "")} if dataclasses else set()
     needed |= {("typing", "TypedDict")} if typeddicts else set()
@@ -191,8 +195,9 @@ def _check_names(spec: ModuleSpec, src: Source) -> None:
     seen = set(_GENERATED_NAMES)
     named = [(record.name, record.name) for record in spec.records]
     for svc in spec.services:
-        named += [(svc.name, n) for n in (svc.client, svc.async_client, svc.server)]
+        named += [(svc.name, n) for n in svc.generated_classes]
         named += [(svc.name, n) for m in svc.methods for n in (m.const,)]
+        named += [(svc.name, e.const) for e in svc.events]
     for owner, name in named:
         if name in seen:
             src.problem(

@@ -1,5 +1,5 @@
-"""The decorators IDL authors use: ``@service("wire_name")``, ``@raises(ErrorA, ...)`` and
-``@exc_path("module.ErrorName")``.
+"""The decorators IDL authors use: ``@service("wire_name")``, ``@raises(ErrorA, ...)``,
+``@exc_path("module.ErrorName")`` and ``@event("event_type")``.
 
 They only record metadata on the decorated object; ``rpcgen.codegen.load`` reads it back (and
 validates it, so that every problem of a module is reported in one run).
@@ -10,11 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-__all__ = ["EXC_PATH_ATTR", "RAISES_ATTR", "SERVICE_ATTR", "exc_path", "raises", "service"]
+__all__ = [
+    "EVENT_ATTR",
+    "EXC_PATH_ATTR",
+    "RAISES_ATTR",
+    "SERVICE_ATTR",
+    "event",
+    "exc_path",
+    "raises",
+    "service",
+]
 
 SERVICE_ATTR = "__rpcgen_service__"
 RAISES_ATTR = "__rpcgen_raises__"
 EXC_PATH_ATTR = "__rpcgen_exc_path__"
+EVENT_ATTR = "__rpcgen_event__"
 
 _T = TypeVar("_T")
 _F = TypeVar("_F", bound=Callable[..., object])
@@ -60,5 +70,16 @@ def exc_path(path: str) -> Callable[[_E], _E]:
             )
         setattr(cls, EXC_PATH_ATTR, path)
         return cls
+
+    return mark
+
+
+def event(name: str) -> Callable[[_F], _F]:
+    """Declare an event the service dispatches: ``@event("order_created") def
+    order_created(self, payload: OrderCreated) -> None: ...`` (one payload parameter)."""
+
+    def mark(func: _F) -> _F:
+        setattr(func, EVENT_ATTR, name)
+        return func
 
     return mark

@@ -17,6 +17,7 @@ __all__ = [
     "EnumMember",
     "EnumSpec",
     "ErrorSpec",
+    "EventSpec",
     "FieldSpec",
     "Import",
     "MethodSpec",
@@ -125,6 +126,43 @@ class MethodSpec:
 
 
 @dataclass(frozen=True)
+class EventSpec:
+    """One event a service dispatches; ``const`` names its module-level ``rt.Event``."""
+
+    name: str  # the IDL method's name: the dispatcher's method and the namespace attribute
+    wire_name: str  # the event type: the routing key on ``<service>.events``
+    service: str  # the service's wire name
+    payload: TypeRef
+    doc: str | None
+    line: int
+    const: str
+
+    @property
+    def docstring(self) -> str | None:
+        return text.doc(self.doc, text.BODY)
+
+    @property
+    def dispatch_def(self) -> str:
+        return text.event_signature(f"def {self.name}", self.payload.expr)
+
+    @property
+    def async_dispatch_def(self) -> str:
+        return text.event_signature(f"async def {self.name}", self.payload.expr)
+
+    @property
+    def dispatch_call(self) -> str:
+        return f"self._publish({self.const}, payload)"
+
+    @property
+    def namespace_decl(self) -> str:
+        return f"{self.name}: ClassVar[rt.Event[{self.payload.expr}]]"
+
+    @property
+    def event_object(self) -> str:
+        return text.event_object(self)
+
+
+@dataclass(frozen=True)
 class ServiceSpec:
     """One ``@service`` Protocol and the names of the classes generated from it."""
 
@@ -136,6 +174,52 @@ class ServiceSpec:
     client: str
     async_client: str
     server: str
+    events: tuple[EventSpec, ...] = ()
+
+    @property
+    def events_class(self) -> str:
+        return f"{self.name}Events"
+
+    @property
+    def async_events_class(self) -> str:
+        return f"{self.name}AsyncEvents"
+
+    @property
+    def event_namespace(self) -> str:
+        return f"{self.name}Event"
+
+    @property
+    def generated_classes(self) -> tuple[str, ...]:
+        """The public classes generated for this service, in module order."""
+        rpc = (self.client, self.async_client, self.server) if self.methods else ()
+        events = (self.events_class, self.async_events_class, self.event_namespace)
+        return rpc + (events if self.events else ())
+
+    @property
+    def events_docstring(self) -> str | None:
+        return text.doc(
+            self._doc(
+                f"Dispatcher of ``{self.wire_name}``'s events: each returns once the broker "
+                "has the event."
+            ),
+            text.MEMBER,
+        )
+
+    @property
+    def async_events_docstring(self) -> str | None:
+        return text.doc(
+            self._doc(f"Asyncio dispatcher of ``{self.wire_name}``'s events."), text.MEMBER
+        )
+
+    @property
+    def event_namespace_docstring(self) -> str | None:
+        first = self.events[0].name
+        return text.doc(
+            f"The events of ``{self.wire_name}``, to register handlers.\n\n"
+            f"``@{self.event_namespace}.{first}.handler()``\n"
+            "makes a method of any server class a handler of that event.",
+            text.MEMBER,
+        )
 
     @property
     def client_doc(self) -> str:
@@ -294,5 +378,5 @@ class ModuleSpec:
         """``__all__``, sorted as ruff's RUF022 wants it."""
         names = [record.name for record in self.records]
         for svc in self.services:
-            names += [svc.client, svc.async_client, svc.server]
+            names += svc.generated_classes
         return tuple(sorted(names, key=isort_key))

@@ -8,8 +8,8 @@ import typing
 from collections.abc import Callable
 from types import FunctionType
 
-from rpcgen.codegen.markers import RAISES_ATTR, SERVICE_ATTR
-from rpcgen.codegen.model import MethodSpec, ParamSpec, ServiceSpec, TypeRef
+from rpcgen.codegen.markers import EVENT_ATTR, RAISES_ATTR, SERVICE_ATTR
+from rpcgen.codegen.model import EventSpec, MethodSpec, ParamSpec, ServiceSpec, TypeRef
 from rpcgen.codegen.source import Source
 from rpcgen.codegen.types import TypeProblem, describe, render_default, render_type
 
@@ -44,9 +44,12 @@ def build_service(cls: type, src: Source) -> ServiceSpec | None:
             f"service name {wire!r} is not a single AMQP topic word; use only letters, digits, "
             "'_' and '-' (no '.', '*', '#' or spaces)",
         )
-    methods = [spec for m, f in _methods(cls, src) if (spec := _build_method(cls, m, f, src))]
-    if len(src.problems) == before and not methods:
-        src.problem(name, "", "the service declares no methods; add at least one")
+    members = _methods(cls, src)
+    events = _build_events(cls, wire, [(m, f) for m, f in members if hasattr(f, EVENT_ATTR)], src)
+    rpc = [(m, f) for m, f in members if not hasattr(f, EVENT_ATTR)]
+    methods = [spec for m, f in rpc if (spec := _build_method(cls, m, f, src))]
+    if len(src.problems) == before and not methods and not events:
+        src.problem(name, "", "the service declares no methods or events; add at least one")
     if len(src.problems) > before:
         return None
     return ServiceSpec(
@@ -58,6 +61,7 @@ def build_service(cls: type, src: Source) -> ServiceSpec | None:
         client=f"{name}Client",
         async_client=f"{name}AsyncClient",
         server=f"{name}Server",
+        events=tuple(events),
     )
 
 
@@ -208,3 +212,90 @@ def _declared_errors(
 def _summary(doc: str | None) -> str:
     """The first paragraph of a docstring, on one line (a ``Raises:`` entry's description)."""
     return " ".join((doc or "").split("\n\n")[0].split())
+
+
+def _build_events(
+    cls: type, wire: object, members: list[tuple[str, FunctionType]], src: Source
+) -> list[EventSpec]:
+    """The ``@event`` methods of a service: one payload each, unique single-word names."""
+    found: list[EventSpec] = []
+    seen: dict[str, int] = {}
+    for member, func in members:
+        spec = _build_event(cls, str(wire), member, func, src)
+        if spec is None:
+            continue
+        if spec.wire_name in seen:
+            src.problem(
+                cls.__name__,
+                member,
+                f"event {spec.wire_name!r} is already declared at {src.file}:"
+                f"{seen[spec.wire_name]}; give each event of a service its own name",
+                spec.line,
+            )
+            continue
+        seen[spec.wire_name] = spec.line
+        found.append(spec)
+    return found
+
+
+def _build_event(
+    cls: type, wire: str, member: str, func: FunctionType, src: Source
+) -> EventSpec | None:
+    service = cls.__name__
+    line = src.function_line(service, member, func)
+    before = len(src.problems)
+
+    def report(message: str) -> None:
+        src.problem(service, member, message, line)
+
+    name = getattr(func, EVENT_ATTR)
+    if not isinstance(name, str) or not _TOPIC_WORD.fullmatch(name):
+        report(
+            f"event name {name!r} is not a single AMQP topic word; use only letters, digits, "
+            "'_' and '-' (no '.', '*', '#' or spaces)"
+        )
+    if member.startswith("_"):
+        report(f"event method {member!r} starts with '_', which rpcgen reserves; rename it")
+    if getattr(func, RAISES_ATTR, ()):
+        report("an event cannot declare errors: nobody answers it; remove @raises")
+    try:
+        sig = inspect.signature(func, eval_str=True)
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception as exc:
+        report(
+            f"cannot evaluate the annotations: {type(exc).__name__}: {exc}; "
+            "define or import every name they use"
+        )
+        return None
+    params = list(sig.parameters.values())
+    if len(params) != 2 or params[0].name != "self" or params[1].kind in _KIND_PROBLEMS:
+        report(
+            "an event declares exactly one payload parameter after self, e.g. "
+            "def order_created(self, payload: OrderCreated) -> None"
+        )
+        return None
+    payload = params[1]
+    if payload.annotation is payload.empty:
+        report(
+            f"the payload parameter {payload.name!r} has no type annotation; annotate it, "
+            f"e.g. {payload.name}: OrderCreated"
+        )
+        return None
+    if sig.return_annotation is sig.empty or hints.get("return") is not type(None):
+        report("an event returns nothing; annotate it -> None")
+    try:
+        ref = render_type(hints[payload.name], src.scope)
+    except TypeProblem as problem:
+        report(f"payload {payload.name!r}: {problem}")
+        return None
+    if len(src.problems) > before:
+        return None
+    return EventSpec(
+        name=member,
+        wire_name=str(name),
+        service=wire,
+        payload=ref,
+        doc=src.doc(service, member),
+        line=line,
+        const=f"_{service}_event_{member}",
+    )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rpcgen.codegen.pyfmt import LINE_LENGTH, Group, assign, docstring, fmt, group, py_str
 
 if TYPE_CHECKING:
-    from rpcgen.codegen.model import MethodSpec, ParamSpec, ServiceSpec
+    from rpcgen.codegen.model import EventSpec, MethodSpec, ParamSpec, ServiceSpec
 
 __all__ = [
     "BODY",
@@ -22,6 +22,8 @@ __all__ = [
     "call",
     "class_attribute",
     "doc",
+    "event_object",
+    "event_signature",
     "method_doc",
     "method_object",
     "method_table",
@@ -107,3 +109,17 @@ def method_table(service: ServiceSpec) -> str:
 def class_attribute(target: str, value: str) -> str:
     """``target = value`` in a class body (``value`` is one unsplittable literal)."""
     return assign(target, group(value, [], ""), MEMBER)
+
+
+def event_signature(head: str, payload: str) -> str:
+    """``def name(self, payload: P) -> None:`` of a dispatcher method."""
+    return fmt(group(f"{head}(", ["self", f"payload: {payload}"], ") -> None:"), MEMBER)
+
+
+def event_object(event: EventSpec) -> str:
+    """``_Svc_event_x: rt.Event[P] = rt.Event("svc", "x", P)``, the wire descriptor of an event."""
+    value = group(
+        "rt.Event(", [py_str(event.service), py_str(event.wire_name), event.payload.expr], ")"
+    )
+    annotation = group("rt.Event[", [event.payload.expr], "]", comma=False)
+    return assign(event.const, value, 0, annotation)

@@ -13,6 +13,7 @@ from generated.hello import (
     HelloServiceServer,
 )
 from generated.ledger import Currency, LedgerAsyncClient, LedgerClient, LedgerServer, Money, Owner
+from generated.shop import Order, OrderCreated, OrdersAsyncEvents, OrdersEvent, OrdersEvents, ProductsServer
 
 
 def wrong_calls(client: HelloServiceClient, ledger: LedgerClient) -> None:
@@ -98,3 +99,26 @@ def wire_paths(error: DivisionByZero) -> None:
     DivisionByZero.exc_path = 1  # E: assignment
     number: int = DivisionByZero.exc_path  # E: assignment
     del number
+
+
+def wrong_events(events: OrdersEvents) -> None:
+    events.order_created(Order(1, "sku", 2))  # E: arg-type
+    events.order_created({"order_id": 1})  # E: arg-type
+    events.order_creatd(OrderCreated(1, "sku", 2))  # E: attr-defined
+    OrdersEvent.order_creatd  # E: attr-defined
+
+
+async def wrong_async_events(events: OrdersAsyncEvents) -> None:
+    await events.order_created(Order(1, "sku", 2))  # E: arg-type
+
+
+class WrongHandler(ProductsServer):
+    def get_stock(self, product_id: str) -> int:
+        return 0
+
+    def take(self, product_id: str, quantity: int) -> int:
+        return 0
+
+    @OrdersEvent.order_created.handler()  # E: arg-type
+    def on_order(self, payload: Order) -> None:
+        pass

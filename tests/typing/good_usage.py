@@ -34,6 +34,13 @@ from generated.ledger import (
     Statement,
     Transfer,
 )
+from generated.shop import (
+    OrderCreated,
+    OrdersAsyncEvents,
+    OrdersEvent,
+    OrdersEvents,
+    ProductsServer,
+)
 
 
 def sync_calls(client: HelloServiceClient) -> None:
@@ -187,3 +194,42 @@ def servers() -> list[rt.Server]:
 def wire_paths(error: InsufficientFunds) -> list[str]:
     """Every generated error class states the ``exc_path`` it travels under."""
     return [InsufficientFunds.exc_path, error.exc_path, DivisionByZero.exc_path]
+
+
+def dispatch_events(connection: rt.Connection) -> None:
+    events = OrdersEvents(connection, timeout=5.0)
+    events.order_created(OrderCreated(order_id=1, product_id="sku-1", quantity=2))
+    with OrdersEvents.connect("amqp://localhost") as own:
+        own.order_created(OrderCreated(2, "sku-2", 1))
+
+
+async def dispatch_events_async(connection: rt.Connection) -> None:
+    events = OrdersAsyncEvents(connection)
+    await events.order_created(OrderCreated(3, "sku-3", 1))
+
+
+class Stock(ProductsServer):
+    """A products service that also handles the orders service's event."""
+
+    def __init__(self) -> None:
+        self.stock: dict[str, int] = {}
+
+    def get_stock(self, product_id: str) -> int:
+        return self.stock.get(product_id, 0)
+
+    def take(self, product_id: str, quantity: int) -> int:
+        self.stock[product_id] = self.get_stock(product_id) - quantity
+        return self.stock[product_id]
+
+    @OrdersEvent.order_created.handler()
+    def take_stock(self, payload: OrderCreated) -> None:
+        self.take(payload.product_id, payload.quantity)
+
+    @OrdersEvent.order_created.handler("broadcast", reliable_delivery=False)
+    async def tell_everyone(self, payload: OrderCreated) -> None:
+        await asyncio.sleep(0)
+
+
+def handlers_keep_their_type() -> None:
+    event: rt.Event[OrderCreated] = OrdersEvent.order_created
+    assert event.name == "order_created"
