@@ -2,15 +2,17 @@
 
 It starts a throwaway RabbitMQ node, serves ``hello_service`` from a subclass of the generated
 skeleton, calls it through the generated sync, futures and asyncio clients, shows a declared
-error crossing the wire, and removes the node again.
+error crossing the wire, dispatches a typed event that another service's handler receives, and
+removes the node again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import time
 
-from rpcgen.runtime import UnknownService, mask_uri, run_in_background
+from rpcgen.runtime import UnknownService, current_context, mask_uri, run_in_background
 from rpcgen.runtime.testing.node import RabbitNode
 
 from generated.hello import (
@@ -19,6 +21,7 @@ from generated.hello import (
     HelloServiceClient,
     HelloServiceServer,
 )
+from generated.shop import OrderCreated, OrdersEvent, OrdersEvents, ProductsServer
 
 
 class Hello(HelloServiceServer):
@@ -34,6 +37,37 @@ class Hello(HelloServiceServer):
         if b == 0:
             raise DivisionByZero(f"cannot divide {a} by zero")
         return a / b
+
+
+class Products(ProductsServer):
+    """Keeps the stock and handles the orders service's ``order_created`` event."""
+
+    def __init__(self) -> None:
+        self.stock = {"sku-1": 10}
+        self.handled: queue.Queue[str] = queue.Queue()
+
+    def get_stock(self, product_id: str) -> int:
+        return self.stock.get(product_id, 0)
+
+    def take(self, product_id: str, quantity: int) -> int:
+        self.stock[product_id] = self.get_stock(product_id) - quantity
+        return self.stock[product_id]
+
+    @OrdersEvent.order_created.handler()  # mypy checks `payload` against the event's type
+    def take_stock(self, payload: OrderCreated) -> None:
+        left = self.take(payload.product_id, payload.quantity)
+        ctx = current_context()
+        call_id = ctx.call_id if ctx else "?"
+        self.handled.put(f"{call_id} got {payload!r}; {left} of {payload.product_id} left")
+
+
+def events(uri: str) -> None:
+    step("a typed event: orders dispatches order_created, a products handler takes the stock")
+    products = Products()
+    with run_in_background(products, uri), OrdersEvents.connect(uri) as orders:
+        orders.order_created(OrderCreated(order_id=1, product_id="sku-1", quantity=3))
+        print("orders.order_created(OrderCreated(1, 'sku-1', 3)) -> confirmed by the broker")
+        print(f"handler: {products.handled.get(timeout=10)}")
 
 
 def step(text: str) -> None:
@@ -93,6 +127,7 @@ def main() -> None:
             sync_calls(node.uri)
             unknown_service(node.uri)
             asyncio.run(async_calls(node.uri))
+        events(node.uri)
         step("server stopped gracefully; removing the broker")
     print("done")
 
