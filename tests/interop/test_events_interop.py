@@ -1,0 +1,139 @@
+"""Events across Nameko and rpcgen on a real broker, both ways, every handler type.
+
+Nameko's ``EventDispatcher`` -> rpcgen handlers of ``OrdersEvent.order_created``; rpcgen's
+``OrdersEvents`` -> Nameko ``@event_handler``s; a Nameko RPC call into an rpcgen handler that
+dispatches on keeps growing the call-id stack as Nameko grows it.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import rpcgen.runtime as rt
+from rpcgen.runtime.testing import Vhost
+
+from generated.shop import Order, OrderCreated, OrdersEvent, OrdersEvents, OrdersServer
+from tests.interop.harness import NamekoClient, NamekoServices
+
+UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+StartNameko = Callable[..., NamekoServices]
+METHOD_OF = {"service_pool": "pool", "singleton": "single", "broadcast": "every"}
+
+
+class Handlers(rt.Server):
+    service_name = "rproducts"
+    methods: dict[str, rt.Method[object]] = {}  # noqa: RUF012 (events only)
+
+    def __init__(self) -> None:
+        self.got: queue.Queue[tuple[str, OrderCreated, tuple[str, ...]]] = queue.Queue()
+
+    def _record(self, kind: str, payload: OrderCreated) -> None:
+        ctx = rt.current_context()
+        self.got.put((kind, payload, () if ctx is None else ctx.call_id_stack))
+
+    @OrdersEvent.order_created.handler()
+    def pool(self, payload: OrderCreated) -> None:
+        self._record("service_pool", payload)
+
+    @OrdersEvent.order_created.handler("singleton")
+    def single(self, payload: OrderCreated) -> None:
+        self._record("singleton", payload)
+
+    @OrdersEvent.order_created.handler("broadcast", reliable_delivery=False)
+    def every(self, payload: OrderCreated) -> None:
+        self._record("broadcast", payload)
+
+
+@pytest.fixture
+def handlers(rabbit_vhost: Vhost) -> Iterator[Handlers]:
+    impl = Handlers()
+    with rt.run_in_background(impl, rabbit_vhost.uri):
+        yield impl
+
+
+def test_nameko_dispatcher_reaches_rpcgen_handlers_of_every_type(
+    start_nameko: StartNameko, nameko_client: NamekoClient, handlers: Handlers
+) -> None:
+    start_nameko(module="event_orders", services=("orders",))
+    created = nameko_client.call("orders", "create", 7, "sku-7", 2).value
+    assert created == {"order_id": 7, "product_id": "sku-7", "quantity": 2}
+    seen = {kind: (payload, stack) for kind, payload, stack in _take(handlers.got, 3)}
+    assert set(seen) == {"service_pool", "singleton", "broadcast"}
+    for kind, (payload, stack) in seen.items():
+        assert payload == OrderCreated(7, "sku-7", 2)  # typed, validated
+        # Nameko's stack: the standalone proxy, the orders worker, then the handler's own id.
+        assert len(stack) == 3, stack
+        assert re.fullmatch(rf"orders\.create\.{UUID4}", stack[1])
+        assert stack[2].startswith(f"rproducts.{METHOD_OF[kind]}.")
+
+
+def test_rpcgen_dispatcher_reaches_nameko_handlers_of_every_type(
+    start_nameko: StartNameko, nameko_client: NamekoClient, rabbit_vhost: Vhost
+) -> None:
+    start_nameko(module="event_handlers", services=("nproducts",))
+    _wait_for_queues(rabbit_vhost, 3)
+    with OrdersEvents.connect(rabbit_vhost.uri) as events:
+        events.order_created(OrderCreated(9, "sku-9", 1))
+    deadline = time.monotonic() + 15
+    while True:
+        received: list[dict[str, Any]] = nameko_client.call("nproducts", "received").value
+        if len(received) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert sorted(r["kind"] for r in received) == ["broadcast", "service_pool", "singleton"]
+    for record in received:
+        assert record["payload"] == {"order_id": 9, "product_id": "sku-9", "quantity": 1}
+        assert len(record["stack"]) == 1  # outside a handler rpcgen sends no stack, as Nameko's
+
+
+def _wait_for_queues(vhost: Vhost, count: int) -> None:
+    deadline = time.monotonic() + 15
+    while len([q for q in vhost.queues() if q.name.startswith("evt-orders-")]) < count:
+        assert time.monotonic() < deadline, "the Nameko handlers did not declare their queues"
+        time.sleep(0.1)
+
+
+def _take(q: queue.Queue[Any], n: int, timeout: float = 15.0) -> list[Any]:
+    return [q.get(timeout=timeout) for _ in range(n)]
+
+
+class RpcgenOrders(OrdersServer):
+    """rpcgen's orders service: its handler dispatches ``order_created`` on its own connection."""
+
+    @rt.on_start
+    def open(self, connection: rt.Connection) -> None:
+        self.events = OrdersEvents(connection)
+
+    def create_order(self, product_id: str, quantity: int) -> Order:
+        self.events.order_created(OrderCreated(1, product_id, quantity))
+        return Order(1, product_id, quantity)
+
+    def get_order(self, order_id: int) -> Order:
+        return Order(order_id, "sku", 1)
+
+
+def test_a_hop_through_an_rpcgen_handler_grows_the_stack_as_nameko_does(
+    start_nameko: StartNameko, nameko_client: NamekoClient, rabbit_vhost: Vhost
+) -> None:
+    start_nameko(module="event_handlers", services=("nproducts",))
+    _wait_for_queues(rabbit_vhost, 3)
+    with rt.run_in_background(RpcgenOrders(), rabbit_vhost.uri):
+        order = nameko_client.call("orders", "create_order", "sku-3", 3).value
+    assert order == {"id": 1, "product_id": "sku-3", "quantity": 3}
+    deadline = time.monotonic() + 15
+    while True:
+        received: list[dict[str, Any]] = nameko_client.call("nproducts", "received").value
+        if len(received) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(received) == 3
+    for record in received:
+        caller, hop, own = record["stack"]  # as a Nameko orders service would have grown it
+        assert re.fullmatch(rf"orders\.create_order\.{UUID4}", hop)
+        assert own.startswith("nproducts.")
+        assert caller != hop
