@@ -137,3 +137,53 @@ def test_a_hop_through_an_rpcgen_handler_grows_the_stack_as_nameko_does(
         assert re.fullmatch(rf"orders\.create_order\.{UUID4}", hop)
         assert own.startswith("nproducts.")
         assert caller != hop
+
+
+def test_declarations_and_messages_match_nameko_s(
+    start_nameko: StartNameko, nameko_client: NamekoClient, rabbit_vhost: Vhost
+) -> None:
+    """Queue flags per handler type, the exchange, and an event's bytes: Nameko's and rpcgen's."""
+    spy = rabbit_vhost.spy("orders.events", "order_created")
+    start_nameko(module="event_orders", services=("orders",))
+    start_nameko(module="event_handlers", services=("nproducts",))
+    _wait_for_queues(rabbit_vhost, 3)
+    nameko_client.call("orders", "create", 5, "sku-5", 1)
+    with OrdersEvents.connect(rabbit_vhost.uri) as events:
+        events.order_created(OrderCreated(5, "sku-5", 1))
+    theirs, mine = spy.get(2)
+    assert mine.body == theirs.body == b'{"order_id": 5, "product_id": "sku-5", "quantity": 1}'
+    nameko_props = {k: v for k, v in theirs.properties.items() if k != "headers"}
+    rpcgen_props = {k: v for k, v in mine.properties.items() if k != "headers"}
+    assert rpcgen_props == nameko_props  # content type and encoding, persistent, priority 0
+    # The Nameko worker sends its context (the call-id stack); rpcgen outside a handler, none.
+    assert set(theirs.properties["headers"]) == {"nameko.call_id_stack"}
+    assert mine.properties.get("headers", {}) == {}
+
+    nameko_queues = _flags(rabbit_vhost, "nproducts")
+    with rt.run_in_background(Handlers(), rabbit_vhost.uri):
+        rpcgen_queues = _flags(rabbit_vhost, "rproducts")
+    by_kind = {_kind(n): f for n, f in nameko_queues.items()}
+    assert {_kind(n): f for n, f in rpcgen_queues.items()} == by_kind
+    exchange = rabbit_vhost.broker.management.request(
+        "GET", f"exchanges/{rabbit_vhost.name}/orders.events"
+    )
+    assert (exchange["type"], exchange["durable"], exchange["auto_delete"]) == (
+        "topic",
+        True,
+        False,
+    )
+
+
+def _flags(vhost: Vhost, service: str) -> dict[str, tuple[bool, bool, bool, object]]:
+    return {
+        q.name: (q.durable, q.auto_delete, q.exclusive, q.arguments)
+        for q in vhost.queues()
+        if q.name.startswith(f"evt-orders-order_created--{service}.")
+        or (q.name == "evt-orders-order_created")
+    }
+
+
+def _kind(name: str) -> str:
+    if name == "evt-orders-order_created":
+        return "singleton"
+    return "broadcast" if re.search(r"-[0-9a-f]{32}$", name) else "service_pool"
