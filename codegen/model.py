@@ -124,6 +124,10 @@ class MethodSpec:
     def server_def(self) -> str:
         return text.signature(self, f"def {self.name}", True, self.docstring is None)
 
+    @property
+    def async_server_def(self) -> str:
+        return text.signature(self, f"async def {self.name}", True, self.docstring is None)
+
 
 @dataclass(frozen=True)
 class EventSpec:
@@ -189,9 +193,24 @@ class ServiceSpec:
         return f"{self.name}Event"
 
     @property
+    def async_server(self) -> str:
+        return f"{self.name}AsyncServer"
+
+    @property
+    def async_server_docstring(self) -> str | None:
+        return text.doc(
+            self._doc(
+                f"Asyncio server skeleton of ``{self.wire_name}``: subclass it, implement\n"
+                "each method as ``async def``."
+            ),
+            text.MEMBER,
+        )
+
+    @property
     def generated_classes(self) -> tuple[str, ...]:
         """The public classes generated for this service, in module order."""
-        rpc = (self.client, self.async_client, self.server) if self.methods else ()
+        rpc: tuple[str, ...] = (self.client, self.async_client, self.server, self.async_server)
+        rpc = rpc if self.methods else ()
         events = (self.events_class, self.async_events_class, self.event_namespace)
         return rpc + (events if self.events else ())
 

@@ -102,8 +102,11 @@ def method_table(service: ServiceSpec) -> str:
     """The ``methods`` of the server and the client, which their class bodies only declare."""
     entries = [f"{py_str(m.wire_name)}: {m.const}" for m in service.methods]
     table = fmt(group(f"{service.server}.methods = {{", entries, "}", explode=True), 0)
-    same = assign(f"{service.client}.methods", group(f"{service.server}.methods", [], ""), 0)
-    return f"{table}\n{same}"
+    shared = group(f"{service.server}.methods", [], "")
+    same = [
+        assign(f"{owner}.methods", shared, 0) for owner in (service.async_server, service.client)
+    ]
+    return "\n".join([table, *same])
 
 
 def class_attribute(target: str, value: str) -> str:

@@ -15,6 +15,7 @@ rt.require_api(__name__, 1, generated_by="0.1.0")
 __all__ = [
     "DivisionByZero",
     "HelloServiceAsyncClient",
+    "HelloServiceAsyncServer",
     "HelloServiceClient",
     "HelloServiceServer",
 ]
@@ -100,6 +101,33 @@ class HelloServiceServer(rt.Server):
         """
 
 
+class HelloServiceAsyncServer(rt.Server):
+    """Asyncio server skeleton of ``hello_service``: subclass it, implement
+    each method as ``async def``.
+
+    Greets people and does a little arithmetic.
+    """
+
+    service_name: ClassVar[str] = "hello_service"
+    methods: ClassVar[Mapping[str, rt.Method[object]]]  # filled in at the end of the module
+
+    @abc.abstractmethod
+    async def test(self, name: str) -> str:
+        """Return a greeting for ``name``."""
+
+    @abc.abstractmethod
+    async def compute(self, a: int, b: int) -> int:
+        """Return ``a + b``."""
+
+    @abc.abstractmethod
+    async def divide(self, a: int, b: int) -> float:
+        """Return ``a / b``; raises DivisionByZero when ``b`` is 0.
+
+        Raises:
+            DivisionByZero: The divisor was zero.
+        """
+
+
 class DivisionByZero(rt.ServiceError):
     """The divisor was zero."""
 
@@ -135,4 +163,5 @@ HelloServiceServer.methods = {
     "compute": _HelloService_compute,
     "divide": _HelloService_divide,
 }
+HelloServiceAsyncServer.methods = HelloServiceServer.methods
 HelloServiceClient.methods = HelloServiceServer.methods

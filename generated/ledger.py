@@ -24,6 +24,7 @@ __all__ = [
     "Filters",
     "InsufficientFunds",
     "LedgerAsyncClient",
+    "LedgerAsyncServer",
     "LedgerClient",
     "LedgerError",
     "LedgerServer",
@@ -308,6 +309,92 @@ class LedgerServer(rt.Server):
         """Check that the ledger answers."""
 
 
+class LedgerAsyncServer(rt.Server):
+    """Asyncio server skeleton of ``ledger``: subclass it, implement
+    each method as ``async def``.
+
+    Accounts, balances and transfers.
+    """
+
+    service_name: ClassVar[str] = "ledger"
+    methods: ClassVar[Mapping[str, rt.Method[object]]]  # filled in at the end of the module
+
+    @abc.abstractmethod
+    async def open_account(
+        self, owner: Owner, currency: Currency, *, tags: list[str] | None = None
+    ) -> Account:
+        """Open an empty account for ``owner``."""
+
+    @abc.abstractmethod
+    async def get_account(self, account_id: UUID) -> Account:
+        """The account with id ``account_id``.
+
+        Raises:
+            AccountNotFound: No account has that id.
+        """
+
+    @abc.abstractmethod
+    async def find_accounts(
+        self,
+        owner_name: str,
+        *,
+        limit: int = 10,
+        include_closed: bool = False,
+        order: Literal["newest", "oldest"] = "newest",
+    ) -> list[Account]:
+        """Accounts whose owner's name contains ``owner_name``, newest first."""
+
+    @abc.abstractmethod
+    async def transfer(
+        self,
+        source: UUID,
+        target: UUID,
+        amount: Money,
+        *,
+        memo: bytes | None = None,
+        priority: Priority = Priority.NORMAL,
+        reference: str | None = None,
+    ) -> Transfer:
+        """Move ``amount`` from ``source`` to ``target``, atomically.
+
+        Raises:
+            InsufficientFunds: The source account cannot cover the amount.
+            AccountNotFound: No account has that id.
+        """
+
+    @abc.abstractmethod
+    async def statement(
+        self, account_id: UUID, start: date, end: date, filters: Filters | None = None
+    ) -> Statement:
+        """The transfers of one account between ``start`` and ``end``, inclusive.
+
+        Raises:
+            AccountNotFound: No account has that id.
+        """
+
+    @abc.abstractmethod
+    async def balances(self, account_ids: list[UUID]) -> dict[str, Money]:
+        """Current balances, keyed by account id (as a string)."""
+
+    @abc.abstractmethod
+    async def rates(
+        self, base: Currency, at: datetime | None = None
+    ) -> dict[str, tuple[Decimal, float]]:
+        """Exchange rates from ``base``: currency -> (rate, spread)."""
+
+    @abc.abstractmethod
+    async def cutoff(self, day: date) -> time:
+        """The time of day after which transfers book on the next day."""
+
+    @abc.abstractmethod
+    async def tag_counts(self, tags: tuple[str, ...]) -> dict[str, int]:
+        """How many accounts carry each tag."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Check that the ledger answers."""
+
+
 class Currency(str, enum.Enum):
     """ISO 4217 currency codes the ledger keeps."""
 
@@ -496,4 +583,5 @@ LedgerServer.methods = {
     "tag_counts": _Ledger_tag_counts,
     "ping": _Ledger_ping,
 }
+LedgerAsyncServer.methods = LedgerServer.methods
 LedgerClient.methods = LedgerServer.methods

@@ -20,12 +20,14 @@ __all__ = [
     "OrderCreated",
     "OrdersAsyncClient",
     "OrdersAsyncEvents",
+    "OrdersAsyncServer",
     "OrdersClient",
     "OrdersEvent",
     "OrdersEvents",
     "OrdersServer",
     "OutOfStock",
     "ProductsAsyncClient",
+    "ProductsAsyncServer",
     "ProductsClient",
     "ProductsServer",
 ]
@@ -81,6 +83,24 @@ class OrdersServer(rt.Server):
 
     @abc.abstractmethod
     def get_order(self, order_id: int) -> Order: ...
+
+
+class OrdersAsyncServer(rt.Server):
+    """Asyncio server skeleton of ``orders``: subclass it, implement
+    each method as ``async def``.
+
+    Takes orders; dispatches ``order_created`` for each.
+    """
+
+    service_name: ClassVar[str] = "orders"
+    methods: ClassVar[Mapping[str, rt.Method[object]]]  # filled in at the end of the module
+
+    @abc.abstractmethod
+    async def create_order(self, product_id: str, quantity: int) -> Order:
+        """Create an order and dispatch ``order_created``."""
+
+    @abc.abstractmethod
+    async def get_order(self, order_id: int) -> Order: ...
 
 
 class OrdersEvents(rt.Client):
@@ -183,6 +203,28 @@ class ProductsServer(rt.Server):
         """
 
 
+class ProductsAsyncServer(rt.Server):
+    """Asyncio server skeleton of ``products``: subclass it, implement
+    each method as ``async def``.
+
+    Keeps the stock; handles ``order_created``.
+    """
+
+    service_name: ClassVar[str] = "products"
+    methods: ClassVar[Mapping[str, rt.Method[object]]]  # filled in at the end of the module
+
+    @abc.abstractmethod
+    async def get_stock(self, product_id: str) -> int: ...
+
+    @abc.abstractmethod
+    async def take(self, product_id: str, quantity: int) -> int:
+        """Take ``quantity`` of a product out of stock; returns what is left.
+
+        Raises:
+            OutOfStock: There is not enough of the product left.
+        """
+
+
 @dataclasses.dataclass
 class Order:
     """An order as the orders service stores it."""
@@ -228,6 +270,7 @@ OrdersServer.methods = {
     "create_order": _Orders_create_order,
     "get_order": _Orders_get_order,
 }
+OrdersAsyncServer.methods = OrdersServer.methods
 OrdersClient.methods = OrdersServer.methods
 
 
@@ -260,4 +303,5 @@ ProductsServer.methods = {
     "get_stock": _Products_get_stock,
     "take": _Products_take,
 }
+ProductsAsyncServer.methods = ProductsServer.methods
 ProductsClient.methods = ProductsServer.methods

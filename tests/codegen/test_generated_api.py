@@ -80,13 +80,14 @@ def _class_lines(path: Path) -> list[str]:
 
 def test_the_module_starts_with_the_users_classes_and_ends_with_the_descriptors() -> None:
     hello = _class_lines(GENERATED / "hello.py")
-    assert hello[:4] == [
+    assert hello[:5] == [
         "HelloServiceClient",
         "HelloServiceAsyncClient",
         "HelloServiceServer",
+        "HelloServiceAsyncServer",
         "DivisionByZero",
     ]
-    assert all(name.startswith("_HelloService_") for name in hello[4:])
+    assert all(name.startswith("_HelloService_") for name in hello[5:])
     ledger = _class_lines(GENERATED / "ledger.py")
     # Priority names a method default, which Python evaluates when it creates the client.
     assert ledger[:4] == ["Priority", "LedgerClient", "LedgerAsyncClient", "LedgerServer"]

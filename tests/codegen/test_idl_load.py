@@ -169,6 +169,7 @@ def test_module_level_parts(loaded: Loaded) -> None:
         "Mode",
         "Query",
         "ShopAsyncClient",
+        "ShopAsyncServer",
         "ShopClient",
         "ShopError",
         "ShopServer",

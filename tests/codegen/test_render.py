@@ -63,6 +63,7 @@ rt.require_api(__name__, 1, generated_by="{version}")
 
 __all__ = [
     "EchoAsyncClient",
+    "EchoAsyncServer",
     "EchoClient",
     "EchoServer",
 ]
@@ -98,6 +99,18 @@ class EchoServer(rt.Server):
     def ping(self, *, n: int = 1) -> None: ...
 
 
+class EchoAsyncServer(rt.Server):
+    """Asyncio server skeleton of ``echo``: subclass it, implement
+    each method as ``async def``.
+    """
+
+    service_name: ClassVar[str] = "echo"
+    methods: ClassVar[Mapping[str, rt.Method[object]]]  # filled in at the end of the module
+
+    @abc.abstractmethod
+    async def ping(self, *, n: int = 1) -> None: ...
+
+
 # The wire descriptor of each method above, then the classes' method tables.
 
 _Echo_ping: rt.Method[None] = rt.Method(
@@ -111,6 +124,7 @@ _Echo_ping: rt.Method[None] = rt.Method(
 EchoServer.methods = {
     "ping": _Echo_ping,
 }
+EchoAsyncServer.methods = EchoServer.methods
 EchoClient.methods = EchoServer.methods
 '''.replace("{version}", generator_version())
 

@@ -10,6 +10,7 @@ import threading
 import rpcgen.runtime as rt
 from rpcgen.runtime.testing import Vhost
 
+from generated.hello import DivisionByZero, HelloServiceAsyncServer, HelloServiceClient
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestAsyncClient, ItestClient, ItestServer
 from tests.integration.test_events import OrderCreated, OrdersEvents, order_created
@@ -97,3 +98,35 @@ def test_an_async_handlers_async_calls_carry_its_context(rabbit_vhost: Vhost) ->
         conn.call(call, call.codec.encode_request((), {}), 10, future._resolve)
         seen = future.result()
     assert "arelay.relay." in seen["call_id_stack"] and "itest.context." in seen["call_id_stack"]
+
+
+class GeneratedAsyncHello(HelloServiceAsyncServer):
+    async def test(self, name: str) -> str:
+        await asyncio.sleep(0.01)
+        return f"hello, {name}"
+
+    async def compute(self, a: int, b: int) -> int:
+        return a + b
+
+    async def divide(self, a: int, b: int) -> float:
+        if b == 0:
+            raise DivisionByZero(f"cannot divide {a} by zero")
+        return a / b
+
+
+def test_a_generated_async_skeleton_serves_like_the_sync_one(rabbit_vhost: Vhost) -> None:
+    with (
+        rt.run_in_background(GeneratedAsyncHello(), rabbit_vhost.uri),
+        HelloServiceClient.connect(rabbit_vhost.uri, timeout=10) as client,
+    ):
+        assert client.test("a") == "hello, a"
+        assert client.compute(2, 3) == 5
+        assert [f.result() for f in [client.test.call_async(str(i)) for i in range(20)]] == [
+            f"hello, {i}" for i in range(20)
+        ]
+        try:
+            client.divide(1, 0)
+        except DivisionByZero as exc:
+            assert "cannot divide 1 by zero" in str(exc)
+        else:
+            raise AssertionError("no DivisionByZero")

@@ -9,6 +9,7 @@ import uuid
 from generated.hello import (
     DivisionByZero,
     HelloServiceAsyncClient,
+    HelloServiceAsyncServer,
     HelloServiceClient,
     HelloServiceServer,
 )
@@ -122,3 +123,14 @@ class WrongHandler(ProductsServer):
     @OrdersEvent.order_created.handler()  # E: arg-type
     def on_order(self, payload: Order) -> None:
         pass
+
+
+class WrongAsync(HelloServiceAsyncServer):
+    def test(self, name: str) -> str:  # E: override
+        return name
+
+    async def compute(self, a: int, b: str) -> int:  # E: override
+        return a
+
+    async def divide(self, a: int, b: int) -> str:  # E: override
+        return ""

@@ -15,6 +15,7 @@ import rpcgen.runtime as rt
 from generated.hello import (
     DivisionByZero,
     HelloServiceAsyncClient,
+    HelloServiceAsyncServer,
     HelloServiceClient,
     HelloServiceServer,
 )
@@ -233,3 +234,24 @@ class Stock(ProductsServer):
 def handlers_keep_their_type() -> None:
     event: rt.Event[OrderCreated] = OrdersEvent.order_created
     assert event.name == "order_created"
+
+
+class AsyncHello(HelloServiceAsyncServer):
+    """The asyncio skeleton: every method is ``async def``, served by the same runners."""
+
+    async def test(self, name: str) -> str:
+        await asyncio.sleep(0)
+        return f"hello, {name}"
+
+    async def compute(self, a: int, b: int) -> int:
+        return a + b
+
+    async def divide(self, a: int, b: int) -> float:
+        if b == 0:
+            raise DivisionByZero("b is 0")
+        return a / b
+
+
+def serve_async(uri: str) -> None:
+    with rt.run_in_background(AsyncHello(), uri) as runner:
+        assert runner.server.service_name == "hello_service"
