@@ -3,7 +3,9 @@
 Per service: the ``rpc-<service>`` queue (bound to the ``nameko-rpc`` topic exchange with
 ``<service>.*``), and per method a request channel (routing key ``<service>.<method>``), a
 ``receive`` operation whose reply goes to the address in the request's ``reply_to`` property
-(published to ``nameko-rpc`` with that routing key), and the request/reply messages. Payloads are
+(published to ``nameko-rpc`` with that routing key), and the request/reply messages; per event a
+channel on the ``<service>.events`` topic exchange (routing key: the event type) and a ``send``
+operation (the service dispatches it; the body is the payload itself). Payloads are
 Draft-07 JSON Schemas (what the AsyncAPI parser knows), shared through ``components.schemas``.
 """
 
@@ -79,6 +81,7 @@ def _service(doc: Doc, svc: ServiceSpec) -> None:
         "messages": {},
         "bindings": {"amqp": _routing_key()},
     }
+    _events(doc, svc)
     for method in svc.methods:
         key = f"{wire}.{method.wire_name}"
         ident = key.replace(".", "_")
@@ -162,3 +165,51 @@ def _routing_key() -> Doc:
 def _pointer(key: str) -> str:
     """A JSON pointer segment: '~' and '/' escaped (service names have neither, but be exact)."""
     return key.replace("~", "~0").replace("/", "~1")
+
+
+def _events(doc: Doc, svc: ServiceSpec) -> None:
+    """A channel and a ``send`` operation per event, on ``<service>.events`` (docs/wire.md §7)."""
+    exchange = {**_EXCHANGE_BINDING, "name": f"{svc.wire_name}.events"}
+    for event in svc.events:
+        key = f"{svc.wire_name}.events.{event.wire_name}"
+        ident = key.replace(".", "_")
+        doc["components"]["messages"][ident] = {
+            "name": key,
+            "title": f"event {event.wire_name} of {svc.wire_name}",
+            **({"description": event.doc} if event.doc else {}),
+            "contentType": "application/json",
+            "headers": {
+                "schemaFormat": _DRAFT07,
+                "schema": {
+                    "type": "object",
+                    "description": "nameko.* context headers of the dispatching worker.",
+                    "additionalProperties": True,
+                },
+            },
+            "payload": {
+                "schemaFormat": _DRAFT07,
+                "schema": {"$ref": f"#/components/schemas/{key}"},
+            },
+            "bindings": {"amqp": {"contentEncoding": "utf-8", "bindingVersion": _BINDING_VERSION}},
+        }
+        doc["channels"][key] = {
+            "address": event.wire_name,
+            "title": f"{svc.wire_name}.events / {event.wire_name}",
+            "description": f"Published (persistent, not mandatory) to the {exchange['name']} "
+            "topic exchange with the event type as routing key; each handler's queue is bound "
+            "with it.",
+            "messages": {"event": {"$ref": f"#/components/messages/{ident}"}},
+            "bindings": {
+                "amqp": {
+                    "is": "routingKey",
+                    "exchange": exchange,
+                    "bindingVersion": _BINDING_VERSION,
+                }
+            },
+        }
+        doc["operations"][ident] = {
+            "action": "send",
+            "title": f"dispatch {event.wire_name}",
+            "channel": {"$ref": f"#/channels/{_pointer(key)}"},
+            "messages": [{"$ref": f"#/channels/{_pointer(key)}/messages/event"}],
+        }

@@ -91,7 +91,7 @@ class Schemas:
 
     def definitions(self) -> dict[str, Schema]:
         """Every named schema: ``kombu.<type>``, ``<module>.<Record>``, and per method
-        ``<service>.<method>.request`` / ``.reply``."""
+        ``<service>.<method>.request`` / ``.reply``, and per event ``<service>.events.<event>``."""
         defs = {f"kombu.{name}": schema for name, schema in kombu_schemas().items()}
         for module in self.modules:
             recs = Records(module)
@@ -101,6 +101,9 @@ class Schemas:
                     base = f"{svc.wire_name}.{method.wire_name}"
                     defs[f"{base}.request"] = self.request(method, recs)
                     defs[f"{base}.reply"] = self.reply(module, svc, method, recs)
+                for event in svc.events:  # the body is the payload itself
+                    payload = self.type(parse(event.payload), recs)
+                    defs[f"{svc.wire_name}.events.{event.wire_name}"] = _doc(event.doc, payload)
         return defs
 
     def type(self, ty: Ty, recs: Records) -> Schema:

@@ -87,10 +87,20 @@ def _export(idl: Path, out: Path) -> Path:
 
 
 def test_repo_idl_passes_the_parser(tmp_path: Path) -> None:
-    code, lines = _parse(_export(ROOT / "idl", tmp_path / "asyncapi.json"))
+    path = _export(ROOT / "idl", tmp_path / "asyncapi.json")
+    code, lines = _parse(path)
     errors = [line for line in lines if line.get("severity") in (0, 1)]
     assert code == 0 and not errors, lines
     assert lines[-1] == {"errors": 0, "parsed": True}
+    # idl/shop.py's event: a send operation on the orders.events exchange, the payload's schema.
+    doc = json.loads(path.read_text("utf-8"))
+    operation = doc["operations"]["orders_events_order_created"]
+    assert operation["action"] == "send"
+    channel = doc["channels"]["orders.events.order_created"]
+    assert channel["address"] == "order_created"
+    assert channel["bindings"]["amqp"]["exchange"]["name"] == "orders.events"
+    schema = doc["components"]["schemas"]["orders.events.order_created"]
+    assert schema["$ref"].endswith("shop.OrderCreated")
 
 
 def test_other_idl_passes_the_parser(tmp_path: Path) -> None:
