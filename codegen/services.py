@@ -20,6 +20,11 @@ _TOPIC_WORD = re.compile(r"[A-Za-z0-9_-]+")
 _SELF_KINDS = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 # Names of the generated clients' and servers' own API (docs/design.md).
 RESERVED_METHODS = frozenset({"connect", "with_timeout", "close", "service_name", "methods"})
+# An event type is one word of the routing key on "<service>.events". The rule is the runtime's
+# (rpcgen.runtime._codec.wire.is_topic_word), copied: importing the runtime would import pika.
+# It is looser than the service-name rule above on purpose: an IDL must be able to name any
+# event type a Nameko service dispatches, and Nameko's event types are any string.
+_MAX_SHORTSTR = 255
 _KIND_PROBLEMS = {
     inspect.Parameter.VAR_POSITIONAL: "*{name} is not supported; declare each parameter by name",
     inspect.Parameter.VAR_KEYWORD: "**{name} is not supported; declare each keyword by name",
@@ -249,13 +254,18 @@ def _build_event(
         src.problem(service, member, message, line)
 
     name = getattr(func, EVENT_ATTR)
-    if not isinstance(name, str) or not _TOPIC_WORD.fullmatch(name):
+    if not _is_event_type(name):
         report(
-            f"event name {name!r} is not a single AMQP topic word; use only letters, digits, "
-            "'_' and '-' (no '.', '*', '#' or spaces)"
+            f"event name {name!r} is not a single AMQP topic word; it must be 1 to 255 bytes "
+            "without '.', '*', '#', whitespace or control characters"
         )
     if member.startswith("_"):
         report(f"event method {member!r} starts with '_', which rpcgen reserves; rename it")
+    elif member in RESERVED_METHODS:
+        report(
+            f"event method {member!r} is reserved: it clashes with the generated dispatcher's "
+            "own API; rename the method (the event's name stays what @event says)"
+        )
     if getattr(func, RAISES_ATTR, ()):
         report("an event cannot declare errors: nobody answers it; remove @raises")
     try:
@@ -299,3 +309,12 @@ def _build_event(
         line=line,
         const=f"_{service}_event_{member}",
     )
+
+
+def _is_event_type(name: object) -> bool:
+    """The runtime's ``is_topic_word`` for an ``@event`` name (a test keeps the two equal)."""
+    if not isinstance(name, str) or not name:
+        return False
+    if len(name.encode("utf-8", "surrogatepass")) > _MAX_SHORTSTR:
+        return False
+    return not any(ch in ".*#" or ch.isspace() or not ch.isprintable() for ch in name)

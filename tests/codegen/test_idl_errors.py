@@ -171,36 +171,6 @@ CASES: dict[str, tuple[str, str]] = {
         "    pass\n",
         "idl/m.py:11: Svc: the service declares no methods or events; add at least one",
     ),
-    "two events with one name": (
-        '    @event("made")\n    def a(self, payload: int) -> None: ...\n'
-        '    @event("made")\n    def b(self, payload: int) -> None: ...\n',
-        "idl/m.py:15: Svc.b: event 'made' is already declared at idl/m.py:13; give each event "
-        "of a service its own name",
-    ),
-    "event payload without annotation": (
-        '    @event("made")\n    def made(self, payload) -> None: ...\n',
-        "idl/m.py:13: Svc.made: the payload parameter 'payload' has no type annotation; annotate "
-        "it, e.g. payload: OrderCreated",
-    ),
-    "event with two payloads": (
-        '    @event("made")\n    def made(self, a: int, b: int) -> None: ...\n',
-        "idl/m.py:13: Svc.made: an event declares exactly one payload parameter after self, e.g. "
-        "def order_created(self, payload: OrderCreated) -> None",
-    ),
-    "event name that is not a topic word": (
-        '    @event("order.created")\n    def made(self, payload: int) -> None: ...\n',
-        "idl/m.py:13: Svc.made: event name 'order.created' is not a single AMQP topic word; use "
-        "only letters, digits, '_' and '-' (no '.', '*', '#' or spaces)",
-    ),
-    "event that returns something": (
-        '    @event("made")\n    def made(self, payload: int) -> int: ...\n',
-        "idl/m.py:13: Svc.made: an event returns nothing; annotate it -> None",
-    ),
-    "event payload of an unsupported type": (
-        '    @event("made")\n    def made(self, payload: set[int]) -> None: ...\n',
-        "idl/m.py:13: Svc.made: payload 'payload': set[int] is not supported (JSON has no sets); "
-        "use a list instead",
-    ),
     "dataclass field type": (
         "    def m(self) -> Rec: ...\n\n\n@dataclasses.dataclass\nclass Rec:\n    tags: set[str]\n",
         "idl/m.py:17: Rec.tags: set[str] is not supported (JSON has no sets); use a list instead",
