@@ -6,6 +6,11 @@ does not say is left as the placeholder ``Unknown`` (an alias of ``Any``, which 
 refuses, naming the parameter and the types it can take), so nothing silently becomes untyped.
 ``@rpc(expected_exceptions=...)`` becomes ``@raises``; the error classes the module defines are
 copied with ``@exc_path`` set to where Nameko sends them from.
+
+Events: a service's ``EventDispatcher`` calls (``self.dispatch("order_created", ...)``) become
+``@event`` declarations of that service; ``@event_handler("orders", "order_created")`` methods
+declare the source's events too (an events-only Protocol for a service of another module), with
+the handler's payload annotation when it has one. Payload types are ``Unknown`` otherwise.
 """
 
 from __future__ import annotations
@@ -51,14 +56,25 @@ def scaffold(source: str, module: str) -> Draft:
     body: list[str] = []
     for error in errors:
         body += _error(error, module)
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and (wire := _service_name(node)) is not None:
-            body += _service(node, wire, draft)
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    events = _events(classes, draft)
+    for node in classes:
+        if (wire := _service_name(node)) is not None:
+            body += _service(node, wire, draft, events.pop(wire, {}))
+    for source, handled in sorted(events.items()):  # events of services defined elsewhere
+        draft.services.append(source)
+        name = "".join(part.title() for part in source.replace("-", "_").split("_"))
+        body += [f'@service("{source}")', f"class {name}Events(Protocol):"]
+        body += [f'    """The events of {source} that this module handles."""', ""]
+        body += [line for item in sorted(handled.items()) for line in _event(*item)] + ["", ""]
     if not draft.services:
-        raise ValueError("no Nameko service found: no class has a name = '...' and @rpc methods")
+        raise ValueError(
+            "no Nameko service found: no class has a name = '...' and @rpc methods or events"
+        )
     imports = sorted(f"{_KNOWN_IMPORTS[n]}|{n}" for n in draft.names if n in _KNOWN_IMPORTS)
     own = {e.name for e in errors}
     draft.undefined = draft.names - _KNOWN_IMPORTS.keys() - _BUILTINS - own - {PLACEHOLDER}
+    draft.placeholders = list(dict.fromkeys(draft.placeholders))  # one per event, not per handler
     draft.text = _header(module, imports, draft) + "\n".join(body).rstrip() + "\n"
     return draft
 
@@ -78,7 +94,7 @@ def _header(module: str, imports: list[str], draft: Draft) -> str:
     for mod in sorted({*by_module, "typing"}):
         names = typing_names if mod == "typing" else sorted(by_module[mod])
         lines.append(f"from {mod} import {', '.join(names)}")
-    lines += ["", "from rpcgen import exc_path, raises, service", "", ""]
+    lines += ["", "from rpcgen import event, exc_path, raises, service", "", ""]
     lines += [
         "# The Nameko source does not say these types: replace each Unknown with the real type.",
         "# `rpcgen build` refuses this module while any is left.",
@@ -141,9 +157,9 @@ def _rpc(node: ast.stmt) -> ast.expr | None:
     return None
 
 
-def _service(node: ast.ClassDef, wire: str, draft: Draft) -> list[str]:
+def _service(node: ast.ClassDef, wire: str, draft: Draft, events: dict[str, str]) -> list[str]:
     methods = [m for m in node.body if isinstance(m, ast.FunctionDef) and _rpc(m) is not None]
-    if not methods:
+    if not methods and not events:
         return []
     draft.services.append(wire)
     out = [f'@service("{wire}")', f"class {node.name}(Protocol):"]
@@ -151,7 +167,78 @@ def _service(node: ast.ClassDef, wire: str, draft: Draft) -> list[str]:
     out += [f"    {_docstring(doc, 4)}", ""] if doc else []
     for method in methods:
         out += _method(node.name, method, draft)
+    for item in sorted(events.items()):
+        out += _event(*item)
     return [*out, "", ""]
+
+
+def _event(event_type: str, payload: str) -> list[str]:
+    name = event_type if event_type.isidentifier() else "_".join(event_type.split("-"))
+    return [
+        f'    @event("{event_type}")',
+        f"    def {name}(self, payload: {payload}) -> None: ...",
+        "",
+    ]
+
+
+def _events(classes: list[ast.ClassDef], draft: Draft) -> dict[str, dict[str, str]]:
+    """source service -> {event type: payload annotation}: dispatched and handled events."""
+    found: dict[str, dict[str, str]] = {}
+    for node in classes:
+        wire = _service_name(node)
+        dispatchers = {
+            t.id
+            for stmt in node.body
+            if isinstance(stmt, ast.Assign) and _called(stmt.value, "EventDispatcher")
+            for t in stmt.targets
+            if isinstance(t, ast.Name)
+        }
+        for call in ast.walk(node):
+            if (
+                wire is not None
+                and isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr in dispatchers
+                and call.args
+                and isinstance(call.args[0], ast.Constant)
+                and isinstance(call.args[0].value, str)
+            ):
+                event_type = call.args[0].value
+                draft.placeholders.append(f"{wire}.{event_type}(payload)")
+                found.setdefault(wire, {}).setdefault(event_type, PLACEHOLDER)
+        for method in node.body:
+            for source, event_type in _handled(method):
+                args = method.args.args if isinstance(method, ast.FunctionDef) else []
+                where = f"{source}.{event_type}(payload)"
+                note = args[1].annotation if len(args) > 1 else None
+                payload = _annotation(note, where, draft)
+                events = found.setdefault(source, {})
+                if events.get(event_type, PLACEHOLDER) == PLACEHOLDER:
+                    events[event_type] = payload
+    return found
+
+
+def _called(node: ast.expr, name: str) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    return (isinstance(func, ast.Name) and func.id == name) or (
+        isinstance(func, ast.Attribute) and func.attr == name
+    )
+
+
+def _handled(node: ast.stmt) -> list[tuple[str, str]]:
+    """``(source, event type)`` of each ``@event_handler("source", "type")`` on a method."""
+    if not isinstance(node, ast.FunctionDef):
+        return []
+    found = []
+    for deco in node.decorator_list:
+        if not (_called(deco, "event_handler") and isinstance(deco, ast.Call)):
+            continue
+        names = [a.value for a in deco.args[:2] if isinstance(a, ast.Constant)]
+        if len(names) == 2 and all(isinstance(n, str) for n in names):
+            found.append((str(names[0]), str(names[1])))
+    return found
 
 
 def _method(owner: str, node: ast.FunctionDef, draft: Draft) -> list[str]:

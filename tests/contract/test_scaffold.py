@@ -148,3 +148,66 @@ def test_stdout_module_name_and_refusals(tmp_path: Path) -> None:
     empty.write_text("class Helper:\n    pass\n", "utf-8")
     result = runner.invoke(app, ["scaffold", str(empty)])
     assert result.exit_code == 1 and "no Nameko service found" in result.stderr
+
+
+EVENTS = """
+from dataclasses import dataclass
+
+from nameko.events import BROADCAST, EventDispatcher, event_handler
+from nameko.rpc import rpc
+
+
+@dataclass
+class Payment:
+    amount: int
+
+
+class Orders:
+    name = "orders"
+    dispatch = EventDispatcher()
+
+    @rpc
+    def create(self, product_id: str) -> int:
+        self.dispatch("order_created", {"product_id": product_id})
+        return 1
+
+
+class Stock:
+    name = "stock"
+
+    @event_handler("orders", "order_created")
+    def take(self, payload):
+        pass
+
+    @event_handler("payments", "paid", handler_type=BROADCAST, reliable_delivery=False)
+    def note(self, payload: Payment):
+        pass
+"""
+
+
+def test_events_dispatched_and_handled_become_event_declarations(tmp_path: Path) -> None:
+    out, stderr = _scaffold(tmp_path, EVENTS, "shop")
+    assert "orders.order_created(payload)" in stderr and stderr.count("order_created") == 1
+    problems = [str(e) for e in load(out.parent).errors]
+    assert len(problems) == 2, problems  # the Unknown payload, and Payment left to define
+    assert "Orders.order_created: payload 'payload': Any is not supported" in problems[0]
+    assert "name 'Payment' is not defined" in problems[1]
+    text = out.read_text("utf-8")
+    text = text.replace("payload: Unknown", "payload: dict[str, str]")
+    text = text.replace(
+        "from __future__ import annotations\n",
+        "from __future__ import annotations\n\nfrom dataclasses import dataclass\n",
+        1,
+    )
+    out.write_text(text + "\n\n@dataclass\nclass Payment:\n    amount: int\n", "utf-8")
+    loaded = load(out.parent)
+    assert not loaded.errors, [str(e) for e in loaded.errors]
+    services = {s.wire_name: s for s in loaded.modules[0].services}
+    assert [e.wire_name for e in services["orders"].events] == ["order_created"]
+    assert [m.name for m in services["orders"].methods] == ["create"]
+    (paid,) = services["payments"].events  # another module's service: its events only
+    assert (paid.wire_name, paid.payload.expr, services["payments"].methods) == (
+        "paid",
+        "Payment",
+        (),
+    )
