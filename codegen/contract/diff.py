@@ -33,6 +33,12 @@ field breaks the receiver that required it. Methods and parameters:
 - declared errors: a new one in ``@raises`` breaks callers (old callers get it as RemoteError); a
   removed one is compatible; a changed ``exc_path`` or base class of a declared error breaks callers
   that catch it (Nameko rebuilds errors by ``exc_path``; ``except Base`` no longer matches).
+
+Events: the service dispatches them (its side, "servers") and handlers elsewhere consume them
+(the contract's users, "callers"). A removed event breaks callers (their handlers never hear of it
+again); an added one is compatible; a payload type follows the result rule (the dispatcher
+produces it): widening breaks callers' handlers, narrowing breaks old dispatchers' events for new
+handlers.
 """
 
 from __future__ import annotations
@@ -95,6 +101,26 @@ def _service(
             yield Change(where, "method added", why="existing callers do not call it")
         else:
             yield from _method(where, (old_methods[name], old[1]), (method, new[1]))
+    yield from _events(old, new)
+
+
+def _events(old: tuple[ServiceSpec, Records], new: tuple[ServiceSpec, Records]) -> Iterator[Change]:
+    old_events = {e.wire_name: e for e in old[0].events}
+    new_events = {e.wire_name: e for e in new[0].events}
+    for name in sorted(old_events.keys() - new_events.keys()):
+        why = "existing handlers of it are never called again"
+        yield Change(f"{old[0].wire_name}.events.{name}", "event removed", True, False, why)
+    for name, event in new_events.items():
+        where = f"{new[0].wire_name}.events.{name}"
+        if name not in old_events:
+            yield Change(where, "event added", why="no existing handler listens for it")
+            continue
+        otype, ntype = parse(old_events[name].payload), parse(event.payload)
+        if str(otype) != str(ntype):
+            callers = not Compat(old[1], new[1]).accepts(otype, ntype)
+            servers = not Compat(new[1], old[1]).accepts(ntype, otype)
+            why = type_why("result", callers, servers)
+            yield Change(where, f"payload type {otype} -> {ntype}", callers, servers, why)
 
 
 def _method(

@@ -18,7 +18,7 @@ import enum
 from dataclasses import dataclass
 from typing import Literal, Protocol, TypedDict
 
-from rpcgen import exc_path, raises, service
+from rpcgen import event, exc_path, raises, service
 
 
 class Color(str, enum.Enum):
@@ -73,6 +73,9 @@ class Shop(Protocol):
     def find(self, f: Filter, tags: list[str]) -> list[str]: ...
 
     def ping(self) -> None: ...
+
+    @event("counted")
+    def counted(self, payload: int | None) -> None: ...
 '''
 
 C, S, B, OK = "breaks callers", "breaks servers", "breaks callers and servers", "compatible"
@@ -201,6 +204,28 @@ PAIRS: dict[str, tuple[list[tuple[str, str]], dict[str, str]]] = {
     "unused error added": (
         [("class OutOfStock", "class Gone(Exception):\n    pass\n\n\nclass OutOfStock")],
         {"error class added": OK},
+    ),
+    "event removed": (
+        [('    @event("counted")\n    def counted(self, payload: int | None) -> None: ...\n', "")],
+        {"event removed": C},
+    ),
+    "event added": (
+        [
+            (
+                '    @event("counted")',
+                '    @event("gone")\n    def gone(self, payload: str) -> None: ...\n\n'
+                '    @event("counted")',
+            )
+        ],
+        {"event added": OK},
+    ),
+    "event payload widened": (
+        [("payload: int | None", "payload: int | str | None")],
+        {"payload type int | None -> int | str | None": C},
+    ),
+    "event payload narrowed": (
+        [("payload: int | None", "payload: int")],
+        {"payload type int | None -> int": S},
     ),
     "nothing changed": ([], {}),
 }
