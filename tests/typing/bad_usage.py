@@ -124,6 +124,23 @@ class WrongHandler(ProductsServer):
     def on_order(self, payload: Order) -> None:
         pass
 
+    @OrdersEvent.order_created.handler("singleton")  # E: arg-type
+    async def on_order_async(self, payload: dict[str, int]) -> None:
+        pass
+
+    @OrdersEvent.order_created.handler("pool")  # E: arg-type
+    def on_order_pooled(self, payload: OrderCreated) -> None:
+        pass
+
+    @OrdersEvent.order_creatd.handler()  # E: attr-defined, untyped-decorator
+    def on_typo(self, payload: OrderCreated) -> None:
+        pass
+
+
+def wrong_dispatch_arity(events: OrdersEvents) -> None:
+    events.order_created()  # E: call-arg
+    events.order_created(OrderCreated(1, "sku", 2), 3)  # E: call-arg
+
 
 class WrongAsync(HelloServiceAsyncServer):
     def test(self, name: str) -> str:  # E: override

@@ -9,6 +9,8 @@ import asyncio
 import datetime
 import decimal
 import uuid
+from collections.abc import Mapping
+from typing import ClassVar
 
 import rpcgen.runtime as rt
 
@@ -229,6 +231,17 @@ class Stock(ProductsServer):
     @OrdersEvent.order_created.handler("broadcast", reliable_delivery=False)
     async def tell_everyone(self, payload: OrderCreated) -> None:
         await asyncio.sleep(0)
+
+
+class Audit(rt.Server):
+    """A server of a service with no IDL of its own: only handlers, of another service's event."""
+
+    service_name = "audit"
+    methods: ClassVar[Mapping[str, rt.Method[object]]] = {}
+
+    @OrdersEvent.order_created.handler("singleton", requeue_on_error=True, prefetch=4)
+    def record(self, payload: OrderCreated) -> int:
+        return payload.order_id
 
 
 def handlers_keep_their_type() -> None:
