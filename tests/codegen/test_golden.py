@@ -99,8 +99,9 @@ def test_generated_passes_ruff(args: list[str]) -> None:
 def test_all_lists_every_public_name() -> None:
     import generated.hello
     import generated.ledger
+    import generated.shop
 
-    for module in (generated.hello, generated.ledger):
+    for module in (generated.hello, generated.ledger, generated.shop):
         public = {
             name
             for name, value in vars(module).items()
@@ -113,6 +114,17 @@ def test_all_lists_every_public_name() -> None:
     assert {"InsufficientFunds", "AccountNotFound", "Money", "Currency"} <= set(
         generated.ledger.__all__
     )
+    assert {"OrdersEvents", "OrdersAsyncEvents", "OrdersEvent", "ProductsServer"} <= set(
+        generated.shop.__all__
+    )
+
+
+def test_the_event_namespace_holds_each_events_descriptor() -> None:
+    from generated.shop import OrderCreated, OrdersEvent
+
+    event = OrdersEvent.order_created
+    assert (event.service, event.name, event.payload) == ("orders", "order_created", OrderCreated)
+    assert [name for name in vars(OrdersEvent) if not name.startswith("_")] == ["order_created"]
 
 
 def test_every_generated_error_travels_under_its_idl_path() -> None:
@@ -122,8 +134,9 @@ def test_every_generated_error_travels_under_its_idl_path() -> None:
 
     import generated.hello
     import generated.ledger
+    import generated.shop
 
-    for module in (generated.hello, generated.ledger):
+    for module in (generated.hello, generated.ledger, generated.shop):
         idl_name = module.__name__.rsplit(".", 1)[1]
         errors = [
             value
