@@ -144,3 +144,45 @@ def test_undecodable_and_mistyped_events_go_to_the_dead_letter_queue(
     bodies = sorted({body for body, _ in reasons})
     assert bodies == [b'{"order_id": "one"}', b"{not json"]
     assert any("order_id" in why and "expected" in why for _, why in reasons)
+
+
+class Flaky(rt.Server):
+    service_name = "flaky"
+    methods = {}  # noqa: RUF012 (events only)
+
+    def __init__(self) -> None:
+        self.calls: queue.Queue[int] = queue.Queue()
+        self.failed = 0
+
+    def _once_failing(self, payload: OrderCreated) -> None:
+        self.calls.put(payload.order_id)
+        if self.failed == 0:
+            self.failed += 1
+            raise RuntimeError("first try fails")
+
+
+class Requeueing(Flaky):
+    @order_created.handler(requeue_on_error=True)
+    def on_order(self, payload: OrderCreated) -> None:
+        self._once_failing(payload)
+
+
+class Dropping(Flaky):
+    @order_created.handler()
+    def on_order(self, payload: OrderCreated) -> None:
+        self._once_failing(payload)
+
+
+@pytest.mark.parametrize(("impl", "runs"), [(Requeueing, 2), (Dropping, 1)])
+def test_a_raising_handler_is_retried_only_with_requeue_on_error(
+    rabbit_vhost: Vhost, impl: type[Flaky], runs: int
+) -> None:
+    server = impl()
+    with rt.run_in_background(server, rabbit_vhost.uri):
+        with OrdersEvents.connect(rabbit_vhost.uri) as events:
+            events.order_created(OrderCreated(4, "x", 1))
+        assert [server.calls.get(timeout=10) for _ in range(runs)] == [4] * runs
+        with pytest.raises(queue.Empty):
+            server.calls.get(
+                timeout=1.0
+            )  # acked after the raise (Nameko's policy), or after the retry

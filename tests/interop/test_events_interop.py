@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import queue
 import re
+import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -187,3 +189,35 @@ def _kind(name: str) -> str:
     if name == "evt-orders-order_created":
         return "singleton"
     return "broadcast" if re.search(r"-[0-9a-f]{32}$", name) else "service_pool"
+
+
+STANDALONE = """
+import sys, warnings
+warnings.simplefilter("ignore")
+from nameko.standalone.events import event_dispatcher
+import importlib.metadata
+if importlib.metadata.version("nameko").startswith("2."):
+    dispatch = event_dispatcher({"AMQP_URI": sys.argv[1]})
+else:  # 3.x reads its URI as an option
+    dispatch = event_dispatcher(uri=sys.argv[1])
+dispatch("orders", "order_created", {"order_id": 11, "product_id": "s", "quantity": 4})
+"""
+
+
+def test_nameko_standalone_dispatcher_reaches_an_rpcgen_handler(
+    nameko_python: Path, rabbit_vhost: Vhost, handlers: Handlers
+) -> None:
+    # The standalone dispatcher does not declare the exchange; the rpcgen handlers did.
+    done = subprocess.run(
+        [str(nameko_python), "-c", STANDALONE, rabbit_vhost.uri],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = {kind: (payload, stack) for kind, payload, stack in _take(handlers.got, 3)}
+    assert set(seen) == {"service_pool", "singleton", "broadcast"}
+    for payload, stack in seen.values():
+        assert payload == OrderCreated(11, "s", 4)
+        assert len(stack) == 1  # the standalone dispatcher sends no stack: the handler's own id
