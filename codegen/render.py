@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import jinja2
 from rpcgen.codegen.model import ModuleSpec
+from rpcgen.codegen.unshadow import unshadow
 
 __all__ = ["API_LEVEL", "generator_version", "render"]
 
@@ -37,9 +38,8 @@ def render(modules: Sequence[ModuleSpec], source_dir: str = "idl") -> dict[str, 
     }
     module_template = env.get_template("module.py.jinja")
     for module in modules:
-        files[f"{module.name}.py"] = module_template.render(
-            module=module, rpcgen_version=version, api_level=API_LEVEL
-        )
+        text = module_template.render(module=module, rpcgen_version=version, api_level=API_LEVEL)
+        files[f"{module.name}.py"] = unshadow(text)
     return dict(sorted(files.items()))
 
 

@@ -13,13 +13,43 @@ from rpcgen.codegen.model import EventSpec, MethodSpec, ParamSpec, ServiceSpec, 
 from rpcgen.codegen.source import Source
 from rpcgen.codegen.types import TypeProblem, describe, render_default, render_type
 
-__all__ = ["RESERVED_METHODS", "build_service"]
+__all__ = ["RESERVED_NAMES", "build_service", "python_name"]
 
 # A routing key is "<service>.<method>" on a topic exchange: each part must be one topic word.
 _TOPIC_WORD = re.compile(r"[A-Za-z0-9_-]+")
 _SELF_KINDS = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-# Names of the generated clients' and servers' own API (docs/design.md).
-RESERVED_METHODS = frozenset({"connect", "with_timeout", "close", "service_name", "methods"})
+# The generated classes' own attributes: those of rt.Client, rt.AsyncClient and rt.Server, their
+# bases and instances (a test keeps this equal to the runtime's). A method or event of one of
+# these names is generated with a trailing "_" (docs/design.md, "Any method name").
+RESERVED_NAMES = frozenset(
+    {
+        "connect",
+        "close",
+        "with_timeout",
+        "service_name",
+        "methods",
+        "_abc_impl",
+        "_call",
+        "_connection",
+        "_invoke",
+        "_invoke_async",
+        "_is_protocol",
+        "_owning",
+        "_owns_connection",
+        "_publish",
+        "_timeout",
+    }
+)
+# Names of the generated module's own aliases (codegen/unshadow.py): an IDL may not use them.
+_ALIAS_PREFIX = "_rpcgen_"
+
+
+def python_name(member: str) -> str:
+    """The Python name of an IDL method or event in generated code: the IDL's, with a trailing
+    ``_`` when it is one of the generated classes' own (``close`` -> ``close_``)."""
+    return f"{member}_" if member in RESERVED_NAMES else member
+
+
 # An event type is one word of the routing key on "<service>.events". The rule is the runtime's
 # (rpcgen.runtime._codec.wire.is_topic_word), copied: importing the runtime would import pika.
 # It is looser than the service-name rule above on purpose: an IDL must be able to name any
@@ -50,6 +80,7 @@ def build_service(cls: type, src: Source) -> ServiceSpec | None:
             "'_' and '-' (no '.', '*', '#' or spaces)",
         )
     members = _methods(cls, src)
+    _check_python_names(cls, [(m, src.function_line(name, m, f)) for m, f in members], src)
     events = _build_events(cls, wire, [(m, f) for m, f in members if hasattr(f, EVENT_ATTR)], src)
     rpc = [(m, f) for m, f in members if not hasattr(f, EVENT_ATTR)]
     methods = [spec for m, f in rpc if (spec := _build_method(cls, m, f, src))]
@@ -102,7 +133,7 @@ def _build_method(cls: type, member: str, func: FunctionType, src: Source) -> Me
     def report(message: str) -> None:
         src.problem(service, member, message, line)
 
-    _check_method_name(member, func, report)
+    _check_method_name(cls, member, func, report)
     try:
         sig = inspect.signature(func, eval_str=True)
         hints = typing.get_type_hints(func, include_extras=True)
@@ -122,7 +153,7 @@ def _build_method(cls: type, member: str, func: FunctionType, src: Source) -> Me
     if len(src.problems) > before or result is None:
         return None
     return MethodSpec(
-        name=member,
+        name=python_name(member),
         wire_name=member,
         params=tuple(spec for spec in specs if spec is not None),
         result=result,
@@ -134,26 +165,49 @@ def _build_method(cls: type, member: str, func: FunctionType, src: Source) -> Me
     )
 
 
-def _check_method_name(member: str, func: FunctionType, report: Callable[[str], None]) -> None:
+def _check_method_name(
+    cls: type, member: str, func: FunctionType, report: Callable[[str], None]
+) -> None:
     if not _TOPIC_WORD.fullmatch(member):
         report(
             f"method name {member!r} is not a single AMQP topic word; use only ASCII letters, "
             "digits and '_'"
         )
-    if member.startswith("_"):
-        report(
-            f"method name {member!r} is reserved: names starting with '_' belong to the generated "
-            "classes; rename the method"
-        )
-    elif member in RESERVED_METHODS:
-        report(
-            f"method name {member!r} is reserved: it clashes with the generated client's or "
-            "server's own API; rename the method"
-        )
+    _check_python_name(cls, member, "method", report)
     if inspect.iscoroutinefunction(func):
         report(
             "async def is not supported; declare a plain def (rpcgen generates the async client)"
         )
+
+
+def _check_python_name(cls: type, member: str, kind: str, report: Callable[[str], None]) -> None:
+    """Refuse the names Python itself changes or that the generated module uses."""
+    if member.startswith(f"_{cls.__name__.lstrip('_')}__"):  # how Python stores ``__name``
+        report(
+            f"{kind} name {'__' + member.split('__', 1)[1]!r} starts with '__', which Python "
+            "mangles inside a class; rename the method"
+        )
+    elif member.startswith(_ALIAS_PREFIX):
+        report(
+            f"{kind} name {member!r} starts with {_ALIAS_PREFIX!r}, which rpcgen's generated "
+            "modules use for their own names; rename the method"
+        )
+
+
+def _check_python_names(cls: type, members: list[tuple[str, int]], src: Source) -> None:
+    """Two members whose generated Python names are the same (``close`` and ``close_``)."""
+    seen = {member: line for member, line in members}
+    for member, line in members:
+        renamed = python_name(member)
+        if renamed != member and renamed in seen:
+            src.problem(
+                cls.__name__,
+                member,
+                f"{member!r} is generated as {renamed!r} (its own name belongs to the generated "
+                f"classes), but {renamed!r} is declared too, at {src.file}:{seen[renamed]}; "
+                "rename one of them",
+                line,
+            )
 
 
 def _build_param(
@@ -259,13 +313,7 @@ def _build_event(
             f"event name {name!r} is not a single AMQP topic word; it must be 1 to 255 bytes "
             "without '.', '*', '#', whitespace or control characters"
         )
-    if member.startswith("_"):
-        report(f"event method {member!r} starts with '_', which rpcgen reserves; rename it")
-    elif member in RESERVED_METHODS:
-        report(
-            f"event method {member!r} is reserved: it clashes with the generated dispatcher's "
-            "own API; rename the method (the event's name stays what @event says)"
-        )
+    _check_python_name(cls, member, "event method", report)
     if getattr(func, RAISES_ATTR, ()):
         report("an event cannot declare errors: nobody answers it; remove @raises")
     try:
@@ -301,7 +349,7 @@ def _build_event(
     if len(src.problems) > before:
         return None
     return EventSpec(
-        name=member,
+        name=python_name(member),
         wire_name=str(name),
         service=wire,
         payload=ref,

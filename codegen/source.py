@@ -88,6 +88,9 @@ class Source:
         """For a function the ``ast`` walk missed (made by a decorator, say), ask ``inspect``."""
         if (owner, member) in self.index.lines:
             return self.index.lines[(owner, member)]
+        mangled = f"_{owner.lstrip('_')}__"  # ``__name`` in a class body is stored mangled
+        if member.startswith(mangled) and (owner, member[len(mangled) - 2 :]) in self.index.lines:
+            return self.index.lines[(owner, member[len(mangled) - 2 :])]
         try:
             return inspect.getsourcelines(func)[1]
         except (OSError, TypeError):

@@ -100,7 +100,7 @@ def _param_object(param: ParamSpec) -> Group:
 
 def method_table(service: ServiceSpec) -> str:
     """The ``methods`` of the server and the client, which their class bodies only declare."""
-    entries = [f"{py_str(m.wire_name)}: {m.const}" for m in service.methods]
+    entries = [f"{py_str(m.name)}: {m.const}" for m in service.methods]
     table = fmt(group(f"{service.server}.methods = {{", entries, "}", explode=True), 0)
     shared = group(f"{service.server}.methods", [], "")
     same = [

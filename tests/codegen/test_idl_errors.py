@@ -130,15 +130,20 @@ CASES: dict[str, tuple[str, str]] = {
         "idl/m.py:13: Svc.m: @raises(HTTPStatus): not an Exception subclass defined in idl/m.py; "
         "define the error class there",
     ),
-    "reserved method name": (
-        "    def connect(self) -> None: ...\n",
-        "idl/m.py:12: Svc.connect: method name 'connect' is reserved: it clashes with the "
-        "generated client's or server's own API; rename the method",
+    "method name Python mangles": (
+        "    def __helper(self) -> None: ...\n",
+        "idl/m.py:12: Svc._Svc__helper: method name '__helper' starts with '__', which Python "
+        "mangles inside a class; rename the method",
     ),
-    "private method name": (
-        "    def _helper(self) -> None: ...\n",
-        "idl/m.py:12: Svc._helper: method name '_helper' is reserved: names starting with '_' "
-        "belong to the generated classes; rename the method",
+    "method name of rpcgen's aliases": (
+        "    def _rpcgen_list(self) -> None: ...\n",
+        "idl/m.py:12: Svc._rpcgen_list: method name '_rpcgen_list' starts with '_rpcgen_', which "
+        "rpcgen's generated modules use for their own names; rename the method",
+    ),
+    "a reserved name and its generated name both declared": (
+        "    def close(self) -> None: ...\n    def close_(self) -> None: ...\n",
+        "idl/m.py:12: Svc.close: 'close' is generated as 'close_' (its own name belongs to the "
+        "generated classes), but 'close_' is declared too, at idl/m.py:13; rename one of them",
     ),
     "method name that is not a topic word": (
         "    def café(self) -> None: ...\n",
@@ -344,13 +349,13 @@ def test_every_problem_is_reported_in_one_run(problems: Problems) -> None:
     body = (
         "    def a(self, x) -> None: ...\n"  # 12
         "    def b(self, x: set[int]) -> None: ...\n"  # 13
-        "    def connect(self) -> Any: ...\n"  # 14: two problems on one method
+        "    def __c(self) -> Any: ...\n"  # 14: two problems on one method
     )
     found = problems(m=PRELUDE + body, n="oops(\n")
     assert [f.split(": ")[0] + ": " + f.split(": ")[1] for f in found] == [
         "idl/m.py:12: Svc.a",
         "idl/m.py:13: Svc.b",
-        "idl/m.py:14: Svc.connect",
-        "idl/m.py:14: Svc.connect",
+        "idl/m.py:14: Svc._Svc__c",
+        "idl/m.py:14: Svc._Svc__c",
         "idl/n.py:1: import failed",
     ]

@@ -100,15 +100,10 @@ CASES: dict[str, tuple[str, str]] = {
         '    @raises(Oops)\n    @event("made")\n    def made(self, payload: int) -> None: ...\n',
         "idl/m.py:14: Svc.made: an event cannot declare errors: nobody answers it; remove @raises",
     ),
-    "a reserved method name": (
-        '    @event("close")\n    def close(self, payload: int) -> None: ...\n',
-        "idl/m.py:13: Svc.close: event method 'close' is reserved: it clashes with the generated "
-        "dispatcher's own API; rename the method (the event's name stays what @event says)",
-    ),
-    "an underscore method name": (
-        '    @event("made")\n    def _made(self, payload: int) -> None: ...\n',
-        "idl/m.py:13: Svc._made: event method '_made' starts with '_', which rpcgen reserves; "
-        "rename it",
+    "a method name Python mangles": (
+        '    @event("made")\n    def __made(self, payload: int) -> None: ...\n',
+        "idl/m.py:13: Svc._Svc__made: event method name '__made' starts with '__', which Python "
+        "mangles inside a class; rename the method",
     ),
     "payload of an unsupported type": (
         '    @event("made")\n    def made(self, payload: set[int]) -> None: ...\n',
