@@ -278,6 +278,11 @@ def _import_error(exc: BaseException, path: Path) -> IdlError:
         if frames:
             line = frames[-1].lineno or 1
     last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    return IdlError(
-        str(path), line, "", "", f"import failed: {last}; fix the module so that it imports"
-    )
+    advice = "fix the module so that it imports"
+    if isinstance(exc, TypeError) and "'function' object is not subscriptable" in str(exc):
+        # ``def list(self) -> ...`` then ``-> list[str]``: the class body's ``list`` is the method.
+        advice = (
+            "a method named like a type (list, dict, ...) shadows it in the rest of the class "
+            "body; add 'from __future__ import annotations' at the top of the file"
+        )
+    return IdlError(str(path), line, "", "", f"import failed: {last}; {advice}")

@@ -38,6 +38,7 @@ RESERVED_NAMES = frozenset(
         "_owns_connection",
         "_publish",
         "_timeout",
+        "_traced",
     }
 )
 # Names of the generated module's own aliases (codegen/unshadow.py): an IDL may not use them.

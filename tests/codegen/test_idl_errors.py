@@ -359,3 +359,14 @@ def test_every_problem_is_reported_in_one_run(problems: Problems) -> None:
         "idl/m.py:14: Svc._Svc__c",
         "idl/n.py:1: import failed",
     ]
+
+
+def test_a_method_shadowing_a_type_without_future_annotations(problems: Problems) -> None:
+    source = PRELUDE.replace("from __future__ import annotations\n", "") + (
+        "    def list(self) -> list[str]: ...\n    def names(self) -> list[str]: ...\n"
+    )
+    assert problems(m=source) == [
+        "idl/m.py:11: import failed: TypeError: 'function' object is not subscriptable; a method "
+        "named like a type (list, dict, ...) shadows it in the rest of the class body; add "
+        "'from __future__ import annotations' at the top of the file"
+    ]

@@ -169,3 +169,16 @@ def test_events_with_shadowing_and_reserved_names(served: Shadows, rabbit_vhost:
         "with_timeout": Kind.SPECIAL,
         "connect": Entry(DAY, [], "e"),
     }
+
+
+def test_codegen_reserves_every_attribute_the_generated_classes_inherit() -> None:
+    """A runtime change that adds an attribute to the bases must reserve its name in codegen."""
+    from rpcgen.codegen.services import RESERVED_NAMES
+
+    inherited: set[str] = set()
+    for base in (rt.Client, rt.AsyncClient, rt.Server):
+        inherited |= {n for n in dir(base) if not (n.startswith("__") and n.endswith("__"))}
+    client = rt.Client.__new__(rt.Client)
+    rt.Client.__init__(client, None)  # type: ignore[arg-type]  # attributes set per instance
+    inherited |= set(vars(client))
+    assert inherited <= RESERVED_NAMES, sorted(inherited - RESERVED_NAMES)
