@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import pika
 from pika import data as pika_data
-from rpcgen.runtime import context
+from rpcgen.runtime import _tracing, context
 from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
 from rpcgen.runtime._amqp.consumer import Delivery
 from rpcgen.runtime._asyncrun import HandlerLoop, settle
@@ -79,6 +79,8 @@ class Dispatcher:
         except Exception as exc:  # a protocol error, answered as Nameko answers it
             log.info("bad request to %s: %r", request.routing_key, exc)
             body = wire.error_reply(exc)
+            if _tracing.tracer is not None:
+                _tracing.tracer.rejected(self.service, request.routing_key, props.headers, exc)
         else:
             body = self._run(method, handler, args, kwargs, _sendable(props.headers))
         return self._bounded(body, request.routing_key)
@@ -114,6 +116,19 @@ class Dispatcher:
         headers: Mapping[str, object] | None,
     ) -> bytes:
         ctx = context.incoming(headers, wire.new_call_id(self.service, method.name))
+        if _tracing.tracer is not None:  # a SERVER span around the run (``_tracing``)
+            with _tracing.tracer.serve(self.service, method, ctx) as span:
+                return span.reply(self._serve(method, span.wrap(handler), args, kwargs, ctx))
+        return self._serve(method, handler, args, kwargs, ctx)
+
+    def _serve(
+        self,
+        method: Method[object],
+        handler: Callable[..., object],
+        args: Sequence[object],
+        kwargs: dict[str, object],
+        ctx: context.CallContext,
+    ) -> bytes:
         token = context.enter(ctx)
         try:
             result = settle(handler(*args, **kwargs), self.loop, ctx)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pika
-from rpcgen.runtime import context
+from rpcgen.runtime import _tracing, context
 from rpcgen.runtime._amqp import topology
 from rpcgen.runtime._amqp.consumer import Delivery
 from rpcgen.runtime._asyncrun import HandlerLoop, settle
@@ -86,9 +86,22 @@ class EventEntrypoint:
         except Exception as exc:
             return "dead", str(exc)
         ctx = context.incoming(props.headers, wire.new_call_id(self.service, self.attr))
+        if _tracing.tracer is not None:  # a CONSUMER span around the run (``_tracing``)
+            with _tracing.tracer.consume(self, ctx) as span:
+                return span.outcome(self._run(span.wrap(self.handler), payload, ctx, loop))
+        return self._run(self.handler, payload, ctx, loop)
+
+    def _run(
+        self,
+        handler: Callable[[Any], object],
+        payload: object,
+        ctx: context.CallContext,
+        loop: HandlerLoop | None,
+    ) -> Outcome:
+        event = self.spec.event
         token = context.enter(ctx)
         try:
-            settle(self.handler(payload), loop, ctx)
+            settle(handler(payload), loop, ctx)
         except Exception:
             log.warning("%s failed handling %s", ctx.call_id, event.label, exc_info=True)
             return ("requeue" if self.spec.requeue_on_error else "ack"), "handler raised"

@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from rpcgen.runtime import _tracing
 from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Connection
 from rpcgen.runtime._clientbase import BaseClient
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Event, Method
 
 if TYPE_CHECKING:
+    from rpcgen.runtime._amqp.calls import PendingCall
     from typing_extensions import Unpack
 
 __all__ = ["AsyncClient", "AsyncConnection"]
@@ -159,6 +161,9 @@ class AsyncClient(BaseClient[AsyncConnection]):
         bridge = self._connection._bridge_here()
         future: asyncio.Future[bytes] = bridge.loop.create_future()
         core = self._connection.connection
+        if _tracing.tracer is not None:
+            result: R = await self._traced(_tracing.tracer, method, core.call, body, bridge, future)
+            return result
         call = core.call(method, body, self._timeout, partial(bridge.resolve, future))
         try:
             raw = await future
@@ -173,9 +178,35 @@ class AsyncClient(BaseClient[AsyncConnection]):
         bridge = self._connection._bridge_here()
         future: asyncio.Future[bytes] = bridge.loop.create_future()
         core = self._connection.connection
+        if _tracing.tracer is not None:
+            await self._traced(_tracing.tracer, event, core.dispatch, body, bridge, future)
+            return
         call = core.dispatch(event, body, self._timeout, partial(bridge.resolve, future))
         try:
             await future
         except asyncio.CancelledError:
             core.forget(call)
             raise
+
+    async def _traced(
+        self,
+        tracer: _tracing.Tracer,
+        target: Any,
+        send: Callable[..., PendingCall],
+        body: bytes,
+        bridge: _LoopBridge,
+        future: asyncio.Future[bytes],
+    ) -> Any:
+        """``_call`` / ``_publish`` inside a tracer's span (``_tracing``): the span is current
+        while the request is built, and ends with the outcome, or when the caller gives up."""
+        core = self._connection.connection
+        span = tracer.send(target, partial(bridge.resolve, future))
+        with span as on_done:
+            call = send(target, body, self._timeout, on_done)
+        try:
+            raw = await future
+        except asyncio.CancelledError as exc:
+            core.forget(call)
+            span.abandon(exc)
+            raise
+        return target.codec.decode_reply(raw) if isinstance(target, Method) else None

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
+from rpcgen.runtime import _tracing
 from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Connection
 from rpcgen.runtime._clientbase import BaseClient
 from rpcgen.runtime.errors import RpcTimeout
@@ -141,6 +142,10 @@ class Client(BaseClient[Connection]):
     ) -> RpcFuture[R]:
         body = method.codec.encode_request(args, kwargs)
         future: RpcFuture[R] = RpcFuture(method, self._connection)
+        if _tracing.tracer is not None:
+            with _tracing.tracer.send(method, future._resolve) as on_done:
+                self._connection.call(method, body, self._timeout, on_done, will_drive=will_drive)
+            return future
         self._connection.call(method, body, self._timeout, future._resolve, will_drive=will_drive)
         return future
 
@@ -148,7 +153,11 @@ class Client(BaseClient[Connection]):
         """Dispatch one event; returns once the broker has confirmed it (generated ``*Events``)."""
         body = event.codec.encode(payload)
         future: RpcFuture[None] = RpcFuture(event, self._connection)
-        self._connection.dispatch(event, body, self._timeout, future._resolve, will_drive=True)
+        if _tracing.tracer is not None:
+            with _tracing.tracer.send(event, future._resolve) as on_done:
+                self._connection.dispatch(event, body, self._timeout, on_done, will_drive=True)
+        else:
+            self._connection.dispatch(event, body, self._timeout, future._resolve, will_drive=True)
         future.result()
 
 

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
+from rpcgen.runtime import _tracing
 from rpcgen.runtime._codec import wire
 
 __all__ = ["DEADLINE_KEY", "CallContext", "context_data", "current_context"]
@@ -140,12 +141,15 @@ def outgoing_headers(own_call_id: str, deadline: float | None = None) -> dict[st
         headers: dict[str, object] = {"nameko.call_id_stack": [own_call_id]}
         if deadline is not None:
             headers[_DEADLINE_HEADER] = math.ceil(deadline * 1000)
-        return headers
-    data: dict[str, object] = dict(ctx.data) if ctx is not None else {}
-    data.update(extra or {})
-    data["call_id_stack"] = list(ctx.call_id_stack) if ctx is not None else [own_call_id]
-    data[DEADLINE_KEY] = None if deadline is None else math.ceil(deadline * 1000)
-    return wire.context_to_headers(data)
+    else:
+        data: dict[str, object] = dict(ctx.data) if ctx is not None else {}
+        data.update(extra or {})
+        data["call_id_stack"] = list(ctx.call_id_stack) if ctx is not None else [own_call_id]
+        data[DEADLINE_KEY] = None if deadline is None else math.ceil(deadline * 1000)
+        headers = wire.context_to_headers(data)
+    if _tracing.tracer is not None:  # the call's span, as nameko.traceparent (``_tracing``)
+        _tracing.tracer.inject(headers)
+    return headers
 
 
 _DEADLINE_HEADER = wire.HEADER_PREFIX + DEADLINE_KEY
@@ -164,4 +168,7 @@ def event_headers() -> dict[str, object]:
     data.pop(DEADLINE_KEY, None)  # an event is handled on its own time, not its dispatcher's
     if ctx is not None:
         data["call_id_stack"] = list(ctx.call_id_stack)
-    return wire.context_to_headers(data)
+    headers = wire.context_to_headers(data)
+    if _tracing.tracer is not None:
+        _tracing.tracer.inject(headers)
+    return headers

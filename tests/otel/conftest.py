@@ -1,0 +1,24 @@
+"""Fixtures of the OpenTelemetry tests: an SDK tracer provider with an in-memory exporter, given
+to ``rpcgen.otel.instrument`` for the test and taken out after it (the global provider is left
+alone)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import rpcgen.otel
+
+from tests.otel.recording import Spans
+
+
+@pytest.fixture
+def spans() -> Iterator[Spans]:
+    """rpcgen instrumented with an in-memory exporter for this test."""
+    recorded = Spans()
+    rpcgen.otel.instrument(tracer_provider=recorded.provider)
+    try:
+        yield recorded
+    finally:
+        rpcgen.otel.uninstrument()
+        recorded.provider.shutdown()
