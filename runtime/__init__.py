@@ -5,6 +5,7 @@ Everything generated code and users need is importable from here.
 
 from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Backoff, Connection
 from rpcgen.runtime._amqp.uris import mask_uri
+from rpcgen.runtime._transport import Transport, open_connection
 from rpcgen.runtime.aio import AsyncClient, AsyncConnection
 from rpcgen.runtime.client import BoundMethod, Client, RpcFuture
 from rpcgen.runtime.context import CallContext, context_data, current_context
@@ -67,6 +68,7 @@ __all__ = [
     "Server",
     "ServiceError",
     "ServiceRunner",
+    "Transport",
     "UnknownService",
     "UnserializableValueError",
     "context_data",
@@ -74,6 +76,7 @@ __all__ = [
     "mask_uri",
     "on_start",
     "on_stop",
+    "open_connection",
     "remote",
     "require_api",
     "run_in_background",

@@ -19,8 +19,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rpcgen.runtime import _tracing
-from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Connection
+from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT
 from rpcgen.runtime._clientbase import BaseClient
+from rpcgen.runtime._transport import Transport, open_connection
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Event, Method
 
@@ -77,7 +78,7 @@ class AsyncConnection:
     Wrapping an existing ``Connection`` shares its socket and reply queue with sync clients.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Transport) -> None:
         self.connection = connection
         self._owned = False
         self._bridge: _LoopBridge | None = None
@@ -93,7 +94,7 @@ class AsyncConnection:
         ``options``: see ``Connection``.
         """
         loop = asyncio.get_running_loop()
-        connect = partial(Connection, uri, **options)
+        connect = partial(open_connection, uri, **options)
         self = cls(await loop.run_in_executor(None, connect))
         self._owned = True
         return self
@@ -126,9 +127,9 @@ class AsyncClient(BaseClient[AsyncConnection]):
     """Base of generated ``<Name>AsyncClient`` classes; any number of tasks may share one."""
 
     def __init__(
-        self, connection: AsyncConnection | Connection, *, timeout: float | None = DEFAULT_TIMEOUT
+        self, connection: AsyncConnection | Transport, *, timeout: float | None = DEFAULT_TIMEOUT
     ) -> None:
-        if isinstance(connection, Connection):
+        if not isinstance(connection, AsyncConnection):
             connection = AsyncConnection(connection)
         super().__init__(connection, timeout=timeout)
 

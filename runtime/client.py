@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from rpcgen.runtime import _tracing
-from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Connection
+from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT
 from rpcgen.runtime._clientbase import BaseClient
+from rpcgen.runtime._transport import Transport, open_connection
 from rpcgen.runtime.errors import RpcTimeout
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Event, Method
@@ -55,7 +56,7 @@ class RpcFuture(Generic[R_co]):
 
     __slots__ = ("_body", "_connection", "_error", "_finished", "_lock", "_method", "_value")
 
-    def __init__(self, method: _Awaited[R_co], connection: Connection) -> None:
+    def __init__(self, method: _Awaited[R_co], connection: Transport) -> None:
         self._method = method
         self._connection = connection
         self._lock = threading.Lock()
@@ -104,8 +105,9 @@ class RpcFuture(Generic[R_co]):
 _UNSET: Any = object()
 
 
-class Client(BaseClient[Connection]):
-    """Base of generated ``<Name>Client`` classes: thread-safe, shares a ``Connection``."""
+class Client(BaseClient[Transport]):
+    """Base of generated ``<Name>Client`` classes: thread-safe, shares a ``Connection`` (or a
+    ``memory://`` one, see ``open_connection``)."""
 
     @classmethod
     @contextmanager
@@ -117,8 +119,8 @@ class Client(BaseClient[Connection]):
         **options: Unpack[ConnectionOptions],
     ) -> Iterator[_C]:
         """A client on a connection of its own (``options``: see ``Connection``), closed when
-        the block ends."""
-        connection = Connection(uri, **options)
+        the block ends; ``memory://NAME`` connects to an in-process broker (tests)."""
+        connection = open_connection(uri, **options)
         try:
             yield cls._owning(connection, timeout)
         finally:

@@ -25,12 +25,12 @@ from functools import partial
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, ClassVar
 
-from rpcgen.runtime._amqp.connection import Connection
-from rpcgen.runtime._amqp.consumer import Consumer, Delivery, consume
+from rpcgen.runtime._amqp.consumer import Delivery
 from rpcgen.runtime._asyncrun import HandlerLoop, any_async
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
 from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
+from rpcgen.runtime._transport import Served, Transport, consume, open_connection
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.hooks import hooks_of
 from rpcgen.runtime.options import ConnectionOptions
@@ -55,7 +55,8 @@ class ServiceRunner:
     """Serves one ``Server`` instance: its queue, a pool of workers, and a graceful stop.
 
     ``connection`` shares an existing connection (handlers may then call other services on
-    it); otherwise the runner opens one on ``uri`` and closes it when stopped. ``prefetch``,
+    it); otherwise the runner opens one on ``uri`` (``memory://NAME``: an in-process broker,
+    see ``rpcgen.runtime.testing``) and closes it when stopped. ``prefetch``,
     the number of requests held unacknowledged at once, defaults to ``max_workers``; raising it
     raises throughput, because a request holds its slot until its reply is confirmed.
     ``queue_type`` (e.g. ``"quorum"``) declares the service queue with ``x-queue-type``: every
@@ -69,7 +70,7 @@ class ServiceRunner:
         server: Server,
         uri: str | Sequence[str] | None = None,
         *,
-        connection: Connection | None = None,
+        connection: Transport | None = None,
         max_workers: int = 10,
         prefetch: int | None = None,
         queue_type: str | None = None,
@@ -96,18 +97,18 @@ class ServiceRunner:
         self._dispatcher.loop = self._loop
         self._start_hooks = hooks_of(server, "start")
         self._stop_hooks = hooks_of(server, "stop")
-        self._event_consumers: dict[str, Consumer] = {}
+        self._event_consumers: dict[str, Served] = {}
         self._requests: SimpleQueue[Delivery | tuple[EventEntrypoint, Delivery] | None] = (
             SimpleQueue()
         )
         self._workers: list[threading.Thread] = []
-        self._consumer: Consumer | None = None
+        self._consumer: Served | None = None
         self._consuming = threading.Event()  # set once _consumer is assigned
         self.stopping = threading.Event()
         """Set when a stop is requested or the connection is lost."""
 
     @property
-    def connection(self) -> Connection:
+    def connection(self) -> Transport:
         if self._connection is None:
             raise RuntimeError("the runner is not started")
         return self._connection
@@ -125,7 +126,7 @@ class ServiceRunner:
         """Requests not run because they arrived after their deadline (acked, no reply)."""
         return self._dispatcher.expired
 
-    def _consumers(self) -> list[Consumer]:
+    def _consumers(self) -> list[Served]:
         rpc = [] if self._consumer is None else [self._consumer]
         return rpc + list(self._event_consumers.values())
 
@@ -136,7 +137,7 @@ class ServiceRunner:
             options: ConnectionOptions = {"client_name": svc, **self._options}
             # A reply queue only if start hooks may build clients on this connection.
             calls_out = bool(self._start_hooks)
-            self._connection = Connection(self._uri, reply_queue=calls_out, **options)
+            self._connection = open_connection(self._uri, reply_queue=calls_out, **options)
         arguments: dict[str, object] | None = None
         if self._queue_type is not None:
             arguments = {"x-queue-type": self._queue_type}
@@ -163,6 +164,7 @@ class ServiceRunner:
                 self._requests.put,
                 on_lost=lambda _err: self.stopping.set(),
                 arguments=arguments,
+                answer=self._answer,  # in memory, a waiting caller may serve its own call
             )
             for entry in self._entrypoints:
                 self._event_consumers[entry.queue] = consume(

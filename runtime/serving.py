@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from rpcgen.runtime._amqp.connection import Connection
+from rpcgen.runtime._transport import Transport
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.server import Server, ServiceRunner
@@ -34,7 +34,7 @@ def run_in_background(
     server: Server,
     uri: str | Sequence[str] | None = None,
     *,
-    connection: Connection | None = None,
+    connection: Transport | None = None,
     max_workers: int = 10,
     prefetch: int | None = None,
     queue_type: str | None = None,

@@ -1,0 +1,530 @@
+"""``MemoryConnection``: a ``Connection`` on a ``MemoryBroker``, for clients and servers alike.
+
+It offers what clients and the ``ServiceRunner`` use of a ``Connection`` (``_transport``'s
+``Transport``) and builds what it sends with the same core: a request's properties, headers,
+correlation id, deadline and size check come from ``_amqp.calling.Calls.request`` (an event's
+from ``Calls.event``), its body from the method's codec, and the server answers with the same
+``Dispatcher`` and ``EventEntrypoint``. Only the socket is missing:
+
+- a request is published ``mandatory`` on the connection's exchange; when no queue is bound
+  for it the call fails at once with ``UnknownService`` (RabbitMQ's ``basic.return``);
+- replies come back through the connection's reply queue, matched by correlation id; a late
+  one is dropped; a call's deadline is kept by one timer thread per connection (``RpcTimeout``);
+- headers travel as AMQP tables would: plain ones (strings, lists of strings, 64-bit ints)
+  as they are, any other through pika's own encoder and decoder, so a value pika cannot send
+  fails the call here too;
+- ``consume`` runs the same declare steps as the real consumer (``topology``) against the
+  broker, then delivers within ``prefetch``; a reply is published and its request acked in one
+  step (a memory broker confirms at once).
+
+Everything runs under the broker's lock, in the thread that publishes or settles.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from pika import spec as pika_spec
+from rpcgen.runtime._amqp import topology
+from rpcgen.runtime._amqp.calling import Calls
+from rpcgen.runtime._amqp.calls import Completion, PendingCall
+from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
+from rpcgen.runtime._amqp.consumer import Delivery
+from rpcgen.runtime._amqp.ioloop import DriverLoop
+from rpcgen.runtime._amqp.transport import encode_properties
+from rpcgen.runtime._codec import wire
+from rpcgen.runtime._memory.broker import Closable, MemoryBroker, Message, Subscription
+from rpcgen.runtime.errors import PayloadTooLarge, RpcConnectionError, RpcTimeout, UnknownService
+from rpcgen.runtime.spec import Event, Method
+
+__all__ = ["MemoryConnection", "MemoryConsumer"]
+
+log = logging.getLogger(__name__)
+_Pika = Any  # pika ships no type hints
+
+
+class MemoryConnection(Closable):
+    """A connection to a ``MemoryBroker``; takes ``Connection``'s keyword arguments (those about
+    sockets, heartbeats and reconnecting have nothing to act on and are accepted as they are)."""
+
+    def __init__(
+        self,
+        broker: MemoryBroker,
+        *,
+        exchange: str = wire.DEFAULT_EXCHANGE,
+        client_name: str = "rpcgen_client",
+        reply_queue: bool = True,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        reply_queue_ttl_ms: int = wire.REPLY_QUEUE_TTL_MS,
+        **_socket_options: object,
+    ) -> None:
+        self._broker = broker
+        self._exchange = exchange
+        self.client_name = client_name
+        self._wants_reply_queue = reply_queue
+        # The real client side builds the requests and events: no loop is ever run on it.
+        self._calls = Calls(
+            DriverLoop(),
+            exchange=exchange,
+            client_name=client_name,
+            max_message_bytes=max_message_bytes,
+            reply_queue_ttl_ms=reply_queue_ttl_ms,
+            retry_nacks=False,
+            drop=lambda _error: None,
+            describe=lambda: self.uri,
+        )
+        self._pending: dict[str, PendingCall] = {}
+        self._failure: RpcConnectionError | None = None
+        self._deadlines = _Deadlines(self._expire)
+        self._declared: set[str] = set()
+        self._consumers: list[MemoryConsumer] = []
+        broker.attach(self)
+        with broker.lock:
+            broker.declare_exchange(exchange)
+            if reply_queue:
+                queue = self._calls.reply_queue
+                broker.declare_queue(queue, arguments={"x-expires": reply_queue_ttl_ms})
+                broker.bind(queue, exchange, self._calls.reply_to)
+                broker.subscribe(queue, 0, self._on_reply, owner=self, auto_ack=True)
+
+    # -- what clients use -------------------------------------------------------------------------
+
+    @property
+    def uri(self) -> str:
+        return self._broker.uri
+
+    @property
+    def broker(self) -> MemoryBroker:
+        return self._broker
+
+    @property
+    def exchange(self) -> str:
+        return self._exchange
+
+    @property
+    def max_message_bytes(self) -> int:
+        return self._calls.max_message_bytes
+
+    @property
+    def reply_queue(self) -> str:
+        return self._calls.reply_queue
+
+    @property
+    def reply_to(self) -> str:
+        return self._calls.reply_to
+
+    @property
+    def is_open(self) -> bool:
+        return self._failure is None
+
+    @property
+    def is_connected(self) -> bool:
+        return self._failure is None
+
+    def __repr__(self) -> str:
+        return f"<MemoryConnection {self.uri} exchange={self._exchange!r}>"
+
+    def __enter__(self) -> MemoryConnection:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def call(
+        self,
+        method: Method[object],
+        body: bytes,
+        timeout: float | None,
+        on_done: Completion,
+        *,
+        will_drive: bool = False,
+    ) -> PendingCall:
+        """Send one request; ``on_done(reply_body, error)`` runs once (see ``Connection.call``)."""
+        if self._failure is not None:
+            raise self._failure
+        if not self._wants_reply_queue:
+            raise RpcConnectionError("this connection was opened with reply_queue=False")
+        call = self._calls.request(method, body, timeout, on_done)
+        call.properties.reply_to = self._calls.reply_to
+        run_here = None
+        with self._broker.lock:
+            if self._failure is not None:
+                call.finish(b"", self._failure)
+                return call
+            self._pending[call.correlation_id] = call
+            if call.deadline is not None:
+                self._deadlines.add(call, len(self._pending))
+            try:
+                props = travelled(call.properties)
+                _caller.waiting = will_drive and self._broker.caller_runs
+                try:
+                    routed = self._broker.publish(
+                        self._exchange, method.routing_key, props, body, mandatory=True
+                    )
+                finally:
+                    run_here, _caller.run_here, _caller.waiting = _caller.run_here, None, False
+            except Exception as exc:
+                self._pending.pop(call.correlation_id, None)
+                call.finish(b"", RpcConnectionError(f"cannot publish to {self.uri}: {exc!r}"))
+                return call
+            if not routed and self._pending.pop(call.correlation_id, None) is not None:
+                call.finish(b"", UnknownService(method.service))
+        if run_here is not None:
+            contextvars.Context().run(run_here)  # the handler sees no context of the caller's
+        return call
+
+    def dispatch(
+        self,
+        event: Event[Any],
+        body: bytes,
+        timeout: float | None,
+        on_done: Completion,
+        *,
+        will_drive: bool = False,
+    ) -> PendingCall:
+        """Publish one event to its source's exchange (declared first, as the real one does)."""
+        if self._failure is not None:
+            raise self._failure
+        call = self._calls.event(event, body, timeout, on_done)
+        with self._broker.lock:
+            try:
+                if event.exchange not in self._declared:
+                    self._broker.declare_exchange(event.exchange)
+                    self._declared.add(event.exchange)
+                props = travelled(call.properties)
+                self._broker.publish(event.exchange, event.routing_key, props, body)
+            except Exception as exc:
+                call.finish(b"", RpcConnectionError(f"cannot publish to {self.uri}: {exc!r}"))
+                return call
+        call.finish(b"", None)  # an in-process broker "confirms" at once
+        return call
+
+    def forget(self, call: PendingCall) -> None:
+        """Stop waiting for ``call``; a reply that comes later is dropped."""
+        call.done = True
+        with self._broker.lock:
+            self._pending.pop(call.correlation_id, None)
+
+    def drive(self, is_done: Callable[[], bool], deadline: float | None) -> None:
+        """Nothing to read: replies are handed over by the threads that publish them."""
+
+    def close(self) -> None:
+        """Fail pending calls, stop this connection's consumers (their unacked deliveries go
+        back to their queues) and delete its reply queue."""
+        self._end(RpcConnectionError(f"the connection to {self.uri} was closed"), lost=False)
+
+    def lose(self, error: RpcConnectionError) -> None:
+        self._end(error, lost=True)
+
+    def _end(self, error: RpcConnectionError, *, lost: bool) -> None:
+        with self._broker.lock:
+            if self._failure is not None:
+                return
+            self._failure = error
+            calls, self._pending = list(self._pending.values()), {}
+            self._broker.detach(self)
+            if self._wants_reply_queue:
+                self._broker.delete_queue(self._calls.reply_queue)
+            for call in calls:
+                call.finish(b"", error)
+            consumers, self._consumers = self._consumers, []
+            for consumer in consumers:
+                consumer.ended(error if lost else None)
+        self._deadlines.close()
+
+    # -- what a ServiceRunner uses ----------------------------------------------------------------
+
+    def consume(
+        self,
+        queue: str,
+        binding_key: str,
+        prefetch: int,
+        on_delivery: Callable[[Delivery], None],
+        on_lost: Callable[[RpcConnectionError], None] | None = None,
+        arguments: dict[str, object] | None = None,
+        setup: Sequence[topology.Step] | None = None,
+        answer: Callable[[Delivery], None] | None = None,
+    ) -> MemoryConsumer:
+        """``_amqp.consumer.consume`` on this broker: the same declare steps, then deliveries.
+
+        ``answer`` (the runner's own way of serving one request on a worker) lets a sync caller
+        serve its own request when the service is idle (``MemoryBroker.caller_runs``).
+        """
+        if self._failure is not None:
+            raise self._failure
+        steps = (
+            list(setup)
+            if setup is not None
+            else [
+                topology.queue(queue, arguments=arguments),
+                topology.bind(queue, self._exchange, binding_key),
+            ]
+        )
+        with self._broker.lock:
+            declarer = _Declarer(self._broker, self)
+            topology.run(declarer, steps, lambda: None)
+            consumer = MemoryConsumer(self, queue, on_delivery, on_lost, answer)
+            consumer.subscribe(prefetch)
+            self._consumers.append(consumer)
+        return consumer
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _on_reply(self, _tag: int, message: Message) -> None:
+        call = self._pending.pop(message.properties.correlation_id, None)
+        if call is None:
+            log.debug("dropped a reply for unknown correlation id %r", message.properties)
+            return
+        limit = self._calls.max_message_bytes
+        if len(message.body) > limit:
+            what = f"reply of {call.method.routing_key}"
+            call.finish(b"", PayloadTooLarge.exceeded(what, len(message.body), limit))
+            return
+        call.finish(message.body, None)
+
+    def _expire(self, call: PendingCall) -> None:
+        with self._broker.lock:
+            if self._pending.pop(call.correlation_id, None) is not None:
+                call.finish(b"", RpcTimeout(call.method.routing_key, call.timeout or 0.0))
+
+
+class MemoryConsumer:
+    """A queue consumed on a memory broker; the same face as ``_amqp.consumer.Consumer``."""
+
+    def __init__(
+        self,
+        connection: MemoryConnection,
+        queue: str,
+        on_delivery: Callable[[Delivery], None],
+        on_lost: Callable[[RpcConnectionError], None] | None = None,
+        answer: Callable[[Delivery], None] | None = None,
+    ) -> None:
+        self._connection = connection
+        self._broker = connection.broker
+        self.queue = queue
+        self._on_delivery = on_delivery
+        self._on_lost = on_lost
+        self._answer = answer
+        self._sub: Subscription | None = None
+        self._stopped = False
+        self.error: RpcConnectionError | None = None
+        self.ready = threading.Event()
+        self.drained = threading.Event()
+
+    def subscribe(self, prefetch: int) -> None:
+        sub = self._broker.subscribe(self.queue, prefetch, self._deliver, owner=self._connection)
+        self._sub = sub
+        self.ready.set()
+
+    def reply(
+        self,
+        delivery_tag: int,
+        routing_key: str,
+        properties: _Pika,
+        body: bytes,
+        epoch: int | None = None,
+        exchange: str | None = None,
+    ) -> None:
+        """Publish a reply (not mandatory: nobody waiting drops it) and ack its request."""
+        with self._broker.lock:
+            sub = self._sub
+            if sub is None or delivery_tag not in sub.unacked:
+                log.info("dropped a reply to a request of a lost channel: it is redelivered")
+                return
+            target = self._connection.exchange if exchange is None else exchange
+            try:
+                self._broker.publish(target, routing_key, travelled(properties), body)
+            except Exception:
+                log.exception("cannot publish a reply to %s; requeueing its request", routing_key)
+                self._settle(delivery_tag, requeue=True)
+                return
+            self._settle(delivery_tag, requeue=False)
+
+    def ack(self, delivery_tag: int, epoch: int | None = None) -> None:
+        with self._broker.lock:
+            self._settle(delivery_tag, requeue=False)
+
+    def requeue(self, delivery_tag: int, epoch: int | None = None) -> None:
+        with self._broker.lock:
+            self._settle(delivery_tag, requeue=True)
+
+    def stop(self) -> None:
+        """Stop taking deliveries; those received are still settled (then ``drained``)."""
+        with self._broker.lock:
+            self._stopped = True
+            if self._sub is not None:
+                self._broker.cancel(self._sub, requeue_unacked=False)
+            self._check_drained()
+
+    def ended(self, error: RpcConnectionError | None) -> None:
+        """The connection closed (``error`` None) or was lost: nothing is left to settle."""
+        if error is not None and self.error is None:
+            self.error = error
+            if self._on_lost is not None:
+                self._on_lost(error)
+        self.ready.set()
+        self.drained.set()
+
+    def _deliver(self, tag: int, message: Message) -> None:
+        if not self._connection.is_open:
+            return
+        delivery = Delivery(tag, message.routing_key, message.properties, message.body)
+        sub, answer = self._sub, self._answer
+        if answer is not None and _caller.waiting and sub is not None and len(sub.unacked) == 1:
+            # The caller waits for this reply and the service has nothing else in hand: the
+            # caller's thread serves it as a borrowed worker (see ``MemoryBroker.caller_runs``).
+            _caller.waiting = False
+            _caller.run_here = partial(answer, delivery)
+            return
+        self._on_delivery(delivery)
+
+    def _settle(self, tag: int, *, requeue: bool) -> None:
+        if self._sub is not None:
+            self._broker.settle(self._sub, tag, requeue=requeue)
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        sub = self._sub
+        gone = not self._connection.is_open
+        if gone or (self._stopped and (sub is None or not sub.unacked)):
+            self.drained.set()
+
+
+class _Declarer:
+    """The part of a pika channel that ``topology`` declare steps call, applied to the broker."""
+
+    def __init__(self, broker: MemoryBroker, owner: MemoryConnection) -> None:
+        self._broker = broker
+        self._owner = owner
+
+    def exchange_declare(
+        self, name: str, *, exchange_type: str, callback: Callable[[None], None], **_flags: object
+    ) -> None:
+        self._broker.declare_exchange(name, exchange_type)
+        callback(None)
+
+    def queue_declare(
+        self,
+        name: str,
+        *,
+        durable: bool,
+        exclusive: bool,
+        auto_delete: bool,
+        arguments: dict[str, object] | None,
+        callback: Callable[[None], None],
+    ) -> None:
+        self._broker.declare_queue(
+            name,
+            durable=durable,
+            exclusive=exclusive,
+            auto_delete=auto_delete,
+            arguments=arguments,
+            owner=self._owner,
+        )
+        callback(None)
+
+    def queue_bind(
+        self, queue: str, exchange: str, *, routing_key: str, callback: Callable[[None], None]
+    ) -> None:
+        self._broker.bind(queue, exchange, routing_key)
+        callback(None)
+
+
+class _Deadlines:
+    """Call deadlines in one heap, kept by one daemon thread started on first use."""
+
+    def __init__(self, on_expired: Callable[[PendingCall], None]) -> None:
+        self._on_expired = on_expired
+        self._heap: list[tuple[float, int, PendingCall]] = []
+        self._seq = itertools.count()
+        self._wake = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def add(self, call: PendingCall, live: int) -> None:
+        assert call.deadline is not None
+        with self._wake:
+            if self._closed:
+                return
+            heapq.heappush(self._heap, (call.deadline, next(self._seq), call))
+            if len(self._heap) > 2 * live + 256:  # finished calls are dropped lazily, in bulk
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="rpcgen-memory-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is call:
+                self._wake.notify()
+
+    def close(self) -> None:
+        with self._wake:  # the thread sees it and ends (not joined: close may run under a lock)
+            self._closed = True
+            self._heap.clear()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                expired = self._due()
+                while not expired and not self._closed:
+                    delay = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._wake.wait(delay)
+                    expired = self._due()
+                if self._closed:
+                    return
+            for call in expired:
+                self._on_expired(call)
+
+    def _due(self) -> list[PendingCall]:
+        heap, now, due = self._heap, time.monotonic(), []
+        while heap and (heap[0][0] <= now or heap[0][2].done):
+            call = heapq.heappop(heap)[2]
+            if not call.done:
+                due.append(call)
+        return due
+
+
+class _Caller(threading.local):
+    """Per thread: whether a sync caller publishing now will wait for the reply at once, and
+    the request it is to serve itself (set by the consumer that took it)."""
+
+    waiting = False
+    run_here: Callable[[], None] | None = None
+
+
+_caller = _Caller()
+
+
+def travelled(props: _Pika) -> _Pika:
+    """``props`` as the receiver would decode them from the wire.
+
+    Plain headers (str, lists of str, ints that fit 64 bits: everything rpcgen and Nameko
+    send) decode to what was sent, so they are passed on as they are; anything else goes
+    through pika's encoder and decoder, which raise for what cannot be sent.
+    """
+    headers = props.headers
+    if not headers or all(_plain(k, v) for k, v in headers.items()):
+        return props
+    decoded = pika_spec.BasicProperties()
+    decoded.decode(encode_properties(props))
+    return decoded
+
+
+def _plain(key: str, value: object) -> bool:
+    if len(key) > 127:  # may not fit a short string once UTF-8 encoded: let pika check
+        return False
+    if isinstance(value, str):
+        return True
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**63
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
