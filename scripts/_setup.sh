@@ -3,7 +3,8 @@
 #   Debian's rabbitmq-server (tests and the demo start throwaway nodes from its scripts; the
 #   package's own system broker is not used and is left alone), .venv with rpcgen and its dev
 #   extras, .venv-nameko with Nameko 2.14.1 for the interop tests, and .venv-nameko3 with
-#   Nameko 3.0.0rc11 (a pre-release: its interop tests skip if it cannot be installed).
+#   Nameko 3.0.0rc11 (a pre-release: its interop tests skip if it cannot be installed), and
+#   .venv-nameko-otel with Nameko 3.0.0rc11 and opentelemetry-instrumentation-nameko (tests/otel).
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
@@ -61,8 +62,8 @@ ensure_venv() {
         log "creating .venv"
         "$PYTHON" -m venv "$ROOT/.venv"
     fi
-    log "installing rpcgen[dev] into .venv"
-    (cd "$ROOT" && .venv/bin/python -m pip install -q -e '.[dev]' --config-settings editable_mode=strict)
+    log "installing rpcgen[dev,otel] into .venv"
+    (cd "$ROOT" && .venv/bin/python -m pip install -q -e '.[dev,otel]' --config-settings editable_mode=strict)
 }
 
 # .venv-nameko*: Nameko in environments of its own; the tests run it as subprocesses, never import it.
@@ -78,6 +79,34 @@ sys.exit(m.version('nameko') != '$version')" 2>/dev/null; then
     rm -rf "$dir"
     if ! { "$PYTHON" -m venv "$dir" && "$dir/bin/python" -m pip install -q "nameko==$version"; }; then
         rm -rf "$dir" # no half-made environment for the tests to trip on
+        return 1
+    fi
+}
+
+# .venv-nameko-otel: a Nameko 3 service traced by opentelemetry-instrumentation-nameko (0.5.2
+# needs Nameko >= 3.0.0rc9), for tests/otel/test_nameko_trace.py. Pinned: the newest versions,
+# checked to work together (the instrumentation's last release is 0.5.2).
+NAMEKO_OTEL_PACKAGES=(
+    "nameko==$NAMEKO3_VERSION"
+    "opentelemetry-instrumentation-nameko==0.5.2"
+    "opentelemetry-api==1.45.2"
+    "opentelemetry-sdk==1.45.2"
+    "opentelemetry-instrumentation==0.66b2"
+    "opentelemetry-instrumentation-wsgi==0.66b2"
+)
+ensure_nameko_otel_venv() {
+    ensure_python
+    local dir="$ROOT/.venv-nameko-otel"
+    if [[ -x $dir/bin/python ]] && "$dir/bin/python" -c "import importlib.metadata as m, sys
+sys.exit(m.version('opentelemetry-instrumentation-nameko') != '0.5.2'
+         or m.version('opentelemetry-sdk') != '1.45.2' or m.version('nameko') != '$NAMEKO3_VERSION')" \
+        2>/dev/null; then
+        return
+    fi
+    log "creating .venv-nameko-otel with ${NAMEKO_OTEL_PACKAGES[*]}"
+    rm -rf "$dir"
+    if ! { "$PYTHON" -m venv "$dir" && "$dir/bin/python" -m pip install -q "${NAMEKO_OTEL_PACKAGES[@]}"; }; then
+        rm -rf "$dir"
         return 1
     fi
 }
