@@ -131,17 +131,18 @@ class MemoryBroker:
 
     Usable as a context manager; ``close()`` fails every connection on it and frees the name.
 
-    ``caller_runs``: a sync call (``client.method(...)``, not ``call_async`` or asyncio) whose
-    service has no other request in hand is served in the caller's own thread, as a borrowed
-    worker of that service, inside a context of its own: the same ``Dispatcher``, reply and
-    ack, without two thread hand-offs (about 5 times faster). The one visible difference: a
-    handler slower than the call's timeout makes the call raise ``RpcTimeout`` when the handler
-    returns rather than when the timeout passes. ``caller_runs=False`` always uses the workers.
+    By default every request is served by the server's worker threads, as on a real broker.
+    ``caller_runs=True`` is a faster mode: a sync call (``client.method(...)``, not
+    ``call_async`` or asyncio) whose service has no other request in hand is served in the
+    caller's own thread, as a borrowed worker of that service, inside a context of its own (the
+    same ``Dispatcher``, reply and ack, without two thread hand-offs). Its one visible
+    difference: a handler slower than the call's timeout makes the call raise ``RpcTimeout``
+    when the handler returns, not when the timeout passes.
     The inspection methods (``queue_names``, ``message_count``, ``consumer_count``, ``get``)
     are for tests, like the management API of a real broker.
     """
 
-    def __init__(self, name: str | None = None, *, caller_runs: bool = True) -> None:
+    def __init__(self, name: str | None = None, *, caller_runs: bool = False) -> None:
         self.name = name or f"broker-{next(_names)}"
         self.caller_runs = caller_runs
         self.lock = threading.RLock()

@@ -70,9 +70,12 @@ class MemoryConnection(Closable):
         self._exchange = exchange
         self.client_name = client_name
         self._wants_reply_queue = reply_queue
-        # The real client side builds the requests and events: no loop is ever run on it.
+        # The real client side builds the requests and events. Nothing here runs its loop (no
+        # submit, no timers), so the loop is closed at once: it holds a socket pair.
+        loop = DriverLoop()
+        loop.close()
         self._calls = Calls(
-            DriverLoop(),
+            loop,
             exchange=exchange,
             client_name=client_name,
             max_message_bytes=max_message_bytes,

@@ -8,22 +8,28 @@ Nothing here is used by the runtime itself, and nothing here imports pytest exce
 - ``cluster``: ``RabbitCluster``, three such nodes joined one at a time.
 - ``management``: the HTTP management API (queues, bindings, consumers, vhosts).
 - ``vhost``: ``Vhost``, a vhost per test with inspection helpers and message ``Spy``.
-- ``plugin``: the fixtures (``rabbit_node``, ``rabbit_vhost``, ``amqp_uri``, ...).
+- ``memory``: ``MemoryBroker`` (``memory://NAME``: a broker in this process, no RabbitMQ), and
+  ``worker_factory`` / ``entrypoint`` to call one handler alone, as a request would.
+- ``plugin``: the fixtures (``rabbit_node``, ``rabbit_vhost``, ``amqp_uri``, ``memory_broker``,
+  ``rpc_transport``, ``rpc_uri``, ...).
 
 See ``docs/wire.md`` ("Throwaway brokers") for what the nodes rely on.
 """
 
 from rpcgen.runtime.testing.cluster import RabbitCluster
 from rpcgen.runtime.testing.management import Binding, BrokerError, QueueConsumer, QueueInfo
+from rpcgen.runtime.testing.memory import TRANSPORTS, MemoryBroker, entrypoint, worker_factory
 from rpcgen.runtime.testing.node import Broker, ExternalBroker, RabbitNode
 from rpcgen.runtime.testing.tls import TlsFiles
 from rpcgen.runtime.testing.vhost import SpiedMessage, Spy, Vhost
 
 __all__ = [
+    "TRANSPORTS",
     "Binding",
     "Broker",
     "BrokerError",
     "ExternalBroker",
+    "MemoryBroker",
     "QueueConsumer",
     "QueueInfo",
     "RabbitCluster",
@@ -32,4 +38,6 @@ __all__ = [
     "Spy",
     "TlsFiles",
     "Vhost",
+    "entrypoint",
+    "worker_factory",
 ]

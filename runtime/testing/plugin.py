@@ -11,8 +11,15 @@ Fixtures:
     ``rabbit_node_factory`` (function): ``factory(**RabbitNode options) -> RabbitNode`` for tests
         that stop, kill or restart a node, or need TLS; every node is closed at teardown.
     ``rabbit_cluster`` (function): a 3-node ``RabbitCluster`` for failover tests (~15 s).
+    ``memory_broker`` (function): a ``MemoryBroker`` of this test's own, closed after it; its
+        ``uri`` (``memory://<name>``) works wherever an AMQP URI does. No RabbitMQ needed.
+    ``rpc_transport`` (function): ``"memory"`` unless overridden: which broker ``rpc_uri`` is on.
+        Run a test on both with ``@pytest.mark.parametrize("rpc_transport", TRANSPORTS)``, or
+        for a whole folder, override it in a conftest.py with ``params=TRANSPORTS``.
+    ``rpc_uri`` (function): ``memory_broker.uri`` or ``amqp_uri``, as ``rpc_transport`` says.
 
 Without /usr/lib/rabbitmq/bin/rabbitmq-server the broker fixtures skip (fail when ``CI`` is set).
+Tests parametrized with ``rpc_transport="rabbitmq"`` are marked ``broker`` too.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from typing import Any
 
 import pytest
 from rpcgen.runtime.testing.cluster import RabbitCluster
+from rpcgen.runtime.testing.memory import TRANSPORTS, MemoryBroker
 from rpcgen.runtime.testing.node import SBIN, Broker, ExternalBroker, RabbitNode
 from rpcgen.runtime.testing.vhost import Vhost
 
@@ -110,6 +118,29 @@ def rabbit_cluster() -> Iterator[RabbitCluster]:
         yield cluster
 
 
+@pytest.fixture
+def memory_broker(request: pytest.FixtureRequest) -> Iterator[MemoryBroker]:
+    """An in-memory broker for this test (``memory_broker.uri``), closed after it."""
+    with MemoryBroker(_vhost_name(request)) as broker:
+        yield broker
+
+
+@pytest.fixture
+def rpc_transport() -> str:
+    """Which broker ``rpc_uri`` is on: ``"memory"`` here; override or parametrize it."""
+    return "memory"
+
+
+@pytest.fixture
+def rpc_uri(rpc_transport: str, request: pytest.FixtureRequest) -> str:
+    """The URI of this test's broker: in memory, or a RabbitMQ vhost (``rpc_transport``)."""
+    if rpc_transport == "memory":
+        return str(request.getfixturevalue("memory_broker").uri)
+    if rpc_transport == "rabbitmq":
+        return str(request.getfixturevalue("amqp_uri"))
+    raise pytest.UsageError(f"rpc_transport is {rpc_transport!r}, not one of {TRANSPORTS}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "broker: uses a RabbitMQ from rpcgen's plugin (set automatically)"
@@ -120,5 +151,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses a broker fixture, so ``-m 'not broker'`` runs the fast ones."""
     broker_fixtures = {"rabbit_node", "rabbit_node_factory", "rabbit_cluster"}
     for item in items:
-        if broker_fixtures & set(getattr(item, "fixturenames", ())):
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_rabbit = params.get("rpc_transport") == "rabbitmq"
+        if on_rabbit or broker_fixtures & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.broker)

@@ -1,4 +1,5 @@
-"""Client behaviour against a real broker and a real rpcgen server: results, errors, timeouts."""
+"""Client behaviour against a real rpcgen server: results, errors, timeouts. Every test runs on
+both transports (``[memory]`` and ``[rabbitmq]``, see conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,25 +9,22 @@ from collections.abc import Iterator
 
 import pytest
 import rpcgen.runtime as rt
-from rpcgen.runtime.testing import Vhost
 
-from tests.integration.helpers import declare_ghost, raw_channel
+from tests.integration.conftest import Peek
 from tests.integration.impls import Itest
 from tests.integration.stubs import InsufficientFunds, ItestAsyncClient, ItestClient
 
-pytestmark = pytest.mark.broker
-
 
 @pytest.fixture
-def itest(rabbit_vhost: Vhost) -> Iterator[Itest]:
+def itest(rpc_uri: str) -> Iterator[Itest]:
     impl = Itest()
-    with rt.run_in_background(impl, rabbit_vhost.uri, max_workers=4):
+    with rt.run_in_background(impl, rpc_uri, max_workers=4):
         yield impl
 
 
 @pytest.fixture
-def client(rabbit_vhost: Vhost, itest: Itest) -> Iterator[ItestClient]:
-    with ItestClient.connect(rabbit_vhost.uri, timeout=20) as client:
+def client(rpc_uri: str, itest: Itest) -> Iterator[ItestClient]:
+    with ItestClient.connect(rpc_uri, timeout=20) as client:
         yield client
 
 
@@ -98,9 +96,9 @@ def test_wrong_argument_type_is_incorrect_signature(client: ItestClient) -> None
     assert "str" in str(info.value)
 
 
-def test_unknown_service_fails_at_once_not_by_timeout(rabbit_vhost: Vhost) -> None:
+def test_unknown_service_fails_at_once_not_by_timeout(rpc_uri: str) -> None:
     # The timeout is far longer than the test's own limit: only UnknownService can pass.
-    with ItestClient.connect(rabbit_vhost.uri, timeout=600) as client:
+    with ItestClient.connect(rpc_uri, timeout=600) as client:
         with pytest.raises(rt.UnknownService, match="`itest`"):
             client.hello("nobody")
         future = client.hello.call_async("nobody")
@@ -108,13 +106,12 @@ def test_unknown_service_fails_at_once_not_by_timeout(rabbit_vhost: Vhost) -> No
             future.result()
 
 
-def test_timeout_counts_total_time_not_silence(rabbit_vhost: Vhost, itest: Itest) -> None:
+def test_timeout_counts_total_time_not_silence(rpc_uri: str, itest: Itest, peek: Peek) -> None:
     """Replies to other calls keep arriving on the reply queue; the ghost call still times out."""
-    with raw_channel(rabbit_vhost.uri) as channel:
-        declare_ghost(channel, "ghost")
+    peek.ghost("ghost")
     ghost: rt.Method[None] = rt.Method("ghost", "haunt", params=(), result=None)
     stop = threading.Event()
-    with ItestClient.connect(rabbit_vhost.uri, timeout=10) as client:
+    with ItestClient.connect(rpc_uri, timeout=10) as client:
 
         def chatter() -> None:
             while not stop.is_set():
@@ -142,8 +139,8 @@ def test_late_reply_after_timeout_is_dropped(client: ItestClient) -> None:
     assert client.hello("after") == "hello, after"
 
 
-def test_closing_the_connection_fails_pending_calls(rabbit_vhost: Vhost, itest: Itest) -> None:
-    connection = rt.Connection(rabbit_vhost.uri)
+def test_closing_the_connection_fails_pending_calls(rpc_uri: str, itest: Itest) -> None:
+    connection = rt.open_connection(rpc_uri)
     client = ItestClient(connection, timeout=None)
     future = client.sleep.call_async(1.0)
     assert itest.started.acquire(timeout=10)
@@ -155,8 +152,8 @@ def test_closing_the_connection_fails_pending_calls(rabbit_vhost: Vhost, itest: 
     assert not connection.is_open
 
 
-def test_one_connection_serves_several_clients(rabbit_vhost: Vhost, itest: Itest) -> None:
-    with rt.Connection(rabbit_vhost.uri) as connection:
+def test_one_connection_serves_several_clients(rpc_uri: str, itest: Itest) -> None:
+    with rt.open_connection(rpc_uri) as connection:
         fast, patient = ItestClient(connection, timeout=5), ItestClient(connection, timeout=None)
         assert fast.hello("a") == patient.hello("b").replace("b", "a")
 
@@ -169,8 +166,8 @@ async def _asyncio_many(uri: str) -> None:
         assert results == [2 * i for i in range(3000)]
 
 
-def test_asyncio_thousands_of_concurrent_awaits(rabbit_vhost: Vhost, itest: Itest) -> None:
-    asyncio.run(_asyncio_many(rabbit_vhost.uri))
+def test_asyncio_thousands_of_concurrent_awaits(rpc_uri: str, itest: Itest) -> None:
+    asyncio.run(_asyncio_many(rpc_uri))
 
 
 async def _asyncio_cancel(uri: str, itest: Itest) -> None:
@@ -188,10 +185,8 @@ async def _asyncio_cancel(uri: str, itest: Itest) -> None:
         assert await client.compute(2, b=21) == 42
 
 
-def test_asyncio_cancellation_leaves_the_connection_healthy(
-    rabbit_vhost: Vhost, itest: Itest
-) -> None:
-    asyncio.run(_asyncio_cancel(rabbit_vhost.uri, itest))
+def test_asyncio_cancellation_leaves_the_connection_healthy(rpc_uri: str, itest: Itest) -> None:
+    asyncio.run(_asyncio_cancel(rpc_uri, itest))
 
 
 async def _asyncio_errors(uri: str) -> None:
@@ -201,8 +196,8 @@ async def _asyncio_errors(uri: str) -> None:
             await client._call(ghost, (), {})
 
 
-def test_asyncio_unknown_service(rabbit_vhost: Vhost, itest: Itest) -> None:
-    asyncio.run(_asyncio_errors(rabbit_vhost.uri))
+def test_asyncio_unknown_service(rpc_uri: str, itest: Itest) -> None:
+    asyncio.run(_asyncio_errors(rpc_uri))
 
 
 async def _asyncio_timeout(uri: str) -> None:
@@ -212,7 +207,6 @@ async def _asyncio_timeout(uri: str) -> None:
             await asyncio.wait_for(client.hello("ghost"), 10)
 
 
-def test_asyncio_timeout_fires_without_any_traffic(rabbit_vhost: Vhost) -> None:
-    with raw_channel(rabbit_vhost.uri) as channel:
-        declare_ghost(channel, "itest")
-    asyncio.run(_asyncio_timeout(rabbit_vhost.uri))
+def test_asyncio_timeout_fires_without_any_traffic(rpc_uri: str, peek: Peek) -> None:
+    peek.ghost("itest")
+    asyncio.run(_asyncio_timeout(rpc_uri))

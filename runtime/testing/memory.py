@@ -1,0 +1,153 @@
+"""Testing without a broker: the in-memory broker, and one handler called alone.
+
+``MemoryBroker`` (from ``rpcgen.runtime._memory``) is reached by ``memory://NAME`` URIs wherever
+a URI is taken; the pytest plugin's ``memory_broker`` / ``rpc_uri`` fixtures make one per test.
+
+``worker_factory`` and ``entrypoint`` test one handler the way Nameko's ``worker_factory`` and
+``entrypoint_hook`` do, without any broker: build the server with the collaborators of your
+choice, then call one method as a request would, through the same request encoding, argument
+validation (``IncorrectSignature``), call context, ``Dispatcher`` and reply encoding as a real
+call, getting back the decoded result or the declared error::
+
+    from generated.hello import DivisionByZero, HelloServiceServer
+    from rpcgen.runtime.testing import entrypoint, worker_factory
+
+    class Hello(HelloServiceServer):
+        def __init__(self, greeting: str = "hello") -> None:
+            self.greeting = greeting
+
+        def test(self, name: str) -> str:
+            return f"{self.greeting}, {name}"
+
+        def compute(self, a: int, b: int) -> int:
+            return a + b
+
+        def divide(self, a: int, b: int) -> float:
+            if b == 0:
+                raise DivisionByZero("no")
+            return a / b
+
+    hello = worker_factory(Hello, greeting="hi")
+    assert entrypoint(hello.test, context_data={"user": "ann"})("bob") == "hi, bob"
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+import pika
+from rpcgen.runtime import context
+from rpcgen.runtime._amqp.consumer import Delivery
+from rpcgen.runtime._asyncrun import HandlerLoop, any_async
+from rpcgen.runtime._codec import wire
+from rpcgen.runtime._dispatch import Dispatcher
+from rpcgen.runtime._memory import MemoryBroker
+from rpcgen.runtime._memory.connection import travelled
+from rpcgen.runtime.errors import RpcTimeout
+from rpcgen.runtime.server import Server
+
+__all__ = ["TRANSPORTS", "MemoryBroker", "entrypoint", "worker_factory"]
+
+TRANSPORTS = ("memory", "rabbitmq")
+"""The values of the plugin's ``rpc_transport`` fixture: in memory, and a real RabbitMQ vhost."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S", bound=Server)
+
+
+def worker_factory(cls: type[S], /, *args: Any, **replace: object) -> S:
+    """An instance of the server class ``cls`` with collaborators replaced.
+
+    Keyword arguments that ``cls``'s constructor takes are passed to it (with ``args``); the
+    others are set as attributes afterwards, so collaborators that a start hook would make
+    (clients on the server's connection) can be given directly. Hooks are not run: there is no
+    connection. Raises ``TypeError`` for an attribute the instance does not have.
+    """
+    accepted = inspect.signature(cls).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+    given = {k: v for k, v in replace.items() if takes_any or k in accepted}
+    server = cls(*args, **given)
+    for name, value in replace.items():
+        if name in given:
+            continue
+        if not hasattr(server, name) and name not in _annotations(cls):
+            raise TypeError(f"{cls.__name__} has no attribute or parameter {name!r} to replace")
+        setattr(server, name, value)
+    return server
+
+
+def entrypoint(
+    handler: Callable[P, R],
+    *,
+    context_data: Mapping[str, object] | None = None,
+    call_id_stack: Sequence[str] = (),
+    timeout: float | None = None,
+) -> Callable[P, R]:
+    """``handler`` (a bound method of a server) callable as one request would reach it.
+
+    The call's arguments are encoded as the generated client encodes them, the server's
+    ``Dispatcher`` decodes and validates them, runs the handler with the call context
+    (``current_context()``: ``context_data``, the caller's ``call_id_stack`` grown by the
+    handler's own call id, a deadline ``timeout`` seconds away) and encodes the reply, which is
+    decoded as a client decodes it: the result, or the declared error raised as its class
+    (``RemoteError`` for others). Headers that could not travel fail as they would on the wire.
+    A request already past its deadline is not run (``RpcTimeout``). ``async def`` handlers run
+    on a loop of their own, as in a runner.
+    """
+    server = getattr(handler, "__self__", None)
+    name = getattr(handler, "__name__", "")
+    methods: Mapping[str, Any] = getattr(type(server), "methods", {})
+    method = methods.get(name)
+    if not isinstance(server, Server) or method is None:
+        raise TypeError(f"{handler!r} is not an RPC method of a Server instance")
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        body = method.codec.encode_request(args, kwargs)
+        props = _properties(call_id_stack, context_data, timeout)
+        delivery = Delivery(1, method.routing_key, props, body)
+        dispatcher = Dispatcher(server)
+        loop = HandlerLoop(f"rpcgen-{server.service_name}-test") if any_async([handler]) else None
+        dispatcher.loop = loop
+        try:
+            reply = dispatcher.reply_for(delivery)
+        finally:
+            if loop is not None:
+                loop.close()
+        if reply is None:
+            raise RpcTimeout(method.routing_key, timeout or 0.0)
+        result: R = method.codec.decode_reply(reply)
+        return result
+
+    return call
+
+
+def _properties(
+    stack: Sequence[str], data: Mapping[str, object] | None, timeout: float | None
+) -> Any:
+    own = f"test.call.{uuid.uuid4()}"
+    headers: dict[str, object] = dict(data or {})
+    headers["call_id_stack"] = list(stack) or [own]
+    if timeout is not None:
+        headers[context.DEADLINE_KEY] = math.ceil((time.time() + timeout) * 1000)
+    props = pika.BasicProperties(
+        content_type=wire.CONTENT_TYPE,
+        content_encoding=wire.CONTENT_ENCODING,
+        delivery_mode=wire.PERSISTENT,
+        correlation_id=own,
+        reply_to="test",
+        headers=wire.context_to_headers(headers),
+    )
+    return travelled(props)
+
+
+def _annotations(cls: type) -> set[str]:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        names.update(getattr(klass, "__annotations__", {}))
+    return names
