@@ -3,7 +3,10 @@
 tests/interop/nameko_side/otel_setup.py), both ways:
 
 - rpcgen client -> Nameko ``traced.hop`` -> rpcgen ``rtail.whoami``;
-- Nameko standalone caller -> rpcgen ``rtail.relay`` -> Nameko ``traced.whoami``.
+- Nameko standalone caller -> rpcgen ``rtail.relay`` -> Nameko ``traced.whoami``;
+
+and across an uninstrumented Nameko 2.14.1 hop, which passes ``nameko.traceparent`` on as it
+passes any context data.
 
 The rpcgen spans come from the in-memory exporter, the Nameko ones from the JSON lines its process
 writes; every span must share the trace id and name the right parent.
@@ -25,7 +28,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from rpcgen.runtime.testing import Vhost
 
-from tests.interop.harness import NAMEKO_SIDE, ROOT, NamekoServices
+from tests.interop.harness import NAMEKO_SIDE, ROOT, NamekoServices, find_nameko_python
 from tests.otel.recording import Spans, parent_id, span_id, trace_id
 
 WHOAMI = rt.Method("rtail", "whoami", params=(), result=dict[str, str | None])
@@ -189,3 +192,31 @@ def test_a_nameko_trace_crosses_an_rpcgen_service(
     assert parent_id(whoami_client) == span_id(relay_server)
     assert whoami_server["trace_id"] == trace
     assert whoami_server["parent_id"] == f"{span_id(whoami_client):016x}"
+
+
+def test_an_uninstrumented_nameko_hop_passes_the_trace_context_on(
+    rabbit_vhost: Vhost, tmp_path: Path, spans: Spans
+) -> None:
+    python = find_nameko_python("2.14.1")
+    if python is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("no Nameko 2.14.1 virtualenv (CI is set)", pytrace=False)
+        pytest.skip("no Nameko 2.14.1 virtualenv: run scripts/test")
+    uri = rabbit_vhost.uri
+    greeter = NamekoServices(python, rabbit_vhost, tmp_path, env={"GREETER_HOP_TARGET": "rtail"})
+    try:
+        greeter.wait_ready()
+        with (
+            rt.run_in_background(Tail(uri), uri),
+            rt.RawClient.connect(uri, timeout=20) as client,
+        ):
+            seen: Any = client.call("greeter", "hop", ["whoami"])
+    finally:
+        greeter.kill()
+    got = spans.wait_for(2)
+    hop_client = ours(got, "greeter/hop", SpanKind.CLIENT)
+    whoami_server = ours(got, "rtail/whoami", SpanKind.SERVER)
+    # Nameko made no span: the rpcgen server continues the rpcgen caller's span directly.
+    assert trace_id(whoami_server) == trace_id(hop_client)
+    assert parent_id(whoami_server) == span_id(hop_client)
+    assert seen["traceparent"].split("-")[2] == f"{span_id(hop_client):016x}"

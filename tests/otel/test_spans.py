@@ -1,5 +1,6 @@
-"""rpcgen.otel on the real broker: the spans of calls, errors, events and chains, recorded by the
-SDK's in-memory exporter, and the ``nameko.traceparent`` header that links them."""
+"""rpcgen.otel: the spans of calls, errors, events and chains, recorded by the SDK's in-memory
+exporter, and the ``nameko.traceparent`` header that links them; each test runs on the real
+broker and on the in-memory transport (``rpc_transport``, tests/otel/conftest.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 import rpcgen.otel
 import rpcgen.runtime as rt
 from opentelemetry.trace import SpanKind, StatusCode
-from rpcgen.runtime.testing import Vhost
 
 from generated.hello import (
     DivisionByZero,
@@ -90,16 +90,16 @@ class Products(ProductsAsyncServer):
 
 
 @pytest.fixture
-def hello(rabbit_vhost: Vhost) -> Iterator[Hello]:
+def hello(rpc_uri: str) -> Iterator[Hello]:
     impl = Hello()
-    with rt.run_in_background(impl, rabbit_vhost.uri):
+    with rt.run_in_background(impl, rpc_uri):
         yield impl
 
 
 def test_a_call_makes_a_client_span_and_its_server_child(
-    rabbit_vhost: Vhost, hello: Hello, spans: Spans
+    rpc_uri: str, hello: Hello, spans: Spans
 ) -> None:
-    with HelloServiceClient.connect(rabbit_vhost.uri, timeout=10) as client:
+    with HelloServiceClient.connect(rpc_uri, timeout=10) as client:
         assert client.compute(2, 3) == 5
         header = client.test("x")
     got = spans.wait_for(4)
@@ -132,10 +132,10 @@ def test_a_call_makes_a_client_span_and_its_server_child(
 
 
 def test_a_declared_error_fails_both_spans_with_its_wire_type(
-    rabbit_vhost: Vhost, hello: Hello, spans: Spans
+    rpc_uri: str, hello: Hello, spans: Spans
 ) -> None:
     with (
-        HelloServiceClient.connect(rabbit_vhost.uri, timeout=10) as client,
+        HelloServiceClient.connect(rpc_uri, timeout=10) as client,
         pytest.raises(DivisionByZero),
     ):
         client.divide(1, 0)
@@ -151,10 +151,10 @@ def test_a_declared_error_fails_both_spans_with_its_wire_type(
 
 
 def test_a_request_no_handler_runs_for_still_gets_a_failed_server_span(
-    rabbit_vhost: Vhost, hello: Hello, spans: Spans
+    rpc_uri: str, hello: Hello, spans: Spans
 ) -> None:
     with (
-        rt.RawClient.connect(rabbit_vhost.uri, timeout=10) as raw,
+        rt.RawClient.connect(rpc_uri, timeout=10) as raw,
         pytest.raises(rt.MethodNotFound),
     ):
         raw.call("hello_service", "missing", [], {})
@@ -167,9 +167,9 @@ def test_a_request_no_handler_runs_for_still_gets_a_failed_server_span(
     assert "MethodNotFound" in str(client.attributes["error.type"])
 
 
-def test_local_failures_fail_the_client_span(rabbit_vhost: Vhost, spans: Spans) -> None:
+def test_local_failures_fail_the_client_span(rpc_uri: str, spans: Spans) -> None:
     with (
-        HelloServiceClient.connect(rabbit_vhost.uri, timeout=10) as client,
+        HelloServiceClient.connect(rpc_uri, timeout=10) as client,
         pytest.raises(rt.UnknownService),
     ):
         client.compute(1, 2)  # nobody serves hello_service here
@@ -180,9 +180,9 @@ def test_local_failures_fail_the_client_span(rabbit_vhost: Vhost, spans: Spans) 
 
 
 def test_a_chain_with_an_async_hop_and_an_event_is_one_trace(
-    rabbit_vhost: Vhost, hello: Hello, spans: Spans
+    rpc_uri: str, hello: Hello, spans: Spans
 ) -> None:
-    uri = rabbit_vhost.uri
+    uri = rpc_uri
     products = Products(uri)
     with rt.run_in_background(Orders(uri), uri), rt.run_in_background(products, uri):
         with (
@@ -230,21 +230,21 @@ def test_a_chain_with_an_async_hop_and_an_event_is_one_trace(
 
 
 def test_uninstrumented_nothing_is_recorded_and_the_context_passes_through(
-    rabbit_vhost: Vhost, hello: Hello, spans: Spans
+    rpc_uri: str, hello: Hello, spans: Spans
 ) -> None:
     rpcgen.otel.uninstrument()
     assert not rpcgen.otel.is_instrumented()
     incoming = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    with HelloServiceClient.connect(rabbit_vhost.uri, timeout=10) as client:
+    with HelloServiceClient.connect(rpc_uri, timeout=10) as client:
         with rt.context_data(traceparent=incoming):
             assert client.test("x") == incoming  # like any context data, unchanged
         assert client.test("x") == ""
     assert spans.finished() == []
 
 
-def test_an_async_client_call_is_traced(rabbit_vhost: Vhost, hello: Hello, spans: Spans) -> None:
+def test_an_async_client_call_is_traced(rpc_uri: str, hello: Hello, spans: Spans) -> None:
     async def call() -> int:
-        async with HelloServiceAsyncClient.connect(rabbit_vhost.uri, timeout=10) as client:
+        async with HelloServiceAsyncClient.connect(rpc_uri, timeout=10) as client:
             with spans.tracer.start_as_current_span("async root"):
                 return await client.compute(20, 22)
 
