@@ -1,5 +1,6 @@
 """Async handlers: ``async def`` methods and event handlers served on the runner's loop, at most
-``max_workers`` at once, with the request's context for the async calls they make."""
+``max_workers`` at once, with the request's context for the async calls they make. Every test
+runs on both transports."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import queue
 import threading
 
 import rpcgen.runtime as rt
-from rpcgen.runtime.testing import Vhost
 
 from generated.hello import DivisionByZero, HelloServiceAsyncServer, HelloServiceClient
 from tests.integration.impls import Itest
@@ -49,11 +49,11 @@ class AsyncItest(rt.Server):
         self.events.put((payload, "" if ctx is None else ctx.call_id))
 
 
-def test_async_handlers_answer_bounded_by_max_workers(rabbit_vhost: Vhost) -> None:
+def test_async_handlers_answer_bounded_by_max_workers(rpc_uri: str) -> None:
     impl = AsyncItest()
     with (
-        rt.run_in_background(impl, rabbit_vhost.uri, max_workers=3, prefetch=20),
-        ItestClient.connect(rabbit_vhost.uri, timeout=20) as client,
+        rt.run_in_background(impl, rpc_uri, max_workers=3, prefetch=20),
+        ItestClient.connect(rpc_uri, timeout=20) as client,
     ):
         assert client.hello("a") == "hello, a"
         futures = [client.sleep.call_async(0.3) for _ in range(9)]
@@ -65,7 +65,7 @@ def test_async_handlers_answer_bounded_by_max_workers(rabbit_vhost: Vhost) -> No
             assert exc.exc_type == "ValueError" and "boom" in str(exc)
         else:
             raise AssertionError("no error")
-        with OrdersEvents.connect(rabbit_vhost.uri) as events:
+        with OrdersEvents.connect(rpc_uri) as events:
             events.order_created(OrderCreated(3, "s", 1))
         payload, call_id = impl.events.get(timeout=10)
         assert payload == OrderCreated(3, "s", 1) and call_id.startswith("itest.on_order.")
@@ -79,19 +79,19 @@ class AsyncRelay(rt.Server):
     methods: dict[str, rt.Method[object]] = {}  # noqa: RUF012
 
     @rt.on_start
-    def open(self, connection: rt.Connection) -> None:
+    def open(self, connection: rt.Transport) -> None:
         self.itest = ItestAsyncClient(connection, timeout=10)
 
     async def relay(self) -> dict[str, str]:
         return await self.itest._call(CONTEXT, (), {})
 
 
-def test_an_async_handlers_async_calls_carry_its_context(rabbit_vhost: Vhost) -> None:
+def test_an_async_handlers_async_calls_carry_its_context(rpc_uri: str) -> None:
     AsyncRelay.methods = {"relay": rt.Method("arelay", "relay", params=(), result=dict[str, str])}
     with (
-        rt.run_in_background(Itest(), rabbit_vhost.uri),
-        rt.run_in_background(AsyncRelay(), rabbit_vhost.uri),
-        rt.Connection(rabbit_vhost.uri) as conn,
+        rt.run_in_background(Itest(), rpc_uri),
+        rt.run_in_background(AsyncRelay(), rpc_uri),
+        rt.open_connection(rpc_uri) as conn,
     ):
         call: rt.Method[dict[str, str]] = AsyncRelay.methods["relay"]  # type: ignore[assignment]
         future: rt.RpcFuture[dict[str, str]] = rt.RpcFuture(call, conn)
@@ -114,10 +114,10 @@ class GeneratedAsyncHello(HelloServiceAsyncServer):
         return a / b
 
 
-def test_a_generated_async_skeleton_serves_like_the_sync_one(rabbit_vhost: Vhost) -> None:
+def test_a_generated_async_skeleton_serves_like_the_sync_one(rpc_uri: str) -> None:
     with (
-        rt.run_in_background(GeneratedAsyncHello(), rabbit_vhost.uri),
-        HelloServiceClient.connect(rabbit_vhost.uri, timeout=10) as client,
+        rt.run_in_background(GeneratedAsyncHello(), rpc_uri),
+        HelloServiceClient.connect(rpc_uri, timeout=10) as client,
     ):
         assert client.test("a") == "hello, a"
         assert client.compute(2, 3) == 5

@@ -1,5 +1,8 @@
-"""Events on a real broker, runtime level: dispatch with confirms, the three handler types with
-Nameko's queue names and flags, context and call-id stack, the ack policy, dead letters."""
+"""Events, runtime level: dispatch with confirms, the three handler types with Nameko's queue
+names and flags, context and call-id stack, the ack policy, dead letters.
+
+Tests taking ``rpc_uri`` run on both transports; the queue flags as RabbitMQ's management API
+shows them are checked on RabbitMQ only."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import pytest
 import rpcgen.runtime as rt
 from rpcgen.runtime.testing import Vhost
 
+from tests.integration.conftest import Peek
 from tests.integration.helpers import queue_row
 
 
@@ -58,16 +62,23 @@ class Products(rt.Server):
 
 
 @pytest.fixture
-def products(rabbit_vhost: Vhost) -> Iterator[Products]:
+def products(rpc_uri: str) -> Iterator[Products]:
+    impl = Products()
+    with rt.run_in_background(impl, rpc_uri):
+        yield impl
+
+
+@pytest.fixture
+def products_on_rabbitmq(rabbit_vhost: Vhost) -> Iterator[Products]:
     impl = Products()
     with rt.run_in_background(impl, rabbit_vhost.uri):
         yield impl
 
 
 def test_dispatch_reaches_every_handler_type_typed_with_context(
-    rabbit_vhost: Vhost, products: Products
+    rpc_uri: str, products: Products
 ) -> None:
-    with OrdersEvents.connect(rabbit_vhost.uri) as events, rt.context_data(user="ann"):
+    with OrdersEvents.connect(rpc_uri) as events, rt.context_data(user="ann"):
         events.order_created(OrderCreated(1, "sku-1", 2))
     payload, ctx = products.pool.get(timeout=10)
     assert payload == OrderCreated(1, "sku-1", 2)
@@ -78,7 +89,7 @@ def test_dispatch_reaches_every_handler_type_typed_with_context(
 
 
 def test_handler_queues_are_named_and_flagged_as_nameko_declares_them(
-    rabbit_vhost: Vhost, products: Products
+    rabbit_vhost: Vhost, products_on_rabbitmq: Products
 ) -> None:
     pool = queue_row(rabbit_vhost, "evt-orders-order_created--products.on_order")
     single = queue_row(rabbit_vhost, "evt-orders-order_created")
@@ -102,45 +113,36 @@ def test_handler_queues_are_named_and_flagged_as_nameko_declares_them(
 
 
 def test_event_body_is_the_payload_unwrapped_with_nameko_properties(
-    rabbit_vhost: Vhost, products: Products
+    rpc_uri: str, products: Products, peek: Peek
 ) -> None:
-    spy = rabbit_vhost.spy("orders.events", "order_created")
-    with OrdersEvents.connect(rabbit_vhost.uri) as events:
+    spy = peek.spy("orders.events", "order_created")
+    with OrdersEvents.connect(rpc_uri) as events:
         events.order_created(OrderCreated(7, "x", 1))
-    (message,) = spy.get(1, timeout=10)
-    assert message.body == b'{"order_id": 7, "product_id": "x", "quantity": 1}'
-    props = message.properties
-    assert props["content_type"] == "application/json"
-    assert props["content_encoding"] == "utf-8"
-    assert props["delivery_mode"] == 2
-    assert props["priority"] == 0
-    assert props.get("headers", {}) == {}  # outside a handler: no stack, as Nameko's dispatcher
-    assert "reply_to" not in props and "correlation_id" not in props
+    props, body = peek.get(spy)
+    assert body == b'{"order_id": 7, "product_id": "x", "quantity": 1}'
+    assert props.content_type == "application/json"
+    assert props.content_encoding == "utf-8"
+    assert props.delivery_mode == 2
+    assert props.priority == 0
+    assert not props.headers  # outside a handler: no stack, as Nameko's dispatcher
+    assert props.reply_to is None and props.correlation_id is None
 
 
 def test_undecodable_and_mistyped_events_go_to_the_dead_letter_queue(
-    rabbit_vhost: Vhost, products: Products
+    rpc_uri: str, products: Products, peek: Peek
 ) -> None:
-    params = pika.URLParameters(rabbit_vhost.uri)
-    with pika.BlockingConnection(params) as conn:
-        channel = conn.channel()
-        props = pika.BasicProperties(content_type="application/json", delivery_mode=2)
-        channel.basic_publish("orders.events", "order_created", b"{not json", props)
-        channel.basic_publish("orders.events", "order_created", b'{"order_id": "one"}', props)
-    with OrdersEvents.connect(rabbit_vhost.uri) as events:
+    props = pika.BasicProperties(content_type="application/json", delivery_mode=2)
+    peek.publish("orders.events", "order_created", b"{not json", props)
+    peek.publish("orders.events", "order_created", b'{"order_id": "one"}', props)
+    with OrdersEvents.connect(rpc_uri) as events:
         events.order_created(OrderCreated(2, "ok", 1))
     assert products.pool.get(timeout=10)[0] == OrderCreated(2, "ok", 1)
     assert products.pool.empty()
-    dead = rabbit_vhost.queue("rpcgen-dlq-products")
-    assert dead is not None
     # three handlers (pool, singleton, broadcast) saw each of the two bad events
-    with pika.BlockingConnection(params) as conn:
-        channel = conn.channel()
-        reasons = []
-        for _ in range(6):
-            method, props, body = channel.basic_get("rpcgen-dlq-products", auto_ack=True)
-            assert method is not None, reasons
-            reasons.append((body, props.headers["x-rpcgen-reason"]))
+    reasons = []
+    for _ in range(6):
+        dead, body = peek.get("rpcgen-dlq-products")
+        reasons.append((body, dead.headers["x-rpcgen-reason"]))
     bodies = sorted({body for body, _ in reasons})
     assert bodies == [b'{"order_id": "one"}', b"{not json"]
     assert any("order_id" in why and "expected" in why for _, why in reasons)
@@ -175,11 +177,11 @@ class Dropping(Flaky):
 
 @pytest.mark.parametrize(("impl", "runs"), [(Requeueing, 2), (Dropping, 1)])
 def test_a_raising_handler_is_retried_only_with_requeue_on_error(
-    rabbit_vhost: Vhost, impl: type[Flaky], runs: int
+    rpc_uri: str, impl: type[Flaky], runs: int
 ) -> None:
     server = impl()
-    with rt.run_in_background(server, rabbit_vhost.uri):
-        with OrdersEvents.connect(rabbit_vhost.uri) as events:
+    with rt.run_in_background(server, rpc_uri):
+        with OrdersEvents.connect(rpc_uri) as events:
             events.order_created(OrderCreated(4, "x", 1))
         assert [server.calls.get(timeout=10) for _ in range(runs)] == [4] * runs
         with pytest.raises(queue.Empty):

@@ -1,6 +1,7 @@
 """Set-up and tear-down: ``@rt.on_start`` / ``@rt.on_stop`` around the first and last request, a
 client on the server's own connection that carries the handler's context, and
-``rpcgen serve module:factory``."""
+``rpcgen serve module:factory``. The first two run on both transports; ``rpcgen serve`` is
+another process, so on RabbitMQ only."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 import rpcgen.runtime as rt
 from rpcgen.runtime.testing import Vhost
 
+from tests.integration.conftest import Peek
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient, RelayClient, RelayServer
 
@@ -27,7 +29,7 @@ class Hooked(RelayServer):
         self.itest: ItestClient | None = None
 
     @rt.on_start
-    def open_clients(self, connection: rt.Connection) -> None:
+    def open_clients(self, connection: rt.Transport) -> None:
         self.events.append("start")
         self.itest = ItestClient(connection, timeout=10)
 
@@ -41,13 +43,13 @@ class Hooked(RelayServer):
         return self.itest.context()
 
 
-def test_hooks_run_before_the_first_and_after_the_last_request(rabbit_vhost: Vhost) -> None:
+def test_hooks_run_before_the_first_and_after_the_last_request(rpc_uri: str) -> None:
     hooked = Hooked()
     with (
-        rt.run_in_background(Itest(), rabbit_vhost.uri),
-        RelayClient.connect(rabbit_vhost.uri, timeout=10) as client,
+        rt.run_in_background(Itest(), rpc_uri),
+        RelayClient.connect(rpc_uri, timeout=10) as client,
     ):
-        with rt.run_in_background(hooked, rabbit_vhost.uri):
+        with rt.run_in_background(hooked, rpc_uri):
             assert hooked.events == ["start"]
             seen = client.relay()  # the hook's client, on the server's connection
             assert hooked.events == ["start", "relay"]
@@ -56,19 +58,20 @@ def test_hooks_run_before_the_first_and_after_the_last_request(rabbit_vhost: Vho
     assert "relay.relay." in stack and "itest.context." in stack  # the handler's stack went on
 
 
-def test_a_failing_start_hook_fails_start_and_consumes_nothing(rabbit_vhost: Vhost) -> None:
+def test_a_failing_start_hook_fails_start_and_consumes_nothing(rpc_uri: str, peek: Peek) -> None:
     class Broken(Hooked):
         @rt.on_start
-        def open_clients(self, connection: rt.Connection) -> None:
+        def open_clients(self, connection: rt.Transport) -> None:
             raise RuntimeError("no database")
 
-    runner = rt.ServiceRunner(Broken(), rabbit_vhost.uri)
+    runner = rt.ServiceRunner(Broken(), rpc_uri)
     with pytest.raises(RuntimeError, match="no database"):
         runner.start()
-    assert rabbit_vhost.queue("rpc-relay") is None
+    assert not peek.has_queue("rpc-relay")
 
 
 APP = """
+from tests.integration.conftest import Peek
 from tests.integration.impls import Itest
 
 made = []

@@ -1,4 +1,7 @@
-"""Server behaviour: bad requests never kill it, graceful shutdown, context across a hop."""
+"""Server behaviour: bad requests never kill it, graceful shutdown, context across a hop.
+
+Tests taking ``rpc_uri`` run on both transports; those about other processes (``serve`` under
+SIGTERM) or the broker closing connections (management API, reconnects) on RabbitMQ only."""
 
 from __future__ import annotations
 
@@ -17,68 +20,57 @@ import pytest
 import rpcgen.runtime as rt
 from rpcgen.runtime.testing import Vhost
 
-from tests.integration.helpers import close_connections, declare_ghost, get, raw_channel, spy
+from tests.integration.conftest import Peek
+from tests.integration.helpers import close_connections, declare_ghost, raw_channel
 from tests.integration.impls import Itest, Relay
 from tests.integration.stubs import ItestClient, RelayClient
-
-pytestmark = pytest.mark.broker
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _reply_queue(channel: pika.adapters.blocking_connection.BlockingChannel) -> tuple[str, str]:
-    """A reply queue of our own, bound like a client's: (queue, reply_to)."""
-    reply_to = str(uuid.uuid4())
-    queue = str(channel.queue_declare("", exclusive=True).method.queue)
-    channel.queue_bind(queue, "nameko-rpc", reply_to)
-    return queue, reply_to
-
-
-def test_requests_without_reply_to_or_content_type_do_not_kill_it(rabbit_vhost: Vhost) -> None:
-    with (
-        rt.run_in_background(Itest(), rabbit_vhost.uri) as runner,
-        raw_channel(rabbit_vhost.uri) as ch,
-    ):
-        queue, reply_to = _reply_queue(ch)
+def test_requests_without_reply_to_or_content_type_do_not_kill_it(rpc_uri: str, peek: Peek) -> None:
+    with rt.run_in_background(Itest(), rpc_uri) as runner:
+        reply_to = str(uuid.uuid4())
+        queue = peek.spy("nameko-rpc", reply_to)  # a reply queue of our own, bound as a client's
         body = b'{"args": ["x"], "kwargs": {}}'
         json_props = {"content_type": "application/json", "correlation_id": "c1"}
         # Nameko crashes on these two (issue #753); they are acked and logged.
-        ch.basic_publish("nameko-rpc", "itest.hello", body, pika.BasicProperties(**json_props))
-        ch.basic_publish("nameko-rpc", "itest.hello", body, pika.BasicProperties())
+        peek.publish("nameko-rpc", "itest.hello", body, pika.BasicProperties(**json_props))
+        peek.publish("nameko-rpc", "itest.hello", body, pika.BasicProperties())
         # With somewhere to answer, bad requests get the matching error.
         for cid, props in [
             ("no-type", {}),
             ("pickle", {"content_type": "application/x-python-serialize"}),
         ]:
-            ch.basic_publish(
+            peek.publish(
                 "nameko-rpc", "itest.hello", body,
                 pika.BasicProperties(correlation_id=cid, reply_to=reply_to, **props),
             )  # fmt: skip
-        ch.basic_publish(
+        peek.publish(
             "nameko-rpc", "itest.hello", b"not json",
             pika.BasicProperties(reply_to=reply_to, correlation_id="garbage", **{
                 "content_type": "application/json"}),
         )  # fmt: skip
         replies = {}
         for _ in range(3):
-            _m, props, reply = get(ch, queue)
+            props, reply = peek.get(queue)
             replies[props.correlation_id] = json.loads(reply)["error"]["exc_type"]
         assert replies == {
             "no-type": "MalformedRequest",
             "pickle": "MalformedRequest",
             "garbage": "MalformedRequest",
         }
-        with ItestClient.connect(rabbit_vhost.uri, timeout=10) as client:
+        with ItestClient.connect(rpc_uri, timeout=10) as client:
             assert client.hello("still up") == "hello, still up"
         runner.stop()
-        assert ch.queue_declare("rpc-itest", passive=True).method.message_count == 0
+        assert peek.message_count("rpc-itest") == 0
 
 
-def test_graceful_stop_answers_requests_in_flight(rabbit_vhost: Vhost) -> None:
+def test_graceful_stop_answers_requests_in_flight(rpc_uri: str, peek: Peek) -> None:
     impl = Itest()
-    runner = rt.ServiceRunner(impl, rabbit_vhost.uri, max_workers=3)
+    runner = rt.ServiceRunner(impl, rpc_uri, max_workers=3)
     runner.start()
-    with ItestClient.connect(rabbit_vhost.uri, timeout=30) as client:
+    with ItestClient.connect(rpc_uri, timeout=30) as client:
         futures = [client.sleep.call_async(0.5) for _ in range(3)]
         for _ in range(3):
             assert impl.started.acquire(timeout=10)
@@ -87,10 +79,9 @@ def test_graceful_stop_answers_requests_in_flight(rabbit_vhost: Vhost) -> None:
         # Stopped means stopped: a new request waits in the queue, unanswered.
         with pytest.raises(rt.RpcTimeout):
             client.with_timeout(0.3).hello("anyone?")
-    with raw_channel(rabbit_vhost.uri) as ch:
-        # Nothing was left unacked (it would be back in the queue now that the consumer is gone)
-        # but the one request sent after the stop, which expires there.
-        assert ch.queue_declare("rpc-itest", passive=True).method.message_count <= 1
+    # Nothing was left unacked (it would be back in the queue now that the consumer is gone)
+    # but the one request sent after the stop, which expires there.
+    assert peek.message_count("rpc-itest") <= 1
 
 
 SERVE = textwrap.dedent(
@@ -134,22 +125,22 @@ def test_serve_exits_0_on_sigterm_after_answering(rabbit_vhost: Vhost) -> None:
                 proc.kill()
 
 
-def test_context_and_call_id_stack_cross_a_service_hop(rabbit_vhost: Vhost) -> None:
-    with (
-        rt.Connection(rabbit_vhost.uri, client_name="relay") as relay_conn,
-        raw_channel(rabbit_vhost.uri) as ch,
-    ):
-        hop = spy(ch, "itest.*")
+def test_context_and_call_id_stack_cross_a_service_hop(rpc_uri: str, peek: Peek) -> None:
+    relay_conn = rt.open_connection(rpc_uri, client_name="relay")
+    try:
+        hop = peek.spy("nameko-rpc", "itest.*")
         relay = Relay(relay_conn)
         with (
-            rt.run_in_background(Itest(), rabbit_vhost.uri),
+            rt.run_in_background(Itest(), rpc_uri),
             rt.run_in_background(relay, connection=relay_conn),
-            RelayClient.connect(rabbit_vhost.uri, timeout=20, client_name="caller") as client,
+            RelayClient.connect(rpc_uri, timeout=20, client_name="caller") as client,
             rt.context_data(language="en", user_id=5, dropped=None),
         ):
             sent_at = time.time()
             seen = client.relay()
-        _m, props, _body = get(ch, hop)
+        props, _body = peek.get(hop)
+    finally:
+        relay_conn.close()
     stack = json.loads(seen.pop("call_id_stack"))
     # A deadline travels with each call: the relay's call (its client's 10 s timeout) is due
     # before the caller's (20 s), so it carries its own.
