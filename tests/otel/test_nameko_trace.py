@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,27 +29,35 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from rpcgen.runtime.testing import Vhost
 
+from generated.shop import OrderCreated, OrdersEvents
 from tests.interop.harness import NAMEKO_SIDE, ROOT, NamekoServices, find_nameko_python
 from tests.otel.recording import Spans, parent_id, span_id, trace_id
 
+ANNOUNCED = rt.Event("traced", "announced", dict[str, int])
 WHOAMI = rt.Method("rtail", "whoami", params=(), result=dict[str, str | None])
 RELAY = rt.Method("rtail", "relay", params=(), result=dict[str, str | None])
 
 
 class Tail(rt.Server):
     """rpcgen's ``rtail``: ``whoami`` reports the trace context it got; ``relay`` asks Nameko's
-    ``traced.whoami`` and returns its answer with its own."""
+    ``traced.whoami`` and returns its answer with its own; ``on_announced`` handles Nameko's
+    ``traced.announced`` event."""
 
     service_name = "rtail"
     methods = {"whoami": WHOAMI, "relay": RELAY}  # noqa: RUF012
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
+        self.announced: queue.Queue[dict[str, int]] = queue.Queue()
 
     def whoami(self) -> dict[str, str | None]:
         ctx = rt.current_context()
         received = None if ctx is None else ctx.data.get("traceparent")
         return {"traceparent": None if received is None else str(received)}
+
+    @ANNOUNCED.handler()
+    def on_announced(self, payload: dict[str, int]) -> None:
+        self.announced.put(payload)
 
     def relay(self) -> dict[str, str | None]:
         with rt.RawClient.connect(self.uri, timeout=20) as client:
@@ -220,3 +229,42 @@ def test_an_uninstrumented_nameko_hop_passes_the_trace_context_on(
     assert trace_id(whoami_server) == trace_id(hop_client)
     assert parent_id(whoami_server) == span_id(hop_client)
     assert seen["traceparent"].split("-")[2] == f"{span_id(hop_client):016x}"
+
+
+def test_events_cross_both_ways_in_one_trace(
+    rabbit_vhost: Vhost, traced: NamekoServices, spans_file: Path, spans: Spans
+) -> None:
+    uri = rabbit_vhost.uri
+    nameko_queue = "evt-orders-order_created--traced.on_order"
+    deadline = time.monotonic() + 30
+    while not rabbit_vhost.consumer_count(nameko_queue) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    tail = Tail(uri)
+    with (
+        rt.run_in_background(tail, uri),
+        spans.tracer.start_as_current_span("checkout") as root,
+    ):
+        # rpcgen dispatches, Nameko handles ...
+        with OrdersEvents.connect(uri, timeout=20) as events:
+            events.order_created(OrderCreated(1, "sku-1", 2))
+        # ... Nameko dispatches (inside an RPC worker), rpcgen handles.
+        with rt.RawClient.connect(uri, timeout=20) as client:
+            client.call("traced", "announce", [3])
+        assert tail.announced.get(timeout=20) == {"n": 3}
+    trace = root.get_span_context().trace_id
+    got = spans.wait_for(4)
+    nameko = nameko_spans(
+        spans_file, {"traced.on_order", "traced.announce", "Dispatch event traced.announced"}
+    )
+    publish = ours(got, "publish orders.order_created", SpanKind.PRODUCER)
+    on_order = nameko["traced.on_order"]
+    assert (on_order["kind"], on_order["trace_id"]) == ("CONSUMER", f"{trace:032x}")
+    assert on_order["parent_id"] == f"{span_id(publish):016x}"
+
+    announce_client = ours(got, "traced/announce", SpanKind.CLIENT)
+    announce_server, dispatch = nameko["traced.announce"], nameko["Dispatch event traced.announced"]
+    process = ours(got, "process traced.announced", SpanKind.CONSUMER)
+    assert announce_server["parent_id"] == f"{span_id(announce_client):016x}"
+    assert (dispatch["kind"], dispatch["parent_id"]) == ("PRODUCER", announce_server["span_id"])
+    assert trace_id(process) == trace
+    assert f"{parent_id(process):016x}" == dispatch["span_id"]

@@ -3,11 +3,13 @@
 Run with ``nameko run traced`` from this folder in ``.venv-nameko-otel``, with
 ``TRACED_SPANS_FILE`` set (see ``otel_setup``). ``traced.hop`` calls ``<TRACED_HOP_TARGET>.whoami``
 (an rpcgen service in the test) and returns what it answered, with the trace context this worker
-received.
+received; ``traced.announce`` dispatches the event ``traced.announced``; ``traced.on_order``
+handles rpcgen's ``orders.order_created``.
 """
 
 import os
 
+from nameko.events import EventDispatcher, event_handler
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ServiceRpc, rpc
 from otel_setup import setup
@@ -25,6 +27,7 @@ class Traced:
 
     ctx = WorkerContext()
     target = ServiceRpc(os.environ.get("TRACED_HOP_TARGET", "rtail"))
+    dispatch = EventDispatcher()
 
     @rpc
     def hop(self):
@@ -34,3 +37,11 @@ class Traced:
     @rpc
     def whoami(self):
         return {"traceparent": self.ctx.context_data.get("traceparent")}
+
+    @rpc
+    def announce(self, n):
+        self.dispatch("announced", {"n": n})
+
+    @event_handler("orders", "order_created")
+    def on_order(self, payload):
+        pass
