@@ -33,7 +33,7 @@ from functools import partial
 from typing import Any
 
 from pika import spec as pika_spec
-from rpcgen.runtime._amqp import topology
+from rpcgen.runtime._amqp import pikafix, topology
 from rpcgen.runtime._amqp.calling import Calls
 from rpcgen.runtime._amqp.calls import Completion, PendingCall
 from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
@@ -66,6 +66,7 @@ class MemoryConnection(Closable):
         reply_queue_ttl_ms: int = wire.REPLY_QUEUE_TTL_MS,
         **_socket_options: object,
     ) -> None:
+        pikafix.install()  # as ``Connection()`` does: pika then decodes every header
         self._broker = broker
         self._exchange = exchange
         self.client_name = client_name

@@ -48,7 +48,7 @@ from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher
 from rpcgen.runtime._memory import MemoryBroker
 from rpcgen.runtime._memory.connection import travelled
-from rpcgen.runtime.errors import RpcTimeout
+from rpcgen.runtime.errors import RpcConnectionError, RpcTimeout
 from rpcgen.runtime.server import Server
 
 __all__ = ["TRANSPORTS", "MemoryBroker", "entrypoint", "worker_factory"]
@@ -109,7 +109,10 @@ def entrypoint(
 
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         body = method.codec.encode_request(args, kwargs)
-        props = _properties(call_id_stack, context_data, timeout)
+        try:
+            props = _properties(call_id_stack, context_data, timeout)
+        except Exception as exc:  # what pika cannot put in a header table
+            raise RpcConnectionError(f"this context cannot be sent: {exc!r}") from exc
         delivery = Delivery(1, method.routing_key, props, body)
         dispatcher = Dispatcher(server)
         loop = HandlerLoop(f"rpcgen-{server.service_name}-test") if any_async([handler]) else None

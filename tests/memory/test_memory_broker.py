@@ -1,0 +1,201 @@
+"""The in-memory broker's own rules (tests/integration runs the shared behaviour on both
+transports): topic routing, returns, prefetch, declare conflicts, what cannot travel, the
+broker closing under its users, and the opt-in ``caller_runs`` mode."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import rpcgen.runtime as rt
+from rpcgen.runtime._memory import topic_matches
+from rpcgen.runtime.testing import MemoryBroker
+
+from generated.hello import HelloServiceClient, HelloServiceServer
+from tests.integration.impls import Itest
+from tests.integration.stubs import ItestClient
+
+
+@pytest.mark.parametrize(
+    ("pattern", "key", "matches"),
+    [
+        ("itest.*", "itest.hello", True),
+        ("itest.*", "itest", False),
+        ("itest.*", "itest.a.b", False),
+        ("*.hello", "itest.hello", True),
+        ("#", "", True),
+        ("#", "a.b.c", True),
+        ("a.#", "a", True),
+        ("a.#", "a.b.c", True),
+        ("a.#.c", "a.c", True),
+        ("a.#.c", "a.x.y.c", True),
+        ("a.#.c", "a.x.y", False),
+        ("#.c", "c", True),
+        ("a.*.#", "a", False),
+        ("a.*.#", "a.b", True),
+        ("order_created", "order_created", True),
+        ("order_created", "order_updated", False),
+    ],
+)
+def test_topic_bindings_match_as_rabbitmq_matches_them(
+    pattern: str, key: str, matches: bool
+) -> None:
+    assert topic_matches(pattern, key) is matches
+
+
+class Hello(HelloServiceServer):
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.lock = threading.Lock()
+        self.threads: set[str] = set()
+
+    def test(self, name: str) -> str:
+        self.threads.add(threading.current_thread().name)
+        return f"hi {name}"
+
+    def compute(self, a: int, b: int) -> int:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        time.sleep(0.05)
+        with self.lock:
+            self.running -= 1
+        return a + b
+
+    def divide(self, a: int, b: int) -> float:
+        return a / b
+
+
+@pytest.fixture
+def broker() -> Iterator[MemoryBroker]:
+    with MemoryBroker() as broker:
+        yield broker
+
+
+def test_a_memory_uri_names_one_broker_and_nothing_is_made_before_first_use() -> None:
+    with MemoryBroker("named") as broker:
+        assert broker.uri == "memory://named"
+        with pytest.raises(ValueError, match="open already"):
+            MemoryBroker("named")
+        with rt.run_in_background(Hello(), "memory://named"):
+            assert "rpc-hello_service" in broker.queue_names()
+            with HelloServiceClient.connect("memory://named") as client:
+                assert client.test("a") == "hi a"
+    with pytest.raises(ValueError, match="memory://NAME"):
+        rt.open_connection("memory://")
+    with pytest.raises(ValueError, match="failover"):
+        rt.open_connection(["memory://x", "amqp://localhost"])
+
+
+def test_prefetch_bounds_the_requests_in_hand_whatever_the_workers(broker: MemoryBroker) -> None:
+    impl = Hello()
+    with (
+        rt.run_in_background(impl, broker.uri, max_workers=8, prefetch=2),
+        HelloServiceClient.connect(broker.uri) as client,
+    ):
+        futures = [client.compute.call_async(i, 1) for i in range(8)]
+        assert broker.message_count("rpc-hello_service") >= 5  # waiting in the queue
+        assert [f.result() for f in futures] == [i + 1 for i in range(8)]
+    assert impl.most == 2
+
+
+def test_a_service_queue_outlives_its_server_and_keeps_requests(broker: MemoryBroker) -> None:
+    with rt.run_in_background(Hello(), broker.uri):
+        pass
+    with HelloServiceClient.connect(broker.uri, timeout=10) as client:
+        future = client.test.call_async("later")  # no UnknownService: the queue is there
+        assert broker.message_count("rpc-hello_service") == 1
+        with rt.run_in_background(Hello(), broker.uri):
+            assert future.result() == "hi later"
+
+
+def test_a_queue_declared_with_other_arguments_is_refused(broker: MemoryBroker) -> None:
+    with rt.run_in_background(Hello(), broker.uri):
+        pass
+    runner = rt.ServiceRunner(Hello(), broker.uri, queue_type="quorum")
+    with pytest.raises(rt.RpcConnectionError, match="PRECONDITION_FAILED"):
+        runner.start()
+
+
+def test_context_data_that_cannot_travel_fails_the_call_as_on_the_wire(
+    broker: MemoryBroker,
+) -> None:
+    with (
+        rt.run_in_background(Itest(), broker.uri),
+        ItestClient.connect(broker.uri, timeout=10) as client,
+    ):
+        # pika encodes no floats in a header table: the publish fails, as it does on the wire
+        with rt.context_data(ratio=0.5), pytest.raises(rt.RpcConnectionError, match="float"):
+            client.hello("x")
+        with rt.context_data(flag=True, big=2**70 // 2**10):  # not plain, but pika sends these
+            seen = client.context()
+        assert (seen["flag"], seen["big"]) == ("true", str(2**60))
+
+
+def test_a_value_the_codec_cannot_encode_fails_before_anything_is_sent(
+    broker: MemoryBroker,
+) -> None:
+    with HelloServiceClient.connect(broker.uri) as client:
+        with pytest.raises(TypeError, match="cannot send object"):
+            client.test(object())  # type: ignore[arg-type]
+        assert broker.queue_names() == [client_queue(broker)]
+
+
+def test_closing_the_broker_fails_calls_and_stops_servers(broker: MemoryBroker) -> None:
+    impl = Itest()
+    runner = rt.ServiceRunner(impl, broker.uri)
+    runner.start()
+    try:
+        client = ItestClient(rt.open_connection(broker.uri), timeout=None)
+        pending = client.sleep.call_async(0.5)
+        assert impl.started.acquire(timeout=10)
+        broker.close()
+        with pytest.raises(rt.RpcConnectionError, match="closed"):
+            pending.result()
+        assert runner.stopping.wait(5) and isinstance(runner.error, rt.RpcConnectionError)
+        with pytest.raises(rt.RpcConnectionError, match="closed"):
+            client.hello("after")
+        MemoryBroker(broker.name).close()  # the name is free again
+    finally:
+        runner.stop()
+
+
+_caller_only: contextvars.ContextVar[str] = contextvars.ContextVar("caller_only", default="")
+
+
+class Watched(Itest):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, str]] = []
+
+    def hello(self, name: str) -> str:
+        self.seen.append((threading.current_thread().name, _caller_only.get()))
+        return super().hello(name)
+
+
+def client_queue(broker: MemoryBroker) -> str:
+    (name,) = [q for q in broker.queue_names() if q.startswith("rpc.reply-")]
+    return name
+
+
+def test_caller_runs_serves_an_idle_service_in_the_callers_thread_with_its_own_context() -> None:
+    impl = Watched()
+    with (
+        MemoryBroker(caller_runs=True) as broker,
+        rt.run_in_background(impl, broker.uri, max_workers=2),
+        ItestClient.connect(broker.uri, timeout=10) as client,
+    ):
+        seen = impl.seen
+        _caller_only.set("secret")
+        with rt.context_data(lang="en"):
+            assert client.hello("a") == "hello, a"
+            assert '"en"' in client.context()["lang"]
+        assert seen == [(threading.current_thread().name, "")]
+        assert client.hello.call_async("b").result() == "hello, b"  # futures: a worker
+        assert seen[1][0].startswith("rpcgen-itest-")
+        with pytest.raises(rt.RpcTimeout):  # raised once the handler returns, not at 0.1 s
+            client.with_timeout(0.1).sleep(0.3)
