@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -254,3 +255,46 @@ def test_an_async_client_call_is_traced(rpc_uri: str, hello: Hello, spans: Spans
     client = next(s for s in got if s.kind == SpanKind.CLIENT)
     server = next(s for s in got if s.kind == SpanKind.SERVER)
     assert parent_id(client) == span_id(root) and parent_id(server) == span_id(client)
+
+
+NAP = rt.Method("sleepy", "nap", params=(rt.Param("seconds", float),), result=float)
+
+
+class Sleepy(rt.Server):
+    service_name = "sleepy"
+    methods = {"nap": NAP}  # noqa: RUF012
+
+    def nap(self, seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
+
+class SleepyAsyncClient(rt.AsyncClient):
+    service_name = "sleepy"
+
+    async def nap(self, seconds: float) -> float:
+        return await self._call(NAP, (seconds,), {})
+
+
+def test_a_timeout_and_a_cancelled_asyncio_call_end_their_client_spans(
+    rpc_uri: str, spans: Spans
+) -> None:
+    async def cancel_a_call() -> None:
+        async with SleepyAsyncClient.connect(rpc_uri, timeout=10) as client:
+            call = asyncio.ensure_future(client.nap(1.0))
+            await asyncio.sleep(0.2)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+
+    with rt.run_in_background(Sleepy(), rpc_uri):
+        with rt.RawClient.connect(rpc_uri, timeout=0.2) as raw, pytest.raises(rt.RpcTimeout):
+            raw.call("sleepy", "nap", [1.0])
+        asyncio.run(cancel_a_call())
+        clients = [s for s in spans.wait_for(2) if s.kind == SpanKind.CLIENT]
+    assert [s.name for s in clients] == ["sleepy/nap", "sleepy/nap"]
+    errors = []
+    for span in clients:
+        assert span.status.status_code == StatusCode.ERROR and span.attributes is not None
+        errors.append(str(span.attributes["error.type"]).rpartition(".")[2])
+    assert errors == ["RpcTimeout", "CancelledError"]
