@@ -54,15 +54,16 @@ class Target:
         return out
 
 
+# Issue 10's targets for the defaults (`rpcgen serve` with no options), then issue 5's others.
 TARGETS = (
     Target("sequential p50 ≤ 0.5x Nameko", "rpcgen", "nameko", "seq.p50_ms", True, 0.5),
-    Target("100 in flight ≥ 5x Nameko", "rpcgen", "nameko", "pipe100.calls_per_s", False, 5),
-    Target("1,000 in flight ≥ 5x Nameko", "rpcgen", "nameko", "pipe1000.calls_per_s", False, 5),
+    Target("100 in flight ≥ 6x Nameko", "rpcgen", "nameko", "pipe100.calls_per_s", False, 6),
+    Target("1,000 in flight ≥ 6x Nameko", "rpcgen", "nameko", "pipe1000.calls_per_s", False, 6),
     Target(
-        "100 in flight ≥ 0.8x pika tutorial", "rpcgen", "pika", "pipe100.calls_per_s", False, 0.8
+        "100 in flight ≥ 1.0x pika tutorial", "rpcgen", "pika", "pipe100.calls_per_s", False, 1.0
     ),
     Target(
-        "1,000 in flight ≥ 0.8x pika tutorial", "rpcgen", "pika", "pipe1000.calls_per_s", False, 0.8
+        "1,000 in flight ≥ 1.0x pika tutorial", "rpcgen", "pika", "pipe1000.calls_per_s", False, 1.0
     ),
     Target(
         "asyncio, 100 in flight ≥ 2x aio-pika JsonRPC",
@@ -106,9 +107,15 @@ def targets(med: dict[str, dict[str, float]]) -> list[Target]:
     for n in variants:
         out += [
             dataclasses.replace(t, text=f"{t.text} (prefetch {n})", system=f"{t.system}-p{n}")
-            for t in TARGETS
+            for t in (*TARGETS, *TUNED)
         ]
     return out
+
+
+# What a documented setting (a larger prefetch) must reach; checked for each ``-p<N>`` variant.
+TUNED = (
+    Target("1,000 in flight ≥ 12x Nameko", "rpcgen", "nameko", "pipe1000.calls_per_s", False, 12),
+)
 
 
 SCENARIOS = """\
@@ -206,7 +213,7 @@ def markdown(systems: list[System], med: dict[str, dict[str, float]], meta: dict
         med,
     )
     lines += [
-        "### Targets (issue 5), ratio of medians",
+        "### Targets (issues 5 and 10), ratio of medians",
         "",
         "| target | ratio | met |",
         "|---|---:|---|",

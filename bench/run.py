@@ -1,7 +1,7 @@
 """Benchmark rpcgen against Nameko 2.14.1, the pika RPC tutorial pattern and aio-pika's JsonRPC.
 
     bash bench/setup.sh                      # once: .venv-bench (and .venv-nameko if missing)
-    python bench/run.py [--quick] [--out bench/results] [--rpcgen-prefetch 100]
+    python bench/run.py [--quick] [--out bench/results] [--rpcgen-prefetch 40,100]
 
 It starts its own RabbitMQ node (or uses --amqp-uri), then measures every system in one run,
 interleaved (A rep 1, B rep 1, ..., A rep 2, ...), and reports medians over the repetitions. Each
@@ -64,8 +64,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--nameko-python", help="python of a venv with nameko==2.14.1")
     p.add_argument(
         "--rpcgen-prefetch",
-        type=int,
-        help="also run rpcgen against a server with this prefetch (default prefetch always runs)",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[],
+        help="also run rpcgen against servers with these prefetches, e.g. 40,100 (the default\n"
+        "prefetch always runs)",
     )
     return p.parse_args()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ def _rpcgen_systems(prefetch: int | None) -> list[System]:
     if prefetch:
         server += ("--prefetch", str(prefetch))
         key, label = f"-p{prefetch}", f", prefetch {prefetch}"
-    semantics = f"{RPCGEN_SEMANTICS}; prefetch {prefetch or '10 (default)'}"
+    semantics = f"{RPCGEN_SEMANTICS}; prefetch {prefetch or '100 (default: 10 x max_workers)'}"
     return [
         System(
             f"rpcgen{key}",
@@ -92,16 +93,16 @@ def _rpcgen_systems(prefetch: int | None) -> list[System]:
     ]
 
 
-def all_systems(nameko: str | None, rpcgen_prefetch: int | None = None) -> list[System]:
+def all_systems(nameko: str | None, rpcgen_prefetch: Sequence[int] = ()) -> list[System]:
     """Every system, in the order of the report; Nameko only when its venv exists.
 
-    rpcgen always runs with its default prefetch; ``rpcgen_prefetch`` adds both of its clients
-    again against a server with that prefetch (keys ``rpcgen-p<N>``, ``rpcgen-asyncio-p<N>``).
+    rpcgen always runs with its default prefetch; each of ``rpcgen_prefetch`` adds both of its
+    clients again against a server with that prefetch (``rpcgen-p<N>``, ``rpcgen-asyncio-p<N>``).
     """
     py = sys.executable
     systems = _rpcgen_systems(None)
-    if rpcgen_prefetch:
-        systems += _rpcgen_systems(rpcgen_prefetch)
+    for prefetch in rpcgen_prefetch:
+        systems += _rpcgen_systems(prefetch)
     if nameko:
         nameko_bin = str(Path(nameko).parent / "nameko")
         systems.append(

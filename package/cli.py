@@ -104,9 +104,9 @@ def serve_command(
         typer.Option(
             "--prefetch",
             min=1,
-            help="Requests held unacknowledged at once; default: --max-workers. A request "
-            "holds its slot until its reply is confirmed, so a larger prefetch raises "
-            "throughput (README, Performance).",
+            help="Requests held unacknowledged at once; default: 10 x --max-workers. A "
+            "request holds its slot until its reply is confirmed, so fast handlers need several "
+            "each; a stalled server holds at most this many (docs: Performance).",
             show_default=False,
         ),
     ] = None,

@@ -30,12 +30,13 @@ from rpcgen.runtime.generated_api import IncompatibleRuntime, RemoteMethod, remo
 from rpcgen.runtime.hooks import on_start, on_stop
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.raw import RawClient
-from rpcgen.runtime.server import Server, ServiceRunner
+from rpcgen.runtime.server import PREFETCH_PER_WORKER, Server, ServiceRunner
 from rpcgen.runtime.serving import run_in_background, serve, serve_main
 from rpcgen.runtime.spec import Event, EventHandler, HandlerType, Method, Param
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "PREFETCH_PER_WORKER",
     "AsyncClient",
     "AsyncConnection",
     "Backoff",

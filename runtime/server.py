@@ -51,14 +51,23 @@ class Server(abc.ABC):
     methods: ClassVar[Mapping[str, Method[object]]]
 
 
+PREFETCH_PER_WORKER = 10
+"""The default prefetch per worker. A request holds its prefetch slot from delivery until its
+reply is confirmed, about 2 ms on a local broker: with a prefetch equal to the worker count,
+workers with fast handlers wait for confirms (4.4x Nameko's pipelined throughput; 10 per
+worker: about 9x, README "Performance"). The price is bounded: ``bench/spread.py``."""
+
+
 class ServiceRunner:
     """Serves one ``Server`` instance: its queue, a pool of workers, and a graceful stop.
 
     ``connection`` shares an existing connection (handlers may then call other services on
     it); otherwise the runner opens one on ``uri`` (``memory://NAME``: an in-process broker,
-    see ``rpcgen.runtime.testing``) and closes it when stopped. ``prefetch``,
-    the number of requests held unacknowledged at once, defaults to ``max_workers``; raising it
-    raises throughput, because a request holds its slot until its reply is confirmed.
+    see ``rpcgen.runtime.testing``) and closes it when stopped. ``prefetch``, the number of
+    requests held unacknowledged at once, defaults to ``PREFETCH_PER_WORKER * max_workers``
+    (100): a request holds its slot until its reply is confirmed, so fast handlers need several
+    requests each in hand. A server that stops answering holds at most ``prefetch`` requests;
+    for slow handlers, a prefetch near ``max_workers`` keeps requests with faster peers.
     ``queue_type`` (e.g. ``"quorum"``) declares the service queue with ``x-queue-type``: every
     peer of the service must then declare it identically (see README, "Reliability").
     ``options`` are the owned connection's settings (see ``Connection``); its default
@@ -85,7 +94,7 @@ class ServiceRunner:
         self._connection = connection
         self._owns_connection = connection is None
         self.max_workers = max_workers
-        self.prefetch = max_workers if prefetch is None else prefetch
+        self.prefetch = PREFETCH_PER_WORKER * max_workers if prefetch is None else prefetch
         self._dispatcher = Dispatcher(server)
         self._entrypoints = event_entrypoints(server, server.service_name)
         handlers = [getattr(server, a) for a in server.methods] + [

@@ -138,7 +138,7 @@ def test_topology_matches_nameko(rabbit_vhost: Vhost) -> None:
     )
     assert replies["arguments"] == {"x-expires": 300000}
     assert {("rpc-itest", "itest.*"), (connection.reply_queue, connection.reply_to)} <= bindings
-    assert prefetch == [7]  # max_workers
+    assert prefetch == [70]  # rt.PREFETCH_PER_WORKER (10) x max_workers
 
 
 def test_unknown_correlation_ids_are_dropped(
