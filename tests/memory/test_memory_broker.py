@@ -4,6 +4,7 @@ broker closing under its users, and the opt-in ``caller_runs`` mode."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import threading
 import time
@@ -14,7 +15,7 @@ import rpcgen.runtime as rt
 from rpcgen.runtime._memory import topic_matches
 from rpcgen.runtime.testing import MemoryBroker
 
-from generated.hello import HelloServiceClient, HelloServiceServer
+from generated.hello import HelloServiceAsyncClient, HelloServiceClient, HelloServiceServer
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
 
@@ -199,3 +200,19 @@ def test_caller_runs_serves_an_idle_service_in_the_callers_thread_with_its_own_c
         assert seen[1][0].startswith("rpcgen-itest-")
         with pytest.raises(rt.RpcTimeout):  # raised once the handler returns, not at 0.1 s
             client.with_timeout(0.1).sleep(0.3)
+
+
+def test_raw_and_asyncio_clients_take_memory_uris_too(broker: MemoryBroker) -> None:
+    with (
+        rt.run_in_background(Hello(), broker.uri),
+        rt.RawClient.connect(broker.uri, timeout=10) as raw,
+    ):
+        assert raw.call("hello_service", "test", ["raw"]) == "hi raw"
+        with pytest.raises(rt.MethodNotFound):
+            raw.call("hello_service", "nope")
+
+        async def main() -> int:
+            async with HelloServiceAsyncClient.connect(broker.uri, timeout=10) as client:
+                return await client.compute(2, 2)
+
+        assert asyncio.run(main()) == 4
