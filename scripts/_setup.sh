@@ -62,8 +62,8 @@ ensure_venv() {
         log "creating .venv"
         "$PYTHON" -m venv "$ROOT/.venv"
     fi
-    log "installing rpcgen[dev,otel] into .venv"
-    (cd "$ROOT" && .venv/bin/python -m pip install -q -e '.[dev,otel]' --config-settings editable_mode=strict)
+    log "installing rpcgen[dev] into .venv"
+    (cd "$ROOT" && .venv/bin/python -m pip install -q -e '.[dev]' --config-settings editable_mode=strict)
 }
 
 # .venv-nameko*: Nameko in environments of its own; the tests run it as subprocesses, never import it.
