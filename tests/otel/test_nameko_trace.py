@@ -128,6 +128,21 @@ def nameko_spans(path: Path, want: set[str], timeout: float = 15.0) -> dict[str,
         time.sleep(0.05)
 
 
+def nameko_caller(python: Path, spans_file: Path, *args: str) -> Any:
+    """Run traced_caller.py with ``args``; what it printed."""
+    done = subprocess.run(
+        [str(python), "-W", "ignore", "traced_caller.py", *args],
+        cwd=NAMEKO_SIDE,
+        env={**os.environ, "TRACED_SPANS_FILE": str(spans_file)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def ours(spans: list[ReadableSpan], name: str, kind: SpanKind) -> ReadableSpan:
     (found,) = [s for s in spans if s.name == name and s.kind == kind]
     return found
@@ -172,17 +187,7 @@ def test_a_nameko_trace_crosses_an_rpcgen_service(
 ) -> None:
     uri = rabbit_vhost.uri
     with rt.run_in_background(Tail(uri), uri):
-        done = subprocess.run(
-            [str(nameko_otel_python), "-W", "ignore", "traced_caller.py", uri, "rtail", "relay"],
-            cwd=NAMEKO_SIDE,
-            env={**os.environ, "TRACED_SPANS_FILE": str(spans_file)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-        seen = json.loads(done.stdout.strip().splitlines()[-1])
+        seen = nameko_caller(nameko_otel_python, spans_file, uri, "call", "rtail", "relay")
     got = spans.wait_for(2)
     nameko = nameko_spans(spans_file, {"nameko caller", "RPC to rtail.relay", "traced.whoami"})
     root, relay_client, whoami_server = (
@@ -267,4 +272,23 @@ def test_events_cross_both_ways_in_one_trace(
     assert announce_server["parent_id"] == f"{span_id(announce_client):016x}"
     assert (dispatch["kind"], dispatch["parent_id"]) == ("PRODUCER", announce_server["span_id"])
     assert trace_id(process) == trace
+    assert f"{parent_id(process):016x}" == dispatch["span_id"]
+
+
+def test_nameko_standalone_event_dispatcher_parents_the_rpcgen_handler(
+    rabbit_vhost: Vhost, nameko_otel_python: Path, spans_file: Path, spans: Spans
+) -> None:
+    """The standalone dispatcher sends the context as plain ``traceparent`` headers (no
+    ``nameko.`` prefix: they are its publisher's headers); rpcgen reads those too."""
+    uri = rabbit_vhost.uri
+    tail = Tail(uri)
+    with rt.run_in_background(tail, uri):
+        nameko_caller(nameko_otel_python, spans_file, uri, "dispatch", "traced", "announced")
+        assert tail.announced.get(timeout=20) == {"n": 1}
+    got = spans.wait_for(1)
+    nameko = nameko_spans(spans_file, {"nameko caller", "Dispatch event traced.announced"})
+    dispatch = nameko["Dispatch event traced.announced"]
+    assert dispatch["parent_id"] == nameko["nameko caller"]["span_id"]
+    process = ours(got, "process traced.announced", SpanKind.CONSUMER)
+    assert f"{trace_id(process):032x}" == dispatch["trace_id"]
     assert f"{parent_id(process):016x}" == dispatch["span_id"]
