@@ -11,11 +11,11 @@ class Accounts:
 
     @rpc
     def close(self, account_id):
-        return "closed {}".format(account_id)
+        return f"closed {account_id}"
 
     @rpc
     def connect(self, host, port=5672):
-        return "{}:{}".format(host, port)
+        return f"{host}:{port}"
 
     @rpc
     def list(self):
