@@ -71,7 +71,35 @@ def unshadow(source: str) -> str:
         inserts.setdefault(last_import, []).insert(0, note + "".join(aliased))
     for after in sorted(inserts, reverse=True):
         lines[after:after] = inserts[after]
+    return _without_unused_imports("".join(lines))
+
+
+def _without_unused_imports(source: str) -> str:
+    """Drop the imported names nothing uses any more (every use was aliased)."""
+    tree = ast.parse(source)
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    lines = source.splitlines(keepends=True)
+    for node in reversed(tree.body):
+        if not isinstance(node, (ast.Import, ast.ImportFrom)) or node.end_lineno is None:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
+        kept = [a for a in node.names if _bound(a, node) in used]
+        if len(kept) == len(node.names):
+            continue
+        text = ""
+        if kept:
+            names = ", ".join(a.name if not a.asname else f"{a.name} as {a.asname}" for a in kept)
+            head = f"from {node.module} import" if isinstance(node, ast.ImportFrom) else "import"
+            text = f"{head} {names}\n"
+        lines[node.lineno - 1 : node.end_lineno] = [text]
     return "".join(lines)
+
+
+def _bound(alias: ast.alias, node: ast.Import | ast.ImportFrom) -> str:
+    if alias.asname:
+        return alias.asname
+    return alias.name.partition(".")[0] if isinstance(node, ast.Import) else alias.name
 
 
 def _imports(tree: ast.Module) -> dict[str, str]:

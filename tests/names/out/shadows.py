@@ -14,10 +14,8 @@ member shadows. tests/names builds this at test time.
 
 from __future__ import annotations
 
-import abc
 import dataclasses
 import enum
-from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import ClassVar, Literal, TypedDict
