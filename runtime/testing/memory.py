@@ -33,6 +33,7 @@ call, getting back the decoded result or the declared error::
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import time
@@ -46,9 +47,10 @@ from rpcgen.runtime._amqp.consumer import Delivery
 from rpcgen.runtime._asyncrun import HandlerLoop, any_async
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher
+from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
 from rpcgen.runtime._memory import MemoryBroker
 from rpcgen.runtime._memory.connection import travelled
-from rpcgen.runtime.errors import RpcConnectionError, RpcTimeout
+from rpcgen.runtime.errors import MalformedRequest, RpcConnectionError, RpcTimeout
 from rpcgen.runtime.server import Server
 
 __all__ = ["TRANSPORTS", "MemoryBroker", "entrypoint", "worker_factory"]
@@ -99,13 +101,22 @@ def entrypoint(
     (``RemoteError`` for others). Headers that could not travel fail as they would on the wire.
     A request already past its deadline is not run (``RpcTimeout``). ``async def`` handlers run
     on a loop of their own, as in a runner.
+
+    An event handler (``@Event.handler``) is called with its payload the same way: encoded as
+    a dispatcher encodes it, decoded and validated as the handler's queue would (a payload
+    that would be dead-lettered raises ``MalformedRequest``), run with the event's context; an
+    exception of the handler is raised (a runner would log it, then ack or requeue the event).
     """
     server = getattr(handler, "__self__", None)
     name = getattr(handler, "__name__", "")
     methods: Mapping[str, Any] = getattr(type(server), "methods", {})
     method = methods.get(name)
+    if isinstance(server, Server) and method is None:
+        entries = [e for e in event_entrypoints(server, server.service_name) if e.attr == name]
+        if entries:
+            return _event_call(server, entries[0], context_data, call_id_stack)
     if not isinstance(server, Server) or method is None:
-        raise TypeError(f"{handler!r} is not an RPC method of a Server instance")
+        raise TypeError(f"{handler!r} is not an RPC method or event handler of a Server instance")
 
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         body = method.codec.encode_request(args, kwargs)
@@ -126,6 +137,55 @@ def entrypoint(
             raise RpcTimeout(method.routing_key, timeout or 0.0)
         result: R = method.codec.decode_reply(reply)
         return result
+
+    return call
+
+
+def _event_call(
+    server: Server,
+    entry: EventEntrypoint,
+    context_data: Mapping[str, object] | None,
+    call_id_stack: Sequence[str],
+) -> Callable[..., Any]:
+    """An event handler called as one event would reach it (``EventEntrypoint.handle``)."""
+
+    def call(payload: object) -> None:
+        raised: list[BaseException] = []
+        original = entry.handler
+
+        def handler(value: object) -> object:
+            try:
+                return original(value)
+            except BaseException as exc:
+                raised.append(exc)
+                raise
+
+        async def async_handler(value: object) -> object:
+            try:
+                return await original(value)  # type: ignore[misc]
+            except BaseException as exc:
+                raised.append(exc)
+                raise
+
+        body = entry.spec.event.codec.encode(payload)
+        try:
+            props = _properties(call_id_stack, context_data, None)
+        except Exception as exc:
+            raise RpcConnectionError(f"this context cannot be sent: {exc!r}") from exc
+        props.reply_to = props.correlation_id = None  # an event has neither
+        delivery = Delivery(1, entry.spec.event.name, props, body)
+        is_async = any_async([original])
+        traced = dataclasses.replace(entry, handler=async_handler if is_async else handler)
+        loop = HandlerLoop(f"rpcgen-{server.service_name}-test") if is_async else None
+        try:
+            outcome, reason = traced.handle(delivery, loop)
+        finally:
+            if loop is not None:
+                loop.close()
+        if raised:
+            raise raised[0]
+        if outcome == "dead":
+            raise MalformedRequest(f"the event would be dead-lettered: {reason}")
 
     return call
 

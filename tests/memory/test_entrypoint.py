@@ -12,6 +12,7 @@ import rpcgen.runtime as rt
 from rpcgen.runtime.testing import entrypoint, memory, worker_factory
 
 from generated.hello import DivisionByZero, HelloServiceAsyncServer
+from generated.shop import OrderCreated, OrdersEvent
 from tests.integration.impls import Itest, Relay
 from tests.integration.stubs import InsufficientFunds
 
@@ -98,3 +99,39 @@ def test_async_handlers_run_on_a_loop_of_their_own() -> None:
 def test_only_rpc_methods_of_a_server_can_be_called() -> None:
     with pytest.raises(TypeError, match="not an RPC method"):
         entrypoint(print)
+
+
+class Stock(rt.Server):
+    service_name = "stock"
+    methods: dict[str, rt.Method[object]] = {}  # noqa: RUF012
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[OrderCreated, tuple[str, ...]]] = []
+
+    @OrdersEvent.order_created.handler()
+    def on_order_created(self, payload: OrderCreated) -> None:
+        ctx = rt.current_context()
+        assert ctx is not None
+        if payload.quantity < 0:
+            raise ValueError("negative")
+        self.seen.append((payload, ctx.call_id_stack))
+
+    @OrdersEvent.order_created.handler("broadcast", reliable_delivery=False)
+    async def also(self, payload: OrderCreated) -> None:
+        await asyncio.sleep(0)
+        raise KeyError(payload.product_id)
+
+
+def test_event_handlers_get_their_payload_as_a_queue_would_deliver_it() -> None:
+    stock = Stock()
+    handle = entrypoint(stock.on_order_created, call_id_stack=["orders.create_order.1"])
+    handle(OrderCreated(1, "sku", 2))
+    ((payload, stack),) = stock.seen
+    assert payload == OrderCreated(1, "sku", 2)
+    assert stack[0] == "orders.create_order.1" and stack[1].startswith("stock.on_order_created.")
+    with pytest.raises(ValueError, match="negative"):
+        handle(OrderCreated(2, "sku", -1))
+    with pytest.raises(rt.MalformedRequest, match="dead-lettered"):
+        handle({"order_id": "one"})  # type: ignore[arg-type]
+    with pytest.raises(KeyError, match="sku"):
+        entrypoint(stock.also)(OrderCreated(3, "sku", 1))
