@@ -216,3 +216,30 @@ def test_raw_and_asyncio_clients_take_memory_uris_too(broker: MemoryBroker) -> N
                 return await client.compute(2, 2)
 
         assert asyncio.run(main()) == 4
+
+
+def test_serve_takes_a_memory_uri_and_returns_the_loss_when_the_broker_closes() -> None:
+    errors: list[BaseException] = []
+
+    def run(uri: str) -> None:
+        try:
+            rt.serve(Hello(), uri)  # not the main thread: no signal handlers
+        except BaseException as exc:
+            errors.append(exc)
+
+    with MemoryBroker() as broker:
+        thread = threading.Thread(target=run, args=(broker.uri,))
+        thread.start()
+        with HelloServiceClient.connect(broker.uri, timeout=10) as client:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    assert client.test("served") == "hi served"
+                    break
+                except rt.UnknownService:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
+        broker.close()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], rt.RpcConnectionError)
