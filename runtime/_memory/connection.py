@@ -14,8 +14,7 @@ from ``Calls.event``), its body from the method's codec, and the server answers 
   as they are, any other through pika's own encoder and decoder, so a value pika cannot send
   fails the call here too;
 - ``consume`` runs the same declare steps as the real consumer (``topology``) against the
-  broker, then delivers within ``prefetch``; a reply is published and its request acked in one
-  step (a memory broker confirms at once).
+  broker, then delivers within ``prefetch`` to a ``MemoryConsumer`` (``consumer``).
 
 Everything runs under the broker's lock, in the thread that publishes or settles.
 """
@@ -23,32 +22,27 @@ Everything runs under the broker's lock, in the thread that publishes or settles
 from __future__ import annotations
 
 import contextvars
-import heapq
-import itertools
 import logging
-import threading
-import time
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any
 
-from pika import spec as pika_spec
 from rpcgen.runtime._amqp import pikafix, topology
 from rpcgen.runtime._amqp.calling import Calls
 from rpcgen.runtime._amqp.calls import Completion, PendingCall
 from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
 from rpcgen.runtime._amqp.consumer import Delivery
 from rpcgen.runtime._amqp.ioloop import DriverLoop
-from rpcgen.runtime._amqp.transport import encode_properties
 from rpcgen.runtime._codec import wire
-from rpcgen.runtime._memory.broker import Closable, MemoryBroker, Message, Subscription
+from rpcgen.runtime._memory.broker import Closable, MemoryBroker, Message
+from rpcgen.runtime._memory.consumer import Declarer, MemoryConsumer, caller
+from rpcgen.runtime._memory.deadlines import Deadlines
+from rpcgen.runtime._memory.headers import travelled
 from rpcgen.runtime.errors import PayloadTooLarge, RpcConnectionError, RpcTimeout, UnknownService
 from rpcgen.runtime.spec import Event, Method
 
-__all__ = ["MemoryConnection", "MemoryConsumer"]
+__all__ = ["MemoryConnection", "MemoryConsumer", "travelled"]
 
 log = logging.getLogger(__name__)
-_Pika = Any  # pika ships no type hints
 
 
 class MemoryConnection(Closable):
@@ -87,7 +81,7 @@ class MemoryConnection(Closable):
         )
         self._pending: dict[str, PendingCall] = {}
         self._failure: RpcConnectionError | None = None
-        self._deadlines = _Deadlines(self._expire)
+        self._deadlines = Deadlines(self._expire)
         self._declared: set[str] = set()
         self._consumers: list[MemoryConsumer] = []
         broker.attach(self)
@@ -168,13 +162,13 @@ class MemoryConnection(Closable):
                 self._deadlines.add(call, len(self._pending))
             try:
                 props = travelled(call.properties)
-                _caller.waiting = will_drive and self._broker.caller_runs
+                caller.waiting = will_drive and self._broker.caller_runs
                 try:
                     routed = self._broker.publish(
                         self._exchange, method.routing_key, props, body, mandatory=True
                     )
                 finally:
-                    run_here, _caller.run_here, _caller.waiting = _caller.run_here, None, False
+                    run_here, caller.run_here, caller.waiting = caller.run_here, None, False
             except Exception as exc:
                 self._pending.pop(call.correlation_id, None)
                 call.finish(b"", RpcConnectionError(f"cannot publish to {self.uri}: {exc!r}"))
@@ -273,7 +267,7 @@ class MemoryConnection(Closable):
             ]
         )
         with self._broker.lock:
-            declarer = _Declarer(self._broker, self)
+            declarer = Declarer(self._broker, self)
             topology.run(declarer, steps, lambda: None)
             consumer = MemoryConsumer(self, queue, on_delivery, on_lost, answer)
             consumer.subscribe(prefetch)
@@ -298,237 +292,3 @@ class MemoryConnection(Closable):
         with self._broker.lock:
             if self._pending.pop(call.correlation_id, None) is not None:
                 call.finish(b"", RpcTimeout(call.method.routing_key, call.timeout or 0.0))
-
-
-class MemoryConsumer:
-    """A queue consumed on a memory broker; the same face as ``_amqp.consumer.Consumer``."""
-
-    def __init__(
-        self,
-        connection: MemoryConnection,
-        queue: str,
-        on_delivery: Callable[[Delivery], None],
-        on_lost: Callable[[RpcConnectionError], None] | None = None,
-        answer: Callable[[Delivery], None] | None = None,
-    ) -> None:
-        self._connection = connection
-        self._broker = connection.broker
-        self.queue = queue
-        self._on_delivery = on_delivery
-        self._on_lost = on_lost
-        self._answer = answer
-        self._sub: Subscription | None = None
-        self._stopped = False
-        self.error: RpcConnectionError | None = None
-        self.ready = threading.Event()
-        self.drained = threading.Event()
-
-    def subscribe(self, prefetch: int) -> None:
-        sub = self._broker.subscribe(self.queue, prefetch, self._deliver, owner=self._connection)
-        self._sub = sub
-        self.ready.set()
-
-    def reply(
-        self,
-        delivery_tag: int,
-        routing_key: str,
-        properties: _Pika,
-        body: bytes,
-        epoch: int | None = None,
-        exchange: str | None = None,
-    ) -> None:
-        """Publish a reply (not mandatory: nobody waiting drops it) and ack its request."""
-        with self._broker.lock:
-            sub = self._sub
-            if sub is None or delivery_tag not in sub.unacked:
-                log.info("dropped a reply to a request of a lost channel: it is redelivered")
-                return
-            target = self._connection.exchange if exchange is None else exchange
-            try:
-                self._broker.publish(target, routing_key, travelled(properties), body)
-            except Exception:
-                log.exception("cannot publish a reply to %s; requeueing its request", routing_key)
-                self._settle(delivery_tag, requeue=True)
-                return
-            self._settle(delivery_tag, requeue=False)
-
-    def ack(self, delivery_tag: int, epoch: int | None = None) -> None:
-        with self._broker.lock:
-            self._settle(delivery_tag, requeue=False)
-
-    def requeue(self, delivery_tag: int, epoch: int | None = None) -> None:
-        with self._broker.lock:
-            self._settle(delivery_tag, requeue=True)
-
-    def stop(self) -> None:
-        """Stop taking deliveries; those received are still settled (then ``drained``)."""
-        with self._broker.lock:
-            self._stopped = True
-            if self._sub is not None:
-                self._broker.cancel(self._sub, requeue_unacked=False)
-            self._check_drained()
-
-    def ended(self, error: RpcConnectionError | None) -> None:
-        """The connection closed (``error`` None) or was lost: nothing is left to settle."""
-        if error is not None and self.error is None:
-            self.error = error
-            if self._on_lost is not None:
-                self._on_lost(error)
-        self.ready.set()
-        self.drained.set()
-
-    def _deliver(self, tag: int, message: Message) -> None:
-        if not self._connection.is_open:
-            return
-        delivery = Delivery(tag, message.routing_key, message.properties, message.body)
-        sub, answer = self._sub, self._answer
-        if answer is not None and _caller.waiting and sub is not None and len(sub.unacked) == 1:
-            # The caller waits for this reply and the service has nothing else in hand: the
-            # caller's thread serves it as a borrowed worker (see ``MemoryBroker.caller_runs``).
-            _caller.waiting = False
-            _caller.run_here = partial(answer, delivery)
-            return
-        self._on_delivery(delivery)
-
-    def _settle(self, tag: int, *, requeue: bool) -> None:
-        if self._sub is not None:
-            self._broker.settle(self._sub, tag, requeue=requeue)
-        self._check_drained()
-
-    def _check_drained(self) -> None:
-        sub = self._sub
-        gone = not self._connection.is_open
-        if gone or (self._stopped and (sub is None or not sub.unacked)):
-            self.drained.set()
-
-
-class _Declarer:
-    """The part of a pika channel that ``topology`` declare steps call, applied to the broker."""
-
-    def __init__(self, broker: MemoryBroker, owner: MemoryConnection) -> None:
-        self._broker = broker
-        self._owner = owner
-
-    def exchange_declare(
-        self, name: str, *, exchange_type: str, callback: Callable[[None], None], **_flags: object
-    ) -> None:
-        self._broker.declare_exchange(name, exchange_type)
-        callback(None)
-
-    def queue_declare(
-        self,
-        name: str,
-        *,
-        durable: bool,
-        exclusive: bool,
-        auto_delete: bool,
-        arguments: dict[str, object] | None,
-        callback: Callable[[None], None],
-    ) -> None:
-        self._broker.declare_queue(
-            name,
-            durable=durable,
-            exclusive=exclusive,
-            auto_delete=auto_delete,
-            arguments=arguments,
-            owner=self._owner,
-        )
-        callback(None)
-
-    def queue_bind(
-        self, queue: str, exchange: str, *, routing_key: str, callback: Callable[[None], None]
-    ) -> None:
-        self._broker.bind(queue, exchange, routing_key)
-        callback(None)
-
-
-class _Deadlines:
-    """Call deadlines in one heap, kept by one daemon thread started on first use."""
-
-    def __init__(self, on_expired: Callable[[PendingCall], None]) -> None:
-        self._on_expired = on_expired
-        self._heap: list[tuple[float, int, PendingCall]] = []
-        self._seq = itertools.count()
-        self._wake = threading.Condition(threading.Lock())
-        self._thread: threading.Thread | None = None
-        self._closed = False
-
-    def add(self, call: PendingCall, live: int) -> None:
-        assert call.deadline is not None
-        with self._wake:
-            if self._closed:
-                return
-            heapq.heappush(self._heap, (call.deadline, next(self._seq), call))
-            if len(self._heap) > 2 * live + 256:  # finished calls are dropped lazily, in bulk
-                self._heap = [entry for entry in self._heap if not entry[2].done]
-                heapq.heapify(self._heap)
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="rpcgen-memory-deadlines", daemon=True
-                )
-                self._thread.start()
-            elif self._heap[0][2] is call:
-                self._wake.notify()
-
-    def close(self) -> None:
-        with self._wake:  # the thread sees it and ends (not joined: close may run under a lock)
-            self._closed = True
-            self._heap.clear()
-            self._wake.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                expired = self._due()
-                while not expired and not self._closed:
-                    delay = self._heap[0][0] - time.monotonic() if self._heap else None
-                    self._wake.wait(delay)
-                    expired = self._due()
-                if self._closed:
-                    return
-            for call in expired:
-                self._on_expired(call)
-
-    def _due(self) -> list[PendingCall]:
-        heap, now, due = self._heap, time.monotonic(), []
-        while heap and (heap[0][0] <= now or heap[0][2].done):
-            call = heapq.heappop(heap)[2]
-            if not call.done:
-                due.append(call)
-        return due
-
-
-class _Caller(threading.local):
-    """Per thread: whether a sync caller publishing now will wait for the reply at once, and
-    the request it is to serve itself (set by the consumer that took it)."""
-
-    waiting = False
-    run_here: Callable[[], None] | None = None
-
-
-_caller = _Caller()
-
-
-def travelled(props: _Pika) -> _Pika:
-    """``props`` as the receiver would decode them from the wire.
-
-    Plain headers (str, lists of str, ints that fit 64 bits: everything rpcgen and Nameko
-    send) decode to what was sent, so they are passed on as they are; anything else goes
-    through pika's encoder and decoder, which raise for what cannot be sent.
-    """
-    headers = props.headers
-    if not headers or all(_plain(k, v) for k, v in headers.items()):
-        return props
-    decoded = pika_spec.BasicProperties()
-    decoded.decode(encode_properties(props))
-    return decoded
-
-
-def _plain(key: str, value: object) -> bool:
-    if len(key) > 127:  # may not fit a short string once UTF-8 encoded: let pika check
-        return False
-    if isinstance(value, str):
-        return True
-    if isinstance(value, int) and not isinstance(value, bool):
-        return -(2**63) <= value < 2**63
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
