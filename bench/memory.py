@@ -11,7 +11,10 @@ deadline header), one sequential caller, a fresh ``MemoryBroker`` per run:
 - sync, caller_runs: ``MemoryBroker(caller_runs=True)``; the caller's thread serves its own
   request when the service is idle;
 - futures: ``call_async`` with 100 in flight (workers, 10 of them, prefetch 100);
-- asyncio: ``HelloServiceAsyncClient`` with 100 in flight.
+- asyncio: ``HelloServiceAsyncClient`` with 100 in flight;
+
+and the process CPU time per sync call (all threads), which other load on the machine disturbs
+less than the rates.
 
 The machine is shared and noisy: compare figures of one run, and read them as orders of size.
 """
@@ -61,10 +64,16 @@ def sync_rate(calls: int, caller_runs: bool) -> float:
     ):
         for i in range(200):  # warm up
             client.compute(i, 1)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(calls):
             client.compute(i, 1)
-        return calls / (time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        _cpu_per_call.setdefault(caller_runs, []).append((time.process_time() - cpu) / calls)
+        return calls / wall
+
+
+_cpu_per_call: dict[bool, list[float]] = {}
+"""Process CPU seconds per sync call (all threads), by ``caller_runs``: less noisy than rates."""
 
 
 def futures_rate(calls: int) -> float:
@@ -111,6 +120,9 @@ def main() -> None:
     print(f"in-memory transport, {args.calls} calls x {args.reps} reps (median calls/s):")
     for name, rates in results.items():
         print(f"  {name:<26} {statistics.median(rates):>8,.0f}/s")
+    for caller_runs, cpu in _cpu_per_call.items():
+        mode = "caller_runs" if caller_runs else "workers"
+        print(f"  CPU per sync call, {mode:<11} {statistics.median(cpu) * 1e6:>8.0f} us")
 
 
 if __name__ == "__main__":
