@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import rpcgen.runtime as rt
 from rpcgen.runtime._memory import topic_matches
-from rpcgen.runtime.testing import MemoryBroker
+from rpcgen.runtime.testing import TRANSPORTS, MemoryBroker
 
 from generated.hello import HelloServiceAsyncClient, HelloServiceClient, HelloServiceServer
 from tests.integration.impls import Itest
@@ -122,12 +122,11 @@ def test_a_queue_declared_with_other_arguments_is_refused(broker: MemoryBroker) 
         runner.start()
 
 
-def test_context_data_that_cannot_travel_fails_the_call_as_on_the_wire(
-    broker: MemoryBroker,
-) -> None:
+@pytest.mark.parametrize("rpc_transport", TRANSPORTS)  # the same on both, so proven here
+def test_context_data_that_cannot_travel_fails_the_call_as_on_the_wire(rpc_uri: str) -> None:
     with (
-        rt.run_in_background(Itest(), broker.uri),
-        ItestClient.connect(broker.uri, timeout=10) as client,
+        rt.run_in_background(Itest(), rpc_uri),
+        ItestClient.connect(rpc_uri, timeout=10) as client,
     ):
         # pika encodes no floats in a header table: the publish fails, as it does on the wire
         with rt.context_data(ratio=0.5), pytest.raises(rt.RpcConnectionError, match="float"):
