@@ -151,6 +151,7 @@ class MemoryBroker:
         self._bindings: dict[str, set[tuple[str, str]]] = {}  # exchange -> {(key, queue)}
         self._routes: dict[tuple[str, str], list[_Queue]] = {}  # cache, cleared on changes
         self._connections: set[Closable] = set()
+        self._subscriptions: set[Subscription] = set()  # until their connection closes
         self.closed = False
         with _registry_lock:
             if self.name in _registry:
@@ -194,9 +195,12 @@ class MemoryBroker:
         """``connection`` closed: its consumers go, its exclusive queues are deleted."""
         with self.lock:
             self._connections.discard(connection)
+            # Cancelled ones too: what they hold unacked goes back to its queue (RabbitMQ
+            # requeues a channel's unacked deliveries when it closes).
+            for sub in [s for s in self._subscriptions if s.owner is connection]:
+                self._subscriptions.discard(sub)
+                self.cancel(sub)
             for queue in list(self._queues.values()):
-                for sub in [s for s in queue.consumers if s.owner is connection]:
-                    self.cancel(sub)
                 if queue.exclusive and queue.owner is connection:
                     self.delete_queue(queue.name)
 
@@ -291,6 +295,7 @@ class MemoryBroker:
                 raise RpcConnectionError(f"RESOURCE_LOCKED - queue {queue!r} is exclusive")
             sub = Subscription(found, prefetch, on_message, auto_ack, owner)
             found.consumers.append(sub)
+            self._subscriptions.add(sub)
             self._pump(found)
             return sub
 
@@ -318,9 +323,11 @@ class MemoryBroker:
                     message = sub.unacked.pop(tag)
                     message.redelivered = True
                     queue.messages.appendleft(message)
+            if self._queues.get(queue.name) is not queue:
+                return  # deleted meanwhile: what was requeued went with it
             if queue.auto_delete and not queue.consumers:
                 self.delete_queue(queue.name)
-            elif self._queues.get(queue.name) is queue:
+            else:
                 self._pump(queue)
 
     # -- inspection (tests) -----------------------------------------------------------------------

@@ -242,3 +242,19 @@ def test_serve_takes_a_memory_uri_and_returns_the_loss_when_the_broker_closes() 
         thread.join(10)
     assert not thread.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], rt.RpcConnectionError)
+
+
+def test_requests_unsettled_when_a_stop_gives_up_are_redelivered(broker: MemoryBroker) -> None:
+    first = Itest()
+    runner = rt.ServiceRunner(first, broker.uri, max_workers=1)
+    runner.start()
+    with ItestClient.connect(broker.uri, timeout=30) as client:
+        future = client.sleep.call_async(0.5)
+        assert first.started.acquire(timeout=10)
+        assert runner.stop(timeout=0.05) is False  # the handler is still running
+        # Its connection closed with the request unacked: it is back in the queue.
+        assert broker.message_count("rpc-itest") == 1
+        second = Itest()
+        with rt.run_in_background(second, broker.uri):
+            assert future.result() == 0.5
+            assert second.started.acquire(timeout=0)  # answered by the second server
