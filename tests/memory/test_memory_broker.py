@@ -258,3 +258,10 @@ def test_requests_unsettled_when_a_stop_gives_up_are_redelivered(broker: MemoryB
         with rt.run_in_background(second, broker.uri):
             assert future.result() == 0.5
             assert second.started.acquire(timeout=0)  # answered by the second server
+
+
+def test_the_environment_may_name_a_memory_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    with MemoryBroker("from-env"):
+        monkeypatch.setenv("RPCGEN_AMQP_URI", "memory://from-env")
+        with rt.run_in_background(Hello()), HelloServiceClient.connect(timeout=10) as client:
+            assert client.test("env") == "hi env"
