@@ -6,6 +6,8 @@ from __future__ import annotations
 import decimal
 import uuid
 
+import rpcgen.runtime as rt
+
 from generated.hello import (
     DivisionByZero,
     HelloServiceAsyncClient,
@@ -151,3 +153,13 @@ class WrongAsync(HelloServiceAsyncServer):
 
     async def divide(self, a: int, b: int) -> str:  # E: override
         return ""
+
+
+class WrongHooks(HelloServiceServer):
+    @rt.on_start  # E: type-var
+    def start(self, connection: int) -> None:
+        pass
+
+    @rt.on_stop  # E: arg-type
+    def stop(self, connection: rt.Connection) -> None:
+        pass

@@ -268,3 +268,28 @@ class AsyncHello(HelloServiceAsyncServer):
 def serve_async(uri: str) -> None:
     with rt.run_in_background(AsyncHello(), uri) as runner:
         assert runner.server.service_name == "hello_service"
+
+
+class WithHooks(HelloServiceServer):
+    """Start hooks may take the connection as ``rt.Connection`` or as ``rt.Transport``."""
+
+    @rt.on_start
+    def open_pool(self, connection: rt.Connection) -> None:
+        self.client = HelloServiceClient(connection)
+
+    @rt.on_start
+    def open_anywhere(self, connection: rt.Transport) -> None:
+        self.other = HelloServiceClient(connection)
+
+    @rt.on_stop
+    def close_pool(self) -> None:
+        pass
+
+    def compute(self, a: int, b: int) -> int:
+        return a + b
+
+    def test(self, name: str) -> str:
+        return name
+
+    def divide(self, a: int, b: int) -> float:
+        return a / b
