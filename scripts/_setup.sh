@@ -2,7 +2,7 @@
 # Installs what is missing on a fresh Debian 12 machine, as root:
 #   Debian's rabbitmq-server (tests and the demo start throwaway nodes from its scripts; the
 #   package's own system broker is not used and is left alone), .venv with rpcgen and its dev
-#   extras, .venv-nameko with Nameko 2.14.1 for the interop tests, and .venv-nameko3 with
+#   and docs extras, .venv-nameko with Nameko 2.14.1 for the interop tests, and .venv-nameko3 with
 #   Nameko 3.0.0rc11 (a pre-release: its interop tests skip if it cannot be installed), and
 #   .venv-nameko-otel with Nameko 3.0.0rc11 and opentelemetry-instrumentation-nameko (tests/otel).
 
@@ -62,8 +62,8 @@ ensure_venv() {
         log "creating .venv"
         "$PYTHON" -m venv "$ROOT/.venv"
     fi
-    log "installing rpcgen[dev] into .venv"
-    (cd "$ROOT" && .venv/bin/python -m pip install -q -e '.[dev]' --config-settings editable_mode=strict)
+    log "installing rpcgen[dev,docs] into .venv"
+    (cd "$ROOT" && .venv/bin/python -m pip install -q -e '.[dev,docs]' --config-settings editable_mode=strict)
 }
 
 # .venv-nameko*: Nameko in environments of its own; the tests run it as subprocesses, never import it.
