@@ -34,6 +34,9 @@ class SlowRelay(RelayServer):
         finally:
             self.waited = time.monotonic() - start
             self.done.set()
+        # Answer well after the caller's deadline: the inner call's deadline is the caller's
+        # own, so an immediate reply would race the caller's timer (in memory it can win).
+        time.sleep(0.5)
         return {}
 
 
