@@ -7,7 +7,7 @@ are answered (asyncio tasks, each calling in turn). Each server answers `compute
 server holds at most `prefetch` requests at once (RabbitMQ delivers to a consumer while it has
 credit), so the slow one takes a share bounded by its prefetch, and the calls it takes wait behind
 each other there: the cost of a larger prefetch is that share and tail, the gain is throughput
-(see README, "Performance").
+(see docs/performance.md).
 
     python bench/spread.py [--prefetch default,10,40,100] [--calls 4000] [--in-flight 200]
 """

@@ -55,7 +55,7 @@ PREFETCH_PER_WORKER = 10
 """The default prefetch per worker. A request holds its prefetch slot from delivery until its
 reply is confirmed, about 2 ms on a local broker: with a prefetch equal to the worker count,
 workers with fast handlers wait for confirms (4.4x Nameko's pipelined throughput; 10 per
-worker: about 9x, README "Performance"). The price is bounded: ``bench/spread.py``."""
+worker: about 9x, docs/performance.md). The price is bounded: ``bench/spread.py``."""
 
 
 class ServiceRunner:
@@ -69,7 +69,7 @@ class ServiceRunner:
     requests each in hand. A server that stops answering holds at most ``prefetch`` requests;
     for slow handlers, a prefetch near ``max_workers`` keeps requests with faster peers.
     ``queue_type`` (e.g. ``"quorum"``) declares the service queue with ``x-queue-type``: every
-    peer of the service must then declare it identically (see README, "Reliability").
+    peer of the service must then declare it identically (see docs/reliability.md).
     ``options`` are the owned connection's settings (see ``Connection``); its default
     ``reconnect`` makes a server outlive broker restarts.
     """

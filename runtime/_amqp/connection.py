@@ -11,7 +11,7 @@ asyncio tasks and servers. Its parts, each in its own module:
 - consumers (``consumer.Consumer``) are ``contract.ChannelUser``s: the connection attaches them
   when it is ready, detaches them when it goes down and fails them when it is over.
 
-Losing the broker (README, "Reliability"): a connection lost after it was opened is
+Losing the broker (docs/reliability.md): a connection lost after it was opened is
 re-established by rounds over every URI, spaced by ``reconnect`` (a ``Backoff``); calls and
 consumers carry on as ``calling`` and ``consumer`` describe. A nack of a request (a quorum queue
 whose leader moved) reopens the connection and republishes the call, three times at most.

@@ -1,7 +1,7 @@
 """Losing the broker: clients and servers reconnect, and no call is lost or answered twice.
 
 Each test restarts (or closes connections of) a real RabbitMQ node. The semantics under test
-(README, "Reliability"): a call whose request was confirmed keeps waiting across a reconnect and
+(docs/reliability.md): a call whose request was confirmed keeps waiting across a reconnect and
 gets its reply from the durable reply queue; a request a server held unacked is redelivered and
 answered once the broker is back (its handler runs again); a call made while disconnected
 waits for the reconnect within its timeout; a reply queue that expired meanwhile fails the
