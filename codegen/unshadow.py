@@ -43,7 +43,7 @@ def unshadow(source: str) -> str:
                     spans.append((node.lineno, node.col_offset, end, node.id))
     if not spans:
         return source
-    lines = source.splitlines(keepends=True)
+    lines = _lines(source)
     for lineno, start, end, name in sorted(spans, reverse=True):
         raw = lines[lineno - 1].encode()
         lines[lineno - 1] = (raw[:start] + (PREFIX + name).encode() + raw[end:]).decode()
@@ -78,7 +78,7 @@ def _without_unused_imports(source: str) -> str:
     """Drop the imported names nothing uses any more (every use was aliased)."""
     tree = ast.parse(source)
     used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    lines = source.splitlines(keepends=True)
+    lines = _lines(source)
     for node in reversed(tree.body):
         if not isinstance(node, (ast.Import, ast.ImportFrom)) or node.end_lineno is None:
             continue
@@ -94,6 +94,13 @@ def _without_unused_imports(source: str) -> str:
             text = f"{head} {names}\n"
         lines[node.lineno - 1 : node.end_lineno] = [text]
     return "".join(lines)
+
+
+def _lines(source: str) -> list[str]:
+    """``source``'s lines as ``ast`` numbers them: split at ``\n`` only (``str.splitlines``
+    also splits at form feeds and other separators a docstring may hold)."""
+    pieces = source.split("\n")
+    return [piece + "\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
 
 
 def _bound(alias: ast.alias, node: ast.Import | ast.ImportFrom) -> str:
