@@ -167,7 +167,7 @@ def _sendable(headers: Mapping[str, object] | None) -> Mapping[str, object] | No
     context travels on with every call a handler makes, every key as ``nameko.<key>`` (which
     may no longer fit a short string): such a header would make those calls fail. Nameko's own
     headers (strings and lists of strings) and 64-bit ints skip the encoding check (``_plain``:
-    encoding a table costs about 12 µs per request).
+    checking rpcgen's usual two headers by encoding them cost 11 µs a request, against 4).
     """
     if not headers or all(_plain(k, v) for k, v in headers.items()):
         return headers
@@ -193,18 +193,7 @@ _PREFIX_LEN = len(wire.HEADER_PREFIX)
 
 
 def _plain(key: str, value: object) -> bool:
-    """Whether the header surely encodes again, without encoding it: strings, lists of strings
-    (Nameko's own) and 64-bit ints (rpcgen's deadline, on every call that has a timeout)."""
-    if not _fits(key):
-        return False
-    if isinstance(value, str):
-        return True
-    if type(value) is int:
-        return _MIN_LONG <= value <= _MAX_LONG
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-_MIN_LONG, _MAX_LONG = -(2**63), 2**63 - 1
+    return _fits(key) and wire.is_plain_header_value(value)
 
 
 def reply_properties(request: Any) -> Any:

@@ -29,6 +29,7 @@ __all__ = [
     "event_exchange",
     "event_queue",
     "headers_to_context",
+    "is_plain_header_value",
     "is_topic_word",
     "new_call_id",
     "parse_reply",
@@ -223,6 +224,21 @@ def context_to_headers(context: Mapping[str, object]) -> dict[str, object]:
             continue
         headers[HEADER_PREFIX + key] = list(value) if isinstance(value, tuple) else value
     return headers
+
+
+_MIN_LONG, _MAX_LONG = -(2**63), 2**63 - 1
+
+
+def is_plain_header_value(value: object) -> bool:
+    """Whether a header value surely encodes to AMQP and decodes back unchanged, known without
+    encoding it: a str, a list of str (Nameko's own headers) or an int that fits 64 bits
+    (rpcgen's deadline). Anything else must be checked by encoding it (pika decodes more types
+    than it encodes: floats, ints over 64 bits)."""
+    if isinstance(value, str):
+        return True
+    if type(value) is int:
+        return _MIN_LONG <= value <= _MAX_LONG
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def headers_to_context(headers: Mapping[str, object] | None) -> dict[str, object]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from pika import spec as pika_spec
 from rpcgen.runtime._amqp.transport import encode_properties
+from rpcgen.runtime._codec import wire
 
 __all__ = ["travelled"]
 
@@ -28,10 +29,5 @@ def travelled(props: _Pika) -> _Pika:
 
 
 def _plain(key: str, value: object) -> bool:
-    if len(key) > 127:  # may not fit a short string once UTF-8 encoded: let pika check
-        return False
-    if isinstance(value, str):
-        return True
-    if isinstance(value, int) and not isinstance(value, bool):
-        return -(2**63) <= value < 2**63
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    # A longer key may not fit a short string once UTF-8 encoded: let pika check it.
+    return len(key) <= 127 and wire.is_plain_header_value(value)
