@@ -54,8 +54,8 @@ class Server(abc.ABC):
 PREFETCH_PER_WORKER = 10
 """The default prefetch per worker. A request holds its prefetch slot from delivery until its
 reply is confirmed, about 2 ms on a local broker: with a prefetch equal to the worker count,
-workers with fast handlers wait for confirms (4.4x Nameko's pipelined throughput; 10 per
-worker: about 9x, docs/performance.md). The price is bounded: ``bench/spread.py``."""
+workers with fast handlers wait for confirms (in one run at 100 in flight, 4.6x Nameko's
+throughput; 10 per worker: 7.1x, docs/performance.md). The price is bounded: ``bench/spread.py``."""
 
 
 class ServiceRunner:
