@@ -100,7 +100,9 @@ class Connection:
         self.client_name = client_name
         self._wants_reply_queue = reply_queue
         self._loop = DriverLoop()
-        self._io = Driver(self._loop, needs_background=self._needs_background)
+        self._io = Driver(
+            self._loop, needs_background=self._needs_background, on_fault=self._on_fault
+        )
         self._link = Link(
             self, self._loop, uris, params, timeout=connect_timeout, reconnect=reconnect
         )
@@ -287,21 +289,22 @@ class Connection:
         self._io.output = conn
 
     def link_ready(self, channel: _Pika, reconnected: bool) -> None:
+        queue = f", reply queue {self._calls.reply_queue}" if self._wants_reply_queue else ""
         if reconnected:
-            log.warning("reconnected to %s, reply queue %s", self.uri, self._calls.reply_queue)
+            log.warning("reconnected to %s%s", self.uri, queue)
         else:
-            log.debug("connected to %s, reply queue %s", self.uri, self._calls.reply_queue)
+            log.debug("connected to %s%s", self.uri, queue)
         self._settled.set()
         self._calls.up(channel)
         for user in list(self._users):
             user.attach()
 
-    def link_down(self, error: RpcConnectionError) -> None:
+    def link_down(self, error: RpcConnectionError) -> str:
         resent = self._calls.down()
         for user in list(self._users):
             user.detach()
         pending = len(self._calls.pending)
-        log.warning("%s (%d calls pending, %d to resend)", error, pending, resent)
+        return f" ({pending} calls pending, {resent} to resend)" if pending or resent else ""
 
     def link_over(self, error: RpcConnectionError) -> None:
         if self._calls.failure is None and self._link.opens:
@@ -328,6 +331,9 @@ class Connection:
 
     def _needs_background(self) -> bool:
         return bool(self._calls.pending or self._users or not self._link.phase.ready)
+
+    def _on_fault(self, exc: Exception) -> None:
+        self._link.fault(exc)
 
     def _on_crash(self, exc: Exception) -> None:
         self._link.crash(RpcConnectionError(f"I/O thread of {self.uri} crashed: {exc!r}"))

@@ -47,11 +47,20 @@ class Driver:
     """Runs one ``DriverLoop`` on behalf of every thread that uses a connection.
 
     ``needs_background()`` (read when a driving caller leaves) says whether anything is left that
-    only the background thread would notice: pending calls, consumers.
+    only the background thread would notice: pending calls, consumers. ``on_fault(exc)`` gets
+    any exception pika raises out of its I/O (reading, writing, timers, callbacks), in whichever
+    thread ran the turn: it is the link's to handle (a failed attempt, or a loss), never a reason
+    to stop the I/O thread. Only an exception of rpcgen's own (``setup``, ``on_fault``) ends it.
     """
 
-    def __init__(self, loop: DriverLoop, needs_background: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        loop: DriverLoop,
+        needs_background: Callable[[], bool],
+        on_fault: Callable[[Exception], None],
+    ) -> None:
         self.loop = loop
+        self._on_fault = on_fault  # pika raised out of the loop (under the lock; see the class)
         self.output: Output | None = None
         self._needs_background = needs_background
         self.lock = threading.Lock()
@@ -106,13 +115,21 @@ class Driver:
             if self.stopped:
                 return
             output = self.output
-            if output is not None:
-                output.flush_outbox()
-            loop.run_once()
+            try:
+                if output is not None:
+                    output.flush_outbox()
+                loop.run_once()
+            except Exception as exc:  # pika raised out of its I/O: the link decides what follows
+                self._on_fault(exc)
+                output = self.output
+                continue
             if not ops and not loop.writing and not (output is not None and output.outbox):
                 break
         if output is not None:  # what the last round queued must at least reach the transport,
-            output.flush_outbox()  # whose write interest then wakes a waiter
+            try:  # whose write interest then wakes a waiter
+                output.flush_outbox()
+            except Exception as exc:
+                self._on_fault(exc)
         loop.snapshot()
         if self._driving and threading.get_ident() != self._driver_ident:
             loop.wake()  # this turn may have completed the driver's call: it must look again

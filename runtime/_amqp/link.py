@@ -48,8 +48,12 @@ class LinkOwner(Protocol):
 
     def link_ready(self, channel: _Pika, reconnected: bool) -> None: ...
 
-    def link_down(self, error: RpcConnectionError) -> None:
-        """The live connection was lost; a reconnect follows."""
+    def link_down(self, error: RpcConnectionError) -> str:
+        """The live connection was lost; a reconnect follows.
+
+        Returns what the loss leaves behind (calls pending, ...) for the one log line the link
+        writes about it, or "".
+        """
 
     def link_over(self, error: RpcConnectionError) -> None:
         """The connection is over for good (a failed first connect, or given up)."""
@@ -141,13 +145,17 @@ class Link:
         # pika bounds the handshake by connect_timeout; the phase's limit is a second guard.
         self.phase.enter(State.CONNECTING, 2 * self.timeout + 1, self._stalled)
         self.pika = None  # callbacks of the previous connection are stale from here on
-        self.pika = _BatchingConnection(
-            self._params[self.current],
-            on_open_callback=self._on_open,
-            on_open_error_callback=self._on_open_error,
-            on_close_callback=self._on_closed,
-            custom_ioloop=self._loop,
-        )
+        try:
+            self.pika = _BatchingConnection(
+                self._params[self.current],
+                on_open_callback=self._on_open,
+                on_open_error_callback=self._on_open_error,
+                on_close_callback=self._on_closed,
+                custom_ioloop=self._loop,
+            )
+        except Exception as exc:  # whatever an attempt raises is a failed attempt
+            self._attempt_failed(exc)
+            return
         self._owner.link_attempt(self.pika)
 
     def _on_open_error(self, conn: _Pika, error: BaseException) -> None:
@@ -172,8 +180,11 @@ class Link:
         else:
             self._wait(error)
 
-    def _wait(self, error: RpcConnectionError) -> None:
-        """Wait for the next round, or give up when the ``Backoff`` says so."""
+    def _wait(self, error: RpcConnectionError, detail: str = "") -> None:
+        """Wait for the next round, or give up when the ``Backoff`` says so.
+
+        The one WARNING of each loss and each failed round is written here.
+        """
         self._attempt += 1
         backoff = self._reconnect
         if backoff is None or (backoff.attempts is not None and self._attempt > backoff.attempts):
@@ -182,7 +193,7 @@ class Link:
             self._over(error)
             return
         delay = backoff.delay(self._attempt)
-        log.warning("%s; reconnecting in %.1f s", error, delay)
+        log.warning("%s; reconnecting in %.1f s%s", error, delay, detail)
         self.phase.enter(State.WAITING, delay, self.start_round)
 
     def _on_open(self, conn: _Pika) -> None:
@@ -230,8 +241,6 @@ class Link:
         self.opens += 1
         self._attempt = 0
         self._why = None
-        if reconnected:
-            log.warning("reconnected to %s", self.uri)
         self._owner.link_ready(channel, reconnected)
 
     def _stalled(self) -> None:
@@ -299,8 +308,7 @@ class Link:
             error = self._why or RpcConnectionError(f"lost the connection to {self.uri}: {reason}")
             self._why = None
             self.channel = None
-            self._owner.link_down(error)
-            self._wait(error)
+            self._wait(error, self._owner.link_down(error))
 
     def _over(self, error: RpcConnectionError) -> None:
         self._owner.link_over(error)
@@ -310,6 +318,40 @@ class Link:
         if not self.phase.closed:
             self.phase.enter(State.CLOSED)
         self._owner.link_finished()
+
+    def fault(self, exc: Exception) -> None:
+        """pika raised ``exc`` out of its I/O loop: never final, whatever the phase.
+
+        During an attempt (connecting, handshaking, declaring) it is a failed attempt, like a
+        refused connection: the next URI, or the backoff, follows. While connected it is a loss:
+        the link drops the connection and reconnects. pika's connection is in an unknown state
+        after it raised, so it is abandoned (its callbacks are stale from here on) and its
+        socket closed as far as pika still can. Seen in the wild: an endpoint that accepts the
+        TCP connection and resets it at once makes pika's connector raise ``ValueError``
+        ("Expected connected socket, but getpeername() failed").
+        """
+        state = self.phase.state
+        conn, self.pika, self.channel = self.pika, None, None
+        error = RpcConnectionError(f"{self.uri}: {type(exc).__name__}: {exc}")
+        log.debug("pika raised while %s on %s", state.value, self.uri, exc_info=exc)
+        if conn is not None and not conn.is_closed:
+            try:
+                conn.abort(error)  # closes its socket (now or in a later turn)
+            except Exception:
+                log.debug("abandoning the connection raised too", exc_info=True)
+        if state in (State.CLOSING, State.CLOSED):
+            if not self.phase.closed:
+                self._finish()
+        elif self._refused is not None:
+            self._over(self._refused)
+        elif state in (State.CONNECTING, State.DECLARING):
+            why, self._why = self._why, None
+            self._attempt_failed(why or error)
+        elif state in (State.READY, State.DROPPING):
+            why, self._why = self._why, None
+            error = why or RpcConnectionError(f"lost the connection to {error}")
+            self._wait(error, self._owner.link_down(error))
+        # WAITING: a connection already abandoned raised; the next round is scheduled already
 
     def crash(self, error: RpcConnectionError) -> None:
         """The I/O thread died (a bug): end everything now."""

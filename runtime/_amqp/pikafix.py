@@ -60,6 +60,7 @@ class _QuietAttempts(logging.Filter):
 
 _QUIET = _QuietAttempts()
 _NOISY_LOGGERS = (
+    "pika.connection",  # "Probably incompatible Protocol Versions" for a reset during the handshake
     "pika.adapters.base_connection",
     "pika.adapters.utils.connection_workflow",
     "pika.adapters.utils.io_services_utils",

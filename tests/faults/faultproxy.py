@@ -32,6 +32,10 @@ TLS cannot be seen through.
 
 One thread runs every socket (a ``selectors`` loop); ``close()`` (or leaving the ``with``)
 closes all sockets and joins it.
+
+``AcceptThenReset`` is an endpoint of its own: it accepts every TCP connection and closes it
+at once with an RST, as a TCP load balancer in front of a broker that is down does. A client
+sees the connect succeed and the socket die before the first byte.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ __all__ = [
     "PROTOCOL_HEADER",
     "QUEUE_BIND",
     "QUEUE_DECLARE",
+    "AcceptThenReset",
     "Armed",
     "Direction",
     "Fault",
@@ -580,6 +585,50 @@ class FaultProxy:
                 _reset(sock)
             else:
                 sock.close()
+
+
+class AcceptThenReset:
+    """Listens on 127.0.0.1, accepts each connection and resets it at once (see the module)."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self.port: int = self._listener.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"accept-then-reset:{self.port}", daemon=True
+        )
+        self._thread.start()
+
+    def uri(self, broker_uri: str) -> str:
+        """``broker_uri`` with host and port replaced by this endpoint's."""
+        parts = urlsplit(broker_uri)
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sock, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            _reset(sock)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._listener.close()
+
+    def __enter__(self) -> AcceptThenReset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _other(direction: Direction) -> Direction:
