@@ -12,7 +12,9 @@ cannot loop:
   lacks ``args``/``kwargs``: ``MalformedRequest``; arguments of the wrong type:
   ``IncorrectSignature``;
 - a header pika cannot decode (a timestamp past year 9999) reaches us as its number of seconds
-  (``pikafields``) instead of dropping the connection and looping through redeliveries;
+  (``pikafix``) instead of dropping the connection and looping through redeliveries; a header
+  table too deep, too big or not decodable at all reaches us as ``UndecodedHeaders`` (empty):
+  ``MalformedRequest`` saying why;
 - headers pika could not send on (a key too long once prefixed, any value it cannot encode)
   are left out of the handler's context, so the calls it makes do not fail; a
   ``call_id_stack`` that is not a list of strings is read leniently (``context.incoming``);
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pika
 from pika import data as pika_data
 from rpcgen.runtime import _tracing, context
+from rpcgen.runtime._amqp import pikafix
 from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
 from rpcgen.runtime._amqp.consumer import Delivery
 from rpcgen.runtime._asyncrun import HandlerLoop, settle
@@ -91,6 +94,9 @@ class Dispatcher:
         if len(request.body) > self.max_message_bytes:
             what = f"request to {request.routing_key}"
             raise PayloadTooLarge.exceeded(what, len(request.body), self.max_message_bytes)
+        undecodable = pikafix.undecoded(request.properties.headers)
+        if undecodable is not None:
+            raise MalformedRequest(f"headers not decoded: {undecodable}")
         content_type = request.properties.content_type
         if content_type != wire.CONTENT_TYPE:
             raise MalformedRequest(

@@ -6,8 +6,10 @@ declared exactly as Nameko declares it (``docs/wire.md`` §7.3), and consumed on
 own, like the RPC queue, by the server's worker pool.
 
 One event in (``EventEntrypoint.handle``), never raising:
-- a body that is not JSON, a content type other than JSON, or a payload that does not match the
-  event's payload type never reaches the handler: it is published to the service's dead-letter
+- a body over the connection's ``max_message_bytes`` (never decoded), headers pika could not or
+  must not decode (``pikafix.UndecodedHeaders``), a body that is not JSON, a content type other
+  than JSON, or a payload that does not match the event's payload type never reaches the
+  handler: it is published to the service's dead-letter
   queue ``rpcgen-dlq-<service>`` (durable, declared by rpcgen; the handler queue itself keeps
   Nameko's exact flags and no arguments, so Nameko peers can still declare it) with headers
   saying why and where it came from, and acked once the dead letter is confirmed;
@@ -28,11 +30,12 @@ from typing import Any, Literal
 
 import pika
 from rpcgen.runtime import _tracing, context
-from rpcgen.runtime._amqp import topology
+from rpcgen.runtime._amqp import pikafix, topology
+from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
 from rpcgen.runtime._amqp.consumer import Delivery
 from rpcgen.runtime._asyncrun import HandlerLoop, settle
 from rpcgen.runtime._codec import wire
-from rpcgen.runtime.errors import MalformedRequest
+from rpcgen.runtime.errors import MalformedRequest, PayloadTooLarge
 from rpcgen.runtime.spec import EventHandler
 
 __all__ = ["EventEntrypoint", "Outcome", "dead_letter_queue", "event_entrypoints"]
@@ -75,10 +78,22 @@ class EventEntrypoint:
             topology.queue(dead_letter_queue(self.service)),
         ]
 
-    def handle(self, delivery: Delivery, loop: HandlerLoop | None = None) -> Outcome:
+    def handle(
+        self,
+        delivery: Delivery,
+        loop: HandlerLoop | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> Outcome:
         """Run the handler on one event; never raises."""
         event = self.spec.event
         props = delivery.properties
+        size = len(delivery.body)
+        if size > max_message_bytes:
+            too_large = PayloadTooLarge.exceeded(f"event {event.label}", size, max_message_bytes)
+            return "dead", str(too_large)
+        undecodable = pikafix.undecoded(props.headers)
+        if undecodable is not None:
+            return "dead", f"headers not decoded: {undecodable}"
         try:
             if props.content_type not in (None, wire.CONTENT_TYPE):
                 raise MalformedRequest(f"unsupported content type {props.content_type!r}")

@@ -252,7 +252,7 @@ class ServiceRunner:
 
     def _handle_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
         """Run one event's handler; ack, requeue or dead-letter it (see ``_handling``)."""
-        outcome, reason = entry.handle(delivery, self._loop)
+        outcome, reason = entry.handle(delivery, self._loop, self._dispatcher.max_message_bytes)
         self._consuming.wait()
         consumer = self._event_consumers[entry.queue]
         if outcome == "ack":

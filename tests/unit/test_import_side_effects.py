@@ -10,7 +10,9 @@ _PROBE = """
 import logging
 import pika.data
 original = pika.data.decode_value
+original_table = pika.data.decode_table
 names = [
+    "pika.connection",
     "pika.adapters.base_connection",
     "pika.adapters.utils.connection_workflow",
     "pika.adapters.utils.io_services_utils",
@@ -21,11 +23,13 @@ import rpcgen.runtime.testing
 import generated.hello
 import generated.ledger
 assert pika.data.decode_value is original, pika.data.decode_value
+assert pika.data.decode_table is original_table, pika.data.decode_table
 assert {n: list(logging.getLogger(n).filters) for n in names} == before
 from rpcgen.runtime._amqp import pikafix
 pikafix.install()
 pikafix.install()
 assert pika.data.decode_value is not original
+assert pika.data.decode_table is not original_table
 assert all(len(logging.getLogger(n).filters) == len(before[n]) + 1 for n in names)
 print("ok")
 """
