@@ -11,6 +11,7 @@ taken leaves its operation queued: the holder runs it before releasing, and re-c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -73,6 +74,8 @@ class Driver:
         self.finished = False  # set by finish(): the background thread may exit
         self.stopped = False  # the loop is closed: operations only fail what they carry
         self._thread: threading.Thread | None = None
+        self._on_crash: Callable[[Exception], None] | None = None  # set by start()
+        self._crashed = False  # the socket's abort needs one more round of the loop
 
     # -- operations -----------------------------------------------------------------------------
 
@@ -120,7 +123,7 @@ class Driver:
                     output.flush_outbox()
                 loop.run_once()
             except Exception as exc:  # pika raised out of its I/O: the link decides what follows
-                self._on_fault(exc)
+                self._fault(exc)
                 output = self.output
                 continue
             if not ops and not loop.writing and not (output is not None and output.outbox):
@@ -129,10 +132,19 @@ class Driver:
             try:  # whose write interest then wakes a waiter
                 output.flush_outbox()
             except Exception as exc:
-                self._on_fault(exc)
+                self._fault(exc)
         loop.snapshot()
         if self._driving and threading.get_ident() != self._driver_ident:
             loop.wake()  # this turn may have completed the driver's call: it must look again
+
+    def _fault(self, exc: Exception) -> None:
+        try:
+            self._on_fault(exc)
+        except Exception as bug:  # handling the fault failed: a bug, the connection is over
+            log.exception("rpcgen I/O thread crashed")
+            self._crashed = True
+            if self._on_crash is not None:
+                self._on_crash(bug)
 
     def finish(self) -> None:
         """Let the background thread (and any driver) stop; called under the lock."""
@@ -187,6 +199,7 @@ class Driver:
 
     def start(self, setup: Callable[[], None], on_crash: Callable[[Exception], None]) -> None:
         """Start the background thread: ``setup()`` under the lock, then serve until finished."""
+        self._on_crash = on_crash
         self._thread = threading.Thread(
             target=self._run, args=(setup, on_crash), name="rpcgen-io", daemon=True
         )
@@ -206,11 +219,15 @@ class Driver:
                 self._serve_once()
         except Exception as exc:  # a bug: never leave a caller waiting
             log.exception("rpcgen I/O thread crashed")
+            self._crashed = True
             with self.lock:
                 on_crash(exc)
         finally:
             with self.lock:
                 self.stopped = True
+                if self._crashed:  # let the aborted socket close (a callback of the loop)
+                    with contextlib.suppress(Exception):
+                        self.loop.run_once()
                 self.loop.close()
                 self.turn()  # late operations only fail what they carry
 

@@ -355,4 +355,10 @@ class Link:
 
     def crash(self, error: RpcConnectionError) -> None:
         """The I/O thread died (a bug): end everything now."""
+        conn, self.pika, self.channel = self.pika, None, None
+        if conn is not None and not conn.is_closed:
+            try:
+                conn.abort(error)  # its socket closes in the loop's last round
+            except Exception:
+                log.debug("abandoning the connection raised too", exc_info=True)
         self._over(error)

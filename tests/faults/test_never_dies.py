@@ -130,3 +130,42 @@ def test_each_loss_and_reconnect_is_logged_once(
     assert lost.startswith("lost the connection to") and "reconnecting in" in lost
     assert back.startswith("reconnected to")
     assert ("reply queue" in back) is reply_queue
+
+
+def test_anything_raised_out_of_the_io_loop_while_connected_is_a_loss(
+    rabbit_vhost: Vhost, caplog: pytest.LogCaptureFixture
+) -> None:
+    def boom() -> None:
+        raise ValueError("unexpected inside pika's loop")
+
+    with (
+        rt.run_in_background(Itest(), rabbit_vhost.uri),
+        rt.Connection(rabbit_vhost.uri, reconnect=Backoff(max=0.2)) as connection,
+        caplog.at_level(logging.WARNING, logger="rpcgen"),
+    ):
+        client = ItestClient(connection, timeout=30)
+        assert client.hello("before") == "hello, before"
+        connection.post(lambda: connection.call_later(0, boom))  # a timer of the loop raises
+        _wait_for(lambda: any("reconnected" in r.getMessage() for r in caplog.records))
+        assert connection.is_open
+        assert client.hello("after") == "hello, after"
+    [lost] = [r.getMessage() for r in caplog.records if "lost the connection" in r.getMessage()]
+    assert "unexpected inside pika's loop" in lost
+
+
+def test_a_bug_in_handling_a_fault_ends_the_connection_and_fails_its_calls(
+    rabbit_vhost: Vhost, caplog: pytest.LogCaptureFixture
+) -> None:
+    def boom() -> None:
+        raise ValueError("unexpected inside pika's loop")
+
+    def broken(exc: Exception) -> None:
+        raise RuntimeError("a bug in the fault handling") from exc
+
+    with rt.Connection(rabbit_vhost.uri) as connection:
+        connection._link.fault = broken  # type: ignore[method-assign]
+        connection.post(lambda: connection.call_later(0, boom))
+        _wait_for(lambda: not connection.is_open)
+        with pytest.raises(rt.RpcConnectionError, match="crashed"):
+            ItestClient(connection, timeout=5).hello("after")
+    assert any("I/O thread crashed" in r.getMessage() for r in caplog.records)
