@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ast
+import importlib.machinery
 import importlib.util
 import itertools
 import keyword
 import sys
+import threading
 import traceback
 import typing
 from collections.abc import Iterator
@@ -21,12 +24,13 @@ from rpcgen.codegen.markers import SERVICE_ATTR
 from rpcgen.codegen.model import (
     DataclassSpec,
     ErrorSpec,
+    Import,
     ModuleSpec,
     ServiceSpec,
     TypedDictSpec,
     TypeRef,
 )
-from rpcgen.codegen.pyfmt import import_lines
+from rpcgen.codegen.pyfmt import import_lines, relative_import_lines
 from rpcgen.codegen.records import build_dataclass, build_enum, build_error, build_typeddict
 from rpcgen.codegen.services import build_service
 from rpcgen.codegen.source import Source, SourceIndex
@@ -52,43 +56,188 @@ class LoadResult:
 
 
 def load(idl_dir: Path) -> LoadResult:
-    """Read every ``*.py`` in ``idl_dir`` (except ``_*.py``)."""
-    paths = sorted(p for p in idl_dir.glob("*.py") if not p.name.startswith("_"))
-    if not paths:
+    """Read every ``*.py`` under ``idl_dir`` (except ``_*.py``), subpackages included.
+
+    The folder is imported as a package named after it while it is read (``idl``, so that
+    ``from idl.common import Money`` and ``from .common import Money`` both name the one class),
+    then removed from ``sys.modules`` again.
+    """
+    found, errors = _idl_files(idl_dir)
+    if not found and not errors:
         error = IdlError(str(idl_dir), 1, "", "", "no IDL modules (*.py) found; add one")
         return LoadResult((), (error,))
     modules: list[ModuleSpec] = []
-    errors: list[IdlError] = []
     declared: list[tuple[str, str, str, int]] = []
-    for path in paths:
-        spec, problems, services = _load_file(path, f"{idl_dir.resolve().name}/{path.name}")
-        errors += problems
-        declared += services
-        if spec is not None and not problems:
-            modules.append(spec)
+    root = idl_dir.resolve().name
+    with _LOCK, _package(idl_dir) as package:
+        imported = {rel: _import(package, rel, path) for rel, path in found.items()}
+        homes = _homes(package, imported)
+        sources: dict[str, Source] = {}
+        for rel, module in imported.items():
+            path = found[rel]
+            if isinstance(module, IdlError):
+                errors.append(module)
+                continue
+            src = Source(
+                module,
+                str(path),
+                SourceIndex.parse(path.read_text("utf-8")),
+                _scope(module, str(path), rel, homes),
+                dotted=rel,
+            )
+            spec = _build_module(src, f"{root}/{path.relative_to(idl_dir).as_posix()}")
+            sources[rel] = src
+            errors += src.problems
+            declared += [
+                (wire, str(path), cls.__name__, src.line(cls.__name__))
+                for cls in _classify(module, src.index).services
+                if isinstance(wire := cls.__dict__[SERVICE_ATTR], str)
+            ]
+            if not src.problems:
+                modules.append(spec)
+        errors += _cycles(modules, sources)
     errors += _duplicate_services(declared)
     return LoadResult(tuple(modules), tuple(sorted(errors, key=IdlError.sort_key)))
 
 
-def _load_file(
-    path: Path, source: str
-) -> tuple[ModuleSpec | None, list[IdlError], list[tuple[str, str, str, int]]]:
-    """The module's spec, its problems, and the service names it declares (for duplicates)."""
-    file = str(path)
-    if not path.stem.isidentifier() or keyword.iskeyword(path.stem):
-        message = "the file name is not a valid Python module name; rename it (e.g. my_service.py)"
-        return None, [IdlError(file, 1, "", "", message)], []
-    with _imported(path) as module:
-        if isinstance(module, IdlError):
-            return None, [module], []
-        src = Source(module, file, SourceIndex.parse(path.read_text("utf-8")), _scope(module, file))
-        spec = _build_module(src, source)
-        services = [
-            (wire, file, cls.__name__, src.line(cls.__name__))
-            for cls in _classify(module, src.index).services
-            if isinstance(wire := cls.__dict__[SERVICE_ATTR], str)
-        ]
-        return spec, src.problems, services
+def _idl_files(idl_dir: Path) -> tuple[dict[str, Path], list[IdlError]]:
+    """The IDL modules under ``idl_dir`` by dotted name, and the files that cannot be one."""
+    found: dict[str, Path] = {}
+    errors: list[IdlError] = []
+    for path in sorted(idl_dir.rglob("*.py")):
+        parts = path.relative_to(idl_dir).with_suffix("").parts
+        if any(part.startswith(("_", ".")) for part in parts):
+            continue
+        bad = [p for p in parts if not p.isidentifier() or keyword.iskeyword(p)]
+        if bad:
+            if bad[0] == parts[-1]:
+                message = "the file name is not a valid Python module name; rename it (e.g. my_service.py)"
+            else:
+                message = f"the folder name {bad[0]!r} is not a valid Python package name; rename it"
+            errors.append(IdlError(str(path), 1, "", "", message))
+            continue
+        found[".".join(parts)] = path
+    return found, errors
+
+
+_LOCK = threading.Lock()
+
+
+@contextmanager
+def _package(idl_dir: Path) -> Iterator[str]:
+    """Register ``idl_dir`` as a package while it is read; yields the package's name.
+
+    The name is the folder's, so that absolute imports between IDL modules work, unless another
+    module already answers to it (``tests``, ``json``); then only relative imports can.
+    """
+    folder = str(idl_dir.resolve())
+    name = idl_dir.resolve().name
+    if not _free_name(name, folder):
+        name = f"_rpcgen_idl_{next(_serial)}"
+    mine = [k for k in sys.modules if k == name or k.startswith(f"{name}.")]
+    saved = {k: sys.modules.pop(k) for k in mine}
+    spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    spec.submodule_search_locations = [folder]
+    sys.modules[name] = importlib.util.module_from_spec(spec)
+    importlib.invalidate_caches()  # files written since the last load must be seen
+    try:
+        yield name
+    finally:
+        for key in [k for k in sys.modules if k == name or k.startswith(f"{name}.")]:
+            del sys.modules[key]
+        sys.modules.update(saved)
+
+
+def _free_name(name: str, folder: str) -> bool:
+    """Whether ``name`` is a package name that nothing but ``folder`` answers to."""
+    if not name.isidentifier() or keyword.iskeyword(name) or name in sys.stdlib_module_names:
+        return False
+    if name in {"rpcgen", "generated"}:
+        return False
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return True
+    locations = spec.submodule_search_locations or []
+    return any(str(Path(p).resolve()) == folder for p in locations)
+
+
+def _import(package: str, rel: str, path: Path) -> ModuleType | IdlError:
+    """Import ``<package>.<rel>`` (and whatever IDL modules it imports), or say why not."""
+    try:
+        return importlib.import_module(f"{package}.{rel}")
+    except (Exception, SystemExit) as exc:
+        return _import_error(exc, path)
+
+
+def _homes(package: str, imported: dict[str, ModuleType | IdlError]) -> dict[type, str]:
+    """Each class an IDL module defines -> that module's dotted name in the tree."""
+    homes: dict[type, str] = {}
+    for rel, module in imported.items():
+        if isinstance(module, ModuleType):
+            for cls in vars(module).values():
+                if isinstance(cls, type) and cls.__module__ == f"{package}.{rel}":
+                    homes[cls] = rel
+    return homes
+
+
+def _cycles(modules: list[ModuleSpec], sources: dict[str, Source]) -> list[IdlError]:
+    """Generated modules that would import each other (Python cannot import such a ring)."""
+    edges = {m.name: sorted({home for _, home in m.shared}) for m in modules}
+    errors: list[IdlError] = []
+    reported: set[frozenset[str]] = set()
+    for start in sorted(edges):
+        ring = _ring(start, edges)
+        if ring is None or frozenset(ring) in reported:
+            continue
+        reported.add(frozenset(ring))
+        src = sources[start]
+        shown = " -> ".join([*ring, ring[0]])
+        errors.append(
+            IdlError(
+                src.file,
+                _import_line(src, ring[1] if len(ring) > 1 else ring[0]),
+                "",
+                "",
+                f"IDL modules import each other's types ({shown}); move the shared types "
+                "into a module that imports none of them",
+            )
+        )
+    return errors
+
+
+def _ring(start: str, edges: dict[str, list[str]]) -> list[str] | None:
+    """The shortest path from ``start`` back to itself, as the modules on it."""
+    paths = [[start]]
+    seen = {start}
+    while paths:
+        path = paths.pop(0)
+        for nxt in edges.get(path[-1], []):
+            if nxt == start:
+                return path
+            if nxt not in seen:
+                seen.add(nxt)
+                paths.append([*path, nxt])
+    return None
+
+
+def _import_line(src: Source, target: str) -> int:
+    """The line of the statement in ``src``'s file that imports the tree module ``target``."""
+    tree = ast.parse(Path(src.file).read_text("utf-8"))
+    here = src.module_name.split(".")[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = here[: len(here) - node.level + 1] if node.level else []
+            module = ".".join([*base, *(node.module or "").split(".")]).strip(".")
+            names = {module, *(f"{module}.{a.name}".strip(".") for a in node.names)}
+            if any(n == target or n.endswith(f".{target}") for n in names):
+                return node.lineno
+        elif isinstance(node, ast.Import):
+            if any(a.name.endswith(f".{target}") for a in node.names):
+                return node.lineno
+    return 1
 
 
 @dataclass
@@ -123,10 +272,26 @@ def _classify(module: ModuleType, index: SourceIndex | None = None) -> _Classes:
     return out
 
 
-def _scope(module: ModuleType, file: str) -> Scope:
-    kinds = _classify(module)
-    records = [*kinds.enums, *kinds.dataclasses, *kinds.typeddicts]
-    return Scope(file, {cls: cls.__name__ for cls in records}, frozenset(kinds.errors))
+def _scope(module: ModuleType, file: str, rel: str, homes: dict[type, str]) -> Scope:
+    """The module's own classes, and those of every other module of the tree, to import."""
+    records: dict[type, str] = {}
+    errors: set[type] = set()
+    imports: dict[type, Import] = {}
+    for cls, home in homes.items():
+        if issubclass(cls, Exception):
+            errors.add(cls)
+        elif _is_record(cls):
+            records[cls] = cls.__name__
+        else:
+            continue
+        if home != rel:
+            imports[cls] = Import(f".{home}", cls.__name__)
+    return Scope(file, records, frozenset(errors), imports)
+
+
+def _is_record(cls: type) -> bool:
+    kind = issubclass(cls, enum.Enum) or dataclasses.is_dataclass(cls) or typing.is_typeddict(cls)
+    return kind and SERVICE_ATTR not in cls.__dict__
 
 
 def _build_module(src: Source, source: str) -> ModuleSpec:
@@ -137,10 +302,23 @@ def _build_module(src: Source, source: str) -> ModuleSpec:
     tds = [t for c in kinds.typeddicts if (t := build_typeddict(c, src))]
     errors = [err for c in kinds.errors if (err := build_error(c, src))]
     services = [s for c in kinds.services if (s := build_service(c, src))]
-    if not kinds.services:
+    if not (kinds.services or kinds.enums or kinds.dataclasses or kinds.typeddicts or kinds.errors):
         src.problem(
-            "", "", 'no @service class; decorate a typing.Protocol class with @service("name")'
+            "",
+            "",
+            'no @service class and no types to share; decorate a typing.Protocol class with '
+            '@service("name"), or define the types other IDL modules import',
         )
+    wanted = _imports(
+        bool(enums),
+        bool(dcs),
+        bool(tds),
+        _types(dcs, tds, services),
+        any(svc.methods for svc in services),
+        bool(errors or services),
+    )
+    wanted |= {(imp.module, imp.name) for imp in src.shared}
+    shared = sorted((name, module[1:]) for module, name in wanted if module.startswith("."))
     spec = ModuleSpec(
         name=src.module_name,
         source=source,
@@ -150,15 +328,9 @@ def _build_module(src: Source, source: str) -> ModuleSpec:
         typeddicts=tuple(tds),
         errors=tuple(errors),
         services=tuple(services),
-        imports=import_lines(
-            _imports(
-                bool(enums),
-                bool(dcs),
-                bool(tds),
-                _types(dcs, tds, services),
-                any(svc.methods for svc in services),
-            )
-        ),
+        imports=import_lines(pair for pair in wanted if not pair[0].startswith(".")),
+        local_imports=relative_import_lines(src.module_name, shared),
+        shared=tuple(shared),
     )
     _check_names(spec, src)
     _check_exc_paths(spec, src)
@@ -179,9 +351,14 @@ def _types(
 
 
 def _imports(
-    enums: bool, dataclasses: bool, typeddicts: bool, types: Iterator[TypeRef], rpc: bool = True
+    enums: bool,
+    dataclasses: bool,
+    typeddicts: bool,
+    types: Iterator[TypeRef],
+    rpc: bool = True,
+    classvar: bool = True,
 ) -> set[tuple[str, str]]:
-    needed = {("typing", "ClassVar")}
+    needed = {("typing", "ClassVar")} if classvar else set()
     needed |= {("abc", ""), ("collections.abc", "Mapping")} if rpc else set()
     needed |= {("enum", "")} if enums else set()
     needed |= {("dataclasses", "")} if dataclasses else set()
@@ -194,6 +371,7 @@ def _check_names(spec: ModuleSpec, src: Source) -> None:
     """Every module-level name the generated module defines must be unique and not an import's."""
     seen = set(_GENERATED_NAMES)
     named = [(record.name, record.name) for record in spec.records]
+    named += [(name, name) for name, _ in spec.shared]
     for svc in spec.services:
         named += [(svc.name, n) for n in svc.generated_classes]
         named += [(svc.name, n) for m in svc.methods for n in (m.const,)]

@@ -299,6 +299,16 @@ class ModuleSpec:
     errors: tuple[ErrorSpec, ...]
     services: tuple[ServiceSpec, ...]
     imports: tuple[str, ...]  # the standard-library import lines, in ruff's isort order
+    # The relative import lines of the types and errors other modules of the IDL tree define
+    # (``from .common import Money``), in ruff's isort order; and which (name, tree module) they
+    # are, so that tools resolve a shared type to its one definition.
+    local_imports: tuple[str, ...] = ()
+    shared: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The generated file, relative to the output folder: ``billing/invoice.py``."""
+        return self.name.replace(".", "/") + ".py"
 
     @property
     def docstring(self) -> str:

@@ -21,6 +21,7 @@ __all__ = [
     "fmt",
     "group",
     "import_lines",
+    "relative_import_lines",
     "isort_key",
     "literal",
     "py_str",
@@ -169,6 +170,24 @@ def import_lines(imports: Iterable[tuple[str, str]]) -> tuple[str, ...]:
         ordered = sorted(by_module[module], key=isort_key)
         lines.append(f"from {module} import {', '.join(ordered)}")
     return tuple(lines)
+
+
+def relative_import_lines(importer: str, names: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """``from .common import Money`` lines for module ``importer`` (dotted, in one package tree)
+    naming ``(name, module)`` pairs of the same tree, in ruff's isort order (furthest first)."""
+    here = importer.split(".")[:-1]
+    by_module: dict[str, set[str]] = {}
+    for name, module in names:
+        target = module.split(".")
+        common = 0
+        while common < min(len(here), len(target) - 1) and here[common] == target[common]:
+            common += 1
+        relative = "." * (len(here) - common + 1) + ".".join(target[common:])
+        by_module.setdefault(relative, set()).add(name)
+    order = sorted(by_module, key=lambda m: (-(len(m) - len(m.lstrip("."))), m))
+    return tuple(
+        f"from {m} import {', '.join(sorted(by_module[m], key=isort_key))}" for m in order
+    )
 
 
 def isort_key(name: str) -> tuple[int, str]:

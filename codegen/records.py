@@ -140,6 +140,8 @@ def build_error(cls: type[Exception], src: Source) -> ErrorSpec | None:
     if path is None:
         return None
     base = next((b for b in cls.__bases__ if b in src.scope.errors), None)
+    if base is not None and base in src.scope.imports:
+        src.shared.add(src.scope.imports[base])
     return ErrorSpec(
         name,
         src.doc(name),

@@ -37,9 +37,17 @@ def render(modules: Sequence[ModuleSpec], source_dir: str = "idl") -> dict[str, 
         "py.typed": env.get_template("py.typed.jinja").render(),
     }
     module_template = env.get_template("module.py.jinja")
+    init_template = env.get_template("__init__.py.jinja")
     for module in modules:
         text = module_template.render(module=module, rpcgen_version=version, api_level=API_LEVEL)
-        files[f"{module.name}.py"] = unshadow(text)
+        files[module.path] = unshadow(text)
+        # Each subpackage of the IDL tree is a regular package of the generated one.
+        parts = module.name.split(".")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            files[f"{folder}/__init__.py"] = init_template.render(
+                source_dir=f"{source_dir}/{folder}", rpcgen_version=version
+            )
     return dict(sorted(files.items()))
 
 

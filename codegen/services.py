@@ -261,9 +261,17 @@ def _declared_errors(
                 f"@raises({describe(error)}): not an Exception subclass defined in {src.file}; "
                 "define the error class there"
             )
-    # A client matches a reply's exc_type by class name, so subclasses must be listed too.
+    # A client matches a reply's exc_type by class name, so subclasses must be listed too: those
+    # of this module and of the declared error's own module (a shared error's module).
     valid = [e for e in declared if isinstance(e, type)]
-    matched = {c for c in src.scope.errors if any(issubclass(c, e) for e in valid)}
+    homes = {src.scope.imports[e].module for e in valid if e in src.scope.imports}
+    matched = {
+        c
+        for c in src.scope.errors
+        if any(issubclass(c, e) for e in valid)
+        and (c not in src.scope.imports or src.scope.imports[c].module in homes)
+    }
+    src.shared |= {src.scope.imports[c] for c in matched if c in src.scope.imports}
     return tuple(
         c.__name__ for c in sorted(matched, key=lambda c: (src.line(c.__name__), c.__name__))
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from types import FunctionType, ModuleType
 
 from rpcgen.codegen.errors import IdlError
+from rpcgen.codegen.model import Import
 from rpcgen.codegen.types import Scope
 
 __all__ = ["Source", "SourceIndex"]
@@ -66,11 +67,15 @@ class Source:
     index: SourceIndex
     scope: Scope
     problems: list[IdlError] = field(default_factory=list)
+    dotted: str = ""  # the module's dotted name in the IDL tree ("billing.invoice"), if not the stem
+    # What the generated module imports from other modules of the IDL tree, beyond the types its
+    # annotations name (those travel in ``TypeRef.imports``): shared errors a method declares.
+    shared: set[Import] = field(default_factory=set)
 
     @property
     def module_name(self) -> str:
         """The IDL module's name, which is also the generated module's: ``ledger``."""
-        return Path(self.file).stem
+        return self.dotted or Path(self.file).stem
 
     def line(self, owner: str, member: str = "") -> int:
         """The line of ``owner.member`` (falling back to ``owner``'s, then to line 1)."""

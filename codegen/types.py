@@ -2,7 +2,8 @@
 
 Supported: str, int, float, bool, None, bytes, datetime, date, time, Decimal, UUID, list[T],
 dict[str, T], tuple[A, B] and tuple[T, ...], unions (``X | Y``, ``Optional``), Literal of
-str/int/bool/None/enum members, and the Enums, dataclasses and TypedDicts the IDL module defines.
+str/int/bool/None/enum members, and the Enums, dataclasses and TypedDicts the IDL module defines
+or imports from another module of the IDL folder.
 Each of these has a JSON form on Nameko's wire; nothing else does.
 """
 
@@ -16,7 +17,7 @@ import types
 import typing
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rpcgen.codegen.model import Import, TypeRef
 from rpcgen.codegen.pyfmt import literal
@@ -50,6 +51,10 @@ class Scope:
     file: str  # "idl/ledger.py", for messages
     records: Mapping[type, str]  # Enum, dataclass and TypedDict classes -> generated name
     errors: frozenset[type]
+    # The classes of the scope that another module of the IDL tree defines: what the generated
+    # module imports to name them (``Import(".common", "Money")``, the module's dotted name in the
+    # tree after the dot), so that each shared type is one class in Python.
+    imports: Mapping[type, Import] = field(default_factory=dict)
 
 
 def render_type(tp: object, scope: Scope) -> TypeRef:
@@ -94,7 +99,8 @@ def _render_class(tp: object, scope: Scope) -> TypeRef:
         imp = _IMPORTED[tp]
         return TypeRef(imp.name, frozenset({imp}))
     if isinstance(tp, type) and tp in scope.records:
-        return TypeRef(scope.records[tp])
+        imp = scope.imports.get(tp)
+        return TypeRef(scope.records[tp], frozenset({imp}) if imp else frozenset())
     if isinstance(tp, type) and tp in scope.errors:
         raise TypeProblem(
             f"{tp.__name__} is an error class, not a value type; declare it with @raises instead"
@@ -154,8 +160,8 @@ def _unsupported(tp: object, scope: Scope) -> str:
         return f"{name} is not supported; use the plain type without Annotated"
     if isinstance(tp, type) and typing.get_origin(tp) is None and _is_record_kind(tp):
         return (
-            f"{name} is not supported: it is defined in {tp.__module__}, not in {scope.file}; "
-            f"define it in {scope.file}"
+            f"{name} is not supported: it is defined in {tp.__module__}, outside the IDL folder; "
+            f"define it in {scope.file}, or in another module of the IDL folder and import it"
         )
     if isinstance(tp, type):
         return (

@@ -75,7 +75,8 @@ CASES: dict[str, tuple[str, str]] = {
     "enum from another module": (
         "    def m(self, x: HTTPStatus) -> None: ...\n",
         "idl/m.py:12: Svc.m: parameter 'x': HTTPStatus is not supported: it is defined in http, "
-        "not in idl/m.py; define it in idl/m.py",
+        "outside the IDL folder; define it in idl/m.py, or in another module of the IDL folder "
+        "and import it",
     ),
     "error class as a value": (
         "    def m(self) -> Oops: ...\n\n\nclass Oops(Exception):\n    pass\n",
@@ -330,7 +331,8 @@ def test_module_with_a_syntax_error(problems: Problems) -> None:
 
 def test_module_without_a_service(problems: Problems) -> None:
     assert problems(m="X = 1\n") == [
-        'idl/m.py:1: no @service class; decorate a typing.Protocol class with @service("name")'
+        "idl/m.py:1: no @service class and no types to share; decorate a typing.Protocol class "
+        'with @service("name"), or define the types other IDL modules import'
     ]
 
 

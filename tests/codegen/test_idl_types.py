@@ -97,7 +97,7 @@ UNSUPPORTED: list[tuple[object, str]] = [
     (list, "bare list has no item type; use list[T]"),
     (dict, "bare dict has no item type; use dict[str, T]"),
     (tuple, "bare tuple has no item type; use tuple[T, ...] or tuple[A, B]"),
-    (Foreign, "Foreign is not supported: it is defined in test_idl_types, not in idl/t.py"),
+    (Foreign, "Foreign is not supported: it is defined in test_idl_types, outside the IDL folder"),
     (Oops, "Oops is an error class, not a value type; declare it with @raises instead"),
     (Literal[Foreign.X], "Literal[Foreign.X] is not supported; Literal values must be"),
     (list[complex], "complex is not supported: only Enums, dataclasses and TypedDicts"),
