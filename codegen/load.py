@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import enum
-import ast
 import importlib.machinery
 import importlib.util
 import itertools
@@ -110,10 +110,11 @@ def _idl_files(idl_dir: Path) -> tuple[dict[str, Path], list[IdlError]]:
             continue
         bad = [p for p in parts if not p.isidentifier() or keyword.iskeyword(p)]
         if bad:
-            if bad[0] == parts[-1]:
-                message = "the file name is not a valid Python module name; rename it (e.g. my_service.py)"
-            else:
-                message = f"the folder name {bad[0]!r} is not a valid Python package name; rename it"
+            message = (
+                "the file name is not a valid Python module name; rename it (e.g. my_service.py)"
+                if bad[0] == parts[-1]
+                else f"the folder name {bad[0]!r} is not a valid Python package name; rename it"
+            )
             errors.append(IdlError(str(path), 1, "", "", message))
             continue
         found[".".join(parts)] = path
@@ -132,7 +133,7 @@ def _package(idl_dir: Path) -> Iterator[str]:
     """
     folder = str(idl_dir.resolve())
     name = idl_dir.resolve().name
-    if not _free_name(name, folder):
+    if not _free_name(name):
         name = f"_rpcgen_idl_{next(_serial)}"
     mine = [k for k in sys.modules if k == name or k.startswith(f"{name}.")]
     saved = {k: sys.modules.pop(k) for k in mine}
@@ -148,8 +149,8 @@ def _package(idl_dir: Path) -> Iterator[str]:
         sys.modules.update(saved)
 
 
-def _free_name(name: str, folder: str) -> bool:
-    """Whether ``name`` is a package name that nothing but ``folder`` answers to."""
+def _free_name(name: str) -> bool:
+    """Whether ``name`` may stand for the IDL folder: no other module answers to it."""
     if not name.isidentifier() or keyword.iskeyword(name) or name in sys.stdlib_module_names:
         return False
     if name in {"rpcgen", "generated"}:
@@ -158,10 +159,9 @@ def _free_name(name: str, folder: str) -> bool:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
         return False
-    if spec is None:
-        return True
-    locations = spec.submodule_search_locations or []
-    return any(str(Path(p).resolve()) == folder for p in locations)
+    # Nothing, or only a folder without __init__.py on sys.path (a namespace package, as the
+    # repository's own idl/ is when running from its root), which the IDL folder may stand for.
+    return spec is None or (spec.origin is None and spec.submodule_search_locations is not None)
 
 
 def _import(package: str, rel: str, path: Path) -> ModuleType | IdlError:
@@ -234,9 +234,10 @@ def _import_line(src: Source, target: str) -> int:
             names = {module, *(f"{module}.{a.name}".strip(".") for a in node.names)}
             if any(n == target or n.endswith(f".{target}") for n in names):
                 return node.lineno
-        elif isinstance(node, ast.Import):
-            if any(a.name.endswith(f".{target}") for a in node.names):
-                return node.lineno
+        elif isinstance(node, ast.Import) and any(
+            a.name.endswith(f".{target}") for a in node.names
+        ):
+            return node.lineno
     return 1
 
 
@@ -306,7 +307,7 @@ def _build_module(src: Source, source: str) -> ModuleSpec:
         src.problem(
             "",
             "",
-            'no @service class and no types to share; decorate a typing.Protocol class with '
+            "no @service class and no types to share; decorate a typing.Protocol class with "
             '@service("name"), or define the types other IDL modules import',
         )
     wanted = _imports(
@@ -371,7 +372,18 @@ def _check_names(spec: ModuleSpec, src: Source) -> None:
     """Every module-level name the generated module defines must be unique and not an import's."""
     seen = set(_GENERATED_NAMES)
     named = [(record.name, record.name) for record in spec.records]
-    named += [(name, name) for name, _ in spec.shared]
+    homes: dict[str, str] = {}
+    for name, home in spec.shared:
+        if name in homes:
+            src.problem(
+                name,
+                "",
+                f"the generated module would import {name!r} from both {homes[name]} and {home}; "
+                "rename one of the classes",
+                _import_line(src, home),
+            )
+        homes[name] = home
+    named += [(name, name) for name in homes]
     for svc in spec.services:
         named += [(svc.name, n) for n in svc.generated_classes]
         named += [(svc.name, n) for m in svc.methods for n in (m.const,)]

@@ -21,10 +21,10 @@ __all__ = [
     "fmt",
     "group",
     "import_lines",
-    "relative_import_lines",
     "isort_key",
     "literal",
     "py_str",
+    "relative_import_lines",
 ]
 
 LINE_LENGTH = 100
@@ -185,9 +185,7 @@ def relative_import_lines(importer: str, names: Iterable[tuple[str, str]]) -> tu
         relative = "." * (len(here) - common + 1) + ".".join(target[common:])
         by_module.setdefault(relative, set()).add(name)
     order = sorted(by_module, key=lambda m: (-(len(m) - len(m.lstrip("."))), m))
-    return tuple(
-        f"from {m} import {', '.join(sorted(by_module[m], key=isort_key))}" for m in order
-    )
+    return tuple(f"from {m} import {', '.join(sorted(by_module[m], key=isort_key))}" for m in order)
 
 
 def isort_key(name: str) -> tuple[int, str]:

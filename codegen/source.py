@@ -67,7 +67,7 @@ class Source:
     index: SourceIndex
     scope: Scope
     problems: list[IdlError] = field(default_factory=list)
-    dotted: str = ""  # the module's dotted name in the IDL tree ("billing.invoice"), if not the stem
+    dotted: str = ""  # the module's dotted name in the IDL tree ("billing.invoice") if not the stem
     # What the generated module imports from other modules of the IDL tree, beyond the types its
     # annotations name (those travel in ``TypeRef.imports``): shared errors a method declares.
     shared: set[Import] = field(default_factory=set)

@@ -99,8 +99,8 @@ def _render_class(tp: object, scope: Scope) -> TypeRef:
         imp = _IMPORTED[tp]
         return TypeRef(imp.name, frozenset({imp}))
     if isinstance(tp, type) and tp in scope.records:
-        imp = scope.imports.get(tp)
-        return TypeRef(scope.records[tp], frozenset({imp}) if imp else frozenset())
+        shared = scope.imports.get(tp)
+        return TypeRef(scope.records[tp], frozenset({shared}) if shared else frozenset())
     if isinstance(tp, type) and tp in scope.errors:
         raise TypeProblem(
             f"{tp.__name__} is an error class, not a value type; declare it with @raises instead"
