@@ -121,6 +121,11 @@ class MethodSpec:
         return text.signature(self, f"def {self.name}", False, self.docstring is None)
 
     @property
+    def has_defaults(self) -> bool:
+        """Whether a parameter has a default: the async client then sends only what it is given."""
+        return any(param.default is not None for param in self.params)
+
+    @property
     def async_def(self) -> str:
         return text.signature(self, f"async def {self.name}", True, False)
 

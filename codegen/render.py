@@ -18,7 +18,7 @@ __all__ = ["API_LEVEL", "generator_version", "render"]
 # The runtime API level the templates' code needs (see rpcgen.runtime.generated_api, whose
 # API_LEVEL a test keeps equal to this). Not imported from there: building must not import the
 # runtime (and pika).
-API_LEVEL = 1
+API_LEVEL = 2
 
 
 def generator_version() -> str:

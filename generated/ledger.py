@@ -15,7 +15,7 @@ from uuid import UUID
 
 import rpcgen.runtime as rt
 
-rt.require_api(__name__, 1, generated_by="0.1.0")
+rt.require_api(__name__, 2, generated_by="0.1.0")
 
 __all__ = [
     "Account",
@@ -142,6 +142,7 @@ class LedgerAsyncClient(rt.AsyncClient):
 
     service_name: ClassVar[str] = "ledger"
 
+    @rt.omit_defaults
     async def open_account(
         self, owner: Owner, currency: Currency, *, tags: list[str] | None = None
     ) -> Account:
@@ -156,6 +157,7 @@ class LedgerAsyncClient(rt.AsyncClient):
         """
         return await self._call(_Ledger_get_account, (account_id,), {})
 
+    @rt.omit_defaults
     async def find_accounts(
         self,
         owner_name: str,
@@ -171,6 +173,7 @@ class LedgerAsyncClient(rt.AsyncClient):
             {"limit": limit, "include_closed": include_closed, "order": order},
         )
 
+    @rt.omit_defaults
     async def transfer(
         self,
         source: UUID,
@@ -193,6 +196,7 @@ class LedgerAsyncClient(rt.AsyncClient):
             {"memo": memo, "priority": priority, "reference": reference},
         )
 
+    @rt.omit_defaults
     async def statement(
         self, account_id: UUID, start: date, end: date, filters: Filters | None = None
     ) -> Statement:
@@ -207,6 +211,7 @@ class LedgerAsyncClient(rt.AsyncClient):
         """Current balances, keyed by account id (as a string)."""
         return await self._call(_Ledger_balances, (account_ids,), {})
 
+    @rt.omit_defaults
     async def rates(
         self, base: Currency, at: datetime | None = None
     ) -> dict[str, tuple[Decimal, float]]:

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import rpcgen.runtime as rt
 
-rt.require_api(__name__, 1, generated_by="0.1.0")
+rt.require_api(__name__, 2, generated_by="0.1.0")
 
 __all__ = [
     "Order",

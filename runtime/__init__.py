@@ -26,16 +26,23 @@ from rpcgen.runtime.errors import (
     UnknownService,
     UnserializableValueError,
 )
-from rpcgen.runtime.generated_api import IncompatibleRuntime, RemoteMethod, remote, require_api
+from rpcgen.runtime.generated_api import (
+    IncompatibleRuntime,
+    RemoteMethod,
+    omit_defaults,
+    remote,
+    require_api,
+)
 from rpcgen.runtime.hooks import on_start, on_stop
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.raw import RawClient
 from rpcgen.runtime.server import PREFETCH_PER_WORKER, Server, ServiceRunner
 from rpcgen.runtime.serving import run_in_background, serve, serve_main
-from rpcgen.runtime.spec import Event, EventHandler, HandlerType, Method, Param
+from rpcgen.runtime.spec import OMITTED, Event, EventHandler, HandlerType, Method, Param
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "OMITTED",
     "PREFETCH_PER_WORKER",
     "AsyncClient",
     "AsyncConnection",
@@ -75,6 +82,7 @@ __all__ = [
     "context_data",
     "current_context",
     "mask_uri",
+    "omit_defaults",
     "on_start",
     "on_stop",
     "open_connection",

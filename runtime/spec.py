@@ -15,13 +15,32 @@ if TYPE_CHECKING:
     from rpcgen.runtime._codec.codec import EventCodec, MethodCodec
     from rpcgen.runtime.errors import ServiceError
 
-__all__ = ["Event", "EventHandler", "HandlerType", "Method", "Param"]
+__all__ = ["OMITTED", "Event", "EventHandler", "HandlerType", "Method", "Param"]
 
 R = TypeVar("R", covariant=True)
 P = TypeVar("P")
 _S = TypeVar("_S")
 _T = TypeVar("_T")
 HandlerType = Literal["service_pool", "singleton", "broadcast"]
+
+
+class _Omitted:
+    """The type of ``OMITTED``."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<omitted>"
+
+    def __reduce__(self) -> str:
+        return "OMITTED"
+
+
+OMITTED: Any = _Omitted()
+"""What a generated client passes for a parameter the caller left out: the request is sent
+without it (``MethodCodec.encode_request`` drops it), as Nameko's callers send only what the
+caller gave, so the server applies its own default, and a server that predates the parameter
+still accepts the call. Typed as ``Any`` so that it stands in for a parameter of any type."""
 
 
 @dataclass(frozen=True, slots=True)

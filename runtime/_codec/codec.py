@@ -25,6 +25,7 @@ from rpcgen.runtime._codec.decoding import (
     spec_for,
     type_name,
 )
+from rpcgen.runtime.spec import OMITTED
 
 if TYPE_CHECKING:
     from rpcgen.runtime.spec import Event, Method
@@ -138,6 +139,7 @@ class MethodCodec(Generic[R_co]):
         "_keyword_required",
         "_label",
         "_method",
+        "_omittable",
         "_positional",
         "_required",
         "_result",
@@ -157,11 +159,35 @@ class MethodCodec(Generic[R_co]):
         self._by_name = {slot.name: slot for slot in slots}
         self._required = [slot for slot in slots if slot.required]
         self._keyword_required = any(slot.position < 0 for slot in self._required)
+        self._omittable = len(self._required) < len(slots)
         self._result = spec_for(method.result)
 
     def encode_request(self, args: tuple[object, ...], kwargs: dict[str, object]) -> bytes:
-        """The request body for a call; ``TypeError`` if an argument cannot be sent."""
+        """The request body for a call; ``TypeError`` if an argument cannot be sent.
+
+        An argument that is ``spec.OMITTED`` (a parameter the caller left out) is not sent: a
+        positional one ends ``args``, and the positional arguments after it travel by name in
+        ``kwargs`` (the server binds either).
+        """
+        if self._omittable and (
+            any(a is OMITTED for a in args) or any(v is OMITTED for v in kwargs.values())
+        ):
+            args, kwargs = self._omit(args, kwargs)
         return dumps({"args": args, "kwargs": kwargs})
+
+    def _omit(
+        self, args: tuple[object, ...], kwargs: dict[str, object]
+    ) -> tuple[tuple[object, ...], dict[str, object]]:
+        sent: dict[str, object] = {}
+        for index, value in enumerate(args):
+            if value is OMITTED:
+                names = [slot.name for slot in self._positional[index + 1 :]]
+                later = zip(names, args[index + 1 :], strict=False)
+                sent = {name: v for name, v in later if v is not OMITTED}
+                args = args[:index]
+                break
+        sent.update((k, v) for k, v in kwargs.items() if v is not OMITTED)
+        return args, sent
 
     def decode_request(self, body: bytes) -> tuple[list[object], dict[str, object]]:
         """``wire.parse_request`` then ``decode_args``; raises a ``BadRequest`` subclass."""

@@ -4,8 +4,10 @@ form, and a clear failure on a runtime they were not generated for."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import inspect
+import json
 import pydoc
 import re
 import sys
@@ -19,11 +21,19 @@ import pytest
 from cgtools import REPO
 from rpcgen.codegen import render as codegen_render
 from rpcgen.runtime import generated_api
+from rpcgen.runtime._codec.codec import dumps
 from rpcgen.runtime.generated_api import IncompatibleRuntime, require_api
-from rpcgen.runtime.spec import Method
+from rpcgen.runtime.spec import OMITTED, Method, Param
 
 from generated.hello import HelloServiceClient
-from generated.ledger import LedgerClient, Money, Priority
+from generated.ledger import (
+    Currency,
+    LedgerAsyncClient,
+    LedgerClient,
+    Money,
+    Owner,
+    Priority,
+)
 
 GENERATED = REPO / "generated"
 
@@ -122,41 +132,90 @@ def test_call_async_is_documented_once_in_the_runtime() -> None:
 
 
 class Recording(LedgerClient):
-    """Records what a call would send instead of sending it."""
+    """Records the request body a call would send instead of sending it."""
 
     def __init__(self) -> None:
         super().__init__(None, timeout=1.0)  # type: ignore[arg-type]
-        self.sent: list[tuple[str, tuple[object, ...], dict[str, object], bool]] = []
+        self.sent: list[tuple[str, object, bool]] = []
 
     def _invoke(
         self, method: Method[Any], args: tuple[object, ...], kwargs: dict[str, object]
     ) -> Any:
-        self.sent.append((method.name, args, kwargs, False))
+        self.sent.append(
+            (method.name, json.loads(method.codec.encode_request(args, kwargs)), False)
+        )
         return "result"
 
     def _invoke_async(  # type: ignore[override]
         self, method: Method[Any], args: tuple[object, ...], kwargs: dict[str, object]
     ) -> Any:
-        self.sent.append((method.name, args, kwargs, True))
+        self.sent.append((method.name, json.loads(method.codec.encode_request(args, kwargs)), True))
         return "future"
 
 
-def test_calls_send_positional_params_in_args_and_keyword_only_ones_with_defaults() -> None:
+def wire(args: list[object], kwargs: dict[str, object]) -> object:
+    """What a request with these arguments carries (as ``json.loads`` reads it)."""
+    return json.loads(dumps({"args": args, "kwargs": kwargs}))
+
+
+def test_calls_send_the_arguments_given_positional_params_in_args_keyword_only_in_kwargs() -> None:
     client = Recording()
     a, b, amount = uuid.uuid4(), uuid.uuid4(), Money(Decimal(1))
     assert client.transfer(a, b, amount=amount, memo=b"x") == "result"
     assert client.transfer.call_async(a, b, amount) == "future"
-    defaults = {"priority": Priority.NORMAL, "reference": None}
+    # Parameters left out are not sent (the server applies its defaults), as Nameko's callers do.
     assert client.sent == [
-        ("transfer", (a, b, amount), {"memo": b"x", **defaults}, False),
-        ("transfer", (a, b, amount), {"memo": None, **defaults}, True),
+        ("transfer", wire([a, b, amount], {"memo": b"x"}), False),
+        ("transfer", wire([a, b, amount], {}), True),
     ]
     client.sent.clear()
     client.statement(a, start=None, end=None)  # type: ignore[arg-type]
-    assert client.sent == [("statement", (a, None, None, None), {}, False)]
+    assert client.sent == [("statement", wire([a, None, None], {}), False)]
+    client.sent.clear()
+    client.transfer(a, b, amount, priority=Priority.HIGH, reference=None)
+    assert client.sent == [
+        ("transfer", wire([a, b, amount], {"priority": 9, "reference": None}), False)
+    ]
     with pytest.raises(TypeError, match=r"transfer\(\) missing 1 required positional argument"):
         client.transfer(a, b)  # type: ignore[call-arg]
     assert client.transfer is client.transfer  # bound once per client
+
+
+def test_async_client_methods_with_defaults_send_only_what_they_are_given() -> None:
+    sent: list[object] = []
+
+    class Recorder(LedgerAsyncClient):
+        async def _call(self, method: Method[Any], args: Any, kwargs: Any) -> Any:
+            sent.append(json.loads(method.codec.encode_request(args, kwargs)))
+
+    client = Recorder.__new__(Recorder)
+    owner = Owner("ann", "ann@example.com")
+    asyncio.run(client.open_account(owner, Currency.EUR))
+    asyncio.run(client.open_account(owner, Currency.EUR, tags=["vip"]))
+    asyncio.run(client.find_accounts("ann"))
+    assert sent == [
+        wire([owner, "EUR"], {}),
+        wire([owner, "EUR"], {"tags": ["vip"]}),
+        wire(["ann"], {}),
+    ]
+    # help() and editors still show the declared defaults.
+    signature = inspect.signature(LedgerAsyncClient.open_account)
+    assert signature.parameters["tags"].default is None
+
+
+def test_an_omitted_positional_argument_sends_the_later_ones_by_name() -> None:
+    method: Method[None] = Method(
+        "s",
+        "m",
+        (Param("a", int), Param("b", int, has_default=True), Param("c", int, has_default=True)),
+        None,
+    )
+    body = method.codec.encode_request((1, OMITTED, 3), {})
+    assert json.loads(body) == {"args": [1], "kwargs": {"c": 3}}
+    assert json.loads(method.codec.encode_request((1, 2, OMITTED), {})) == {
+        "args": [1, 2],
+        "kwargs": {},
+    }
 
 
 def test_templates_carry_no_layout_helpers() -> None:

@@ -59,7 +59,7 @@ from typing import ClassVar
 
 import rpcgen.runtime as rt
 
-rt.require_api(__name__, 1, generated_by="{version}")
+rt.require_api(__name__, 2, generated_by="{version}")
 
 __all__ = [
     "EchoAsyncClient",

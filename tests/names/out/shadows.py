@@ -45,7 +45,7 @@ from builtins import str as _rpcgen_str
 from datetime import time as _rpcgen_time
 from builtins import tuple as _rpcgen_tuple
 
-rt.require_api(__name__, 1, generated_by="0.1.0")
+rt.require_api(__name__, 2, generated_by="0.1.0")
 
 __all__ = [
     "Closed",
@@ -309,6 +309,7 @@ class ShadowsAsyncClient(rt.AsyncClient):
     async def Entry(self, entry: _rpcgen_Entry) -> _rpcgen_Entry:
         return await self._call(_Shadows_Entry, (entry,), {})
 
+    @_rpcgen_rt.omit_defaults
     async def Kind(self, kind: _rpcgen_Kind = _rpcgen_Kind.SPECIAL) -> _rpcgen_Kind:
         return await self._call(_Shadows_Kind, (kind,), {})
 
@@ -321,6 +322,7 @@ class ShadowsAsyncClient(rt.AsyncClient):
     async def type(self, value: _rpcgen_str) -> _rpcgen_str:
         return await self._call(_Shadows_type, (value,), {})
 
+    @_rpcgen_rt.omit_defaults
     async def filter(self, values: _rpcgen_list[_rpcgen_int], *, above: _rpcgen_int = 0) -> _rpcgen_list[_rpcgen_int]:
         return await self._call(_Shadows_filter, (values,), {"above": above})
 
