@@ -24,12 +24,14 @@ they do not declare, so a new field is compatible unless the receiver requires i
 field breaks the receiver that required it. Methods and parameters:
 
 - removed service or method: breaks callers; added: compatible;
-- new parameter without a default: breaks callers (and servers); with a default: compatible;
+- new parameter without a default: breaks callers (and servers); with a default: compatible
+  (generated callers, like Nameko's, send only the arguments the caller gave, so new callers
+  that do not use it still reach old servers);
 - removed parameter: breaks callers (they still send it); renamed, reordered or made
   keyword-only: breaks callers (Nameko callers may pass any argument by name, rpcgen callers pass
   positional ones by position); keyword-only made positional: breaks servers;
-- default removed: breaks callers that omit it (Nameko callers may); changed: compatible (rpcgen
-  callers send defaults explicitly), noted;
+- default removed: breaks callers that omit it; changed: compatible (callers that omit it get
+  the server's default, which is now the new one), noted;
 - declared errors: a new one in ``@raises`` breaks callers (old callers get it as RemoteError); a
   removed one is compatible; a changed ``exc_path`` or base class of a declared error breaks callers
   that catch it (Nameko rebuilds errors by ``exc_path``; ``except Base`` no longer matches).
@@ -38,7 +40,9 @@ Events: the service dispatches them (its side, "servers") and handlers elsewhere
 (the contract's users, "callers"). A removed event breaks callers (their handlers never hear of it
 again); an added one is compatible; a payload type follows the result rule (the dispatcher
 produces it): widening breaks callers' handlers, narrowing breaks old dispatchers' events for new
-handlers.
+handlers. Records reached from a payload (through fields, and through types shared between
+modules of the IDL) follow the same rule, and each record change names the methods and events
+that use it.
 """
 
 from __future__ import annotations
@@ -62,8 +66,9 @@ class Side:
     modules: tuple[ModuleSpec, ...]
 
     def services(self) -> dict[str, tuple[ServiceSpec, Records]]:
+        tree = {module.name: module for module in self.modules}
         return {
-            svc.wire_name: (svc, Records(module))
+            svc.wire_name: (svc, Records(module, tree))
             for module in self.modules
             for svc in module.services
         }
@@ -202,12 +207,12 @@ def _param(
         why = type_why("param", callers, servers)
         yield Change(where, f"{label} type {otype} -> {ntype}", callers, servers, why)
     if op.default is not None and np.default is None:
-        why = "callers that omit it (Nameko callers may) get IncorrectSignature"
+        why = "callers that omit it get IncorrectSignature"
         yield Change(where, f"{label} lost its default {op.default}", True, False, why)
     elif op.default is None and np.default is not None:
         yield Change(where, f"{label} got the default {np.default}", why="callers may omit it")
     elif op.default != np.default:
-        why = "rpcgen callers send defaults explicitly; callers that omit it get the new default"
+        why = "callers that omit it get the server's default: the new one from new servers"
         yield Change(where, f"{label} default {op.default} -> {np.default}", why=why)
     if op.keyword_only != np.keyword_only:
         if np.keyword_only:

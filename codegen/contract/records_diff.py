@@ -20,78 +20,107 @@ IN, OUT = "param", "result"
 
 def record_changes(old: Iterable[ModuleSpec], new: Iterable[ModuleSpec]) -> Iterator[Change]:
     old_mods, new_mods = {m.name: m for m in old}, {m.name: m for m in new}
+    old_uses, new_uses = _uses(old_mods), _uses(new_mods)
     for name, module in new_mods.items():
         if name in old_mods:
-            yield from _module(old_mods[name], module)
+            yield from _module((old_mods[name], old_mods), (module, new_mods), old_uses, new_uses)
 
 
-def _module(old: ModuleSpec, new: ModuleSpec) -> Iterator[Change]:
-    orecs, nrecs = Records(old), Records(new)
-    uses = _uses(old, orecs)
-    for key, where in _uses(new, nrecs).items():
-        uses[key] = uses.get(key, set()) | where
-    for name in orecs.enums.keys() & nrecs.enums.keys():
-        yield from _enum(f"{new.name}.{name}", orecs, nrecs, name, uses.get(name, set()))
-    for name in orecs.fields.keys() & nrecs.fields.keys():
-        yield from _record(f"{new.name}.{name}", orecs, nrecs, name, uses.get(name, set()))
+Uses = dict[tuple[str, str], dict[str, set[str]]]
+
+
+Tree = tuple[ModuleSpec, dict[str, ModuleSpec]]
+
+
+def _module(old_tree: Tree, new_tree: Tree, old_uses: Uses, new_uses: Uses) -> Iterator[Change]:
+    (old, old_mods), (new, new_mods) = old_tree, new_tree
+    orecs, nrecs = Records(old, old_mods), Records(new, new_mods)
+
+    def uses(name: str) -> dict[str, set[str]]:
+        merged: dict[str, set[str]] = {}
+        for table in (old_uses, new_uses):
+            for direction, users in table.get((new.name, name), {}).items():
+                merged.setdefault(direction, set()).update(users)
+        return merged
+
+    own = {n for n, home in nrecs.homes.items() if home == new.name}
+    own |= {n for n, home in orecs.homes.items() if home == old.name}
+    for name in orecs.enums.keys() & nrecs.enums.keys() & own:
+        yield from _enum(f"{new.name}.{name}", orecs, nrecs, name, uses(name))
+    for name in orecs.fields.keys() & nrecs.fields.keys() & own:
+        yield from _record(f"{new.name}.{name}", orecs, nrecs, name, uses(name))
     for kind, old_names, new_names in (
         ("enum", orecs.enums, nrecs.enums),
         ("data type", orecs.fields, nrecs.fields),
     ):
-        for name in sorted(old_names.keys() - new_names.keys()):
+        for name in sorted((old_names.keys() - new_names.keys()) & own):
             yield Change(f"{new.name}.{name}", f"{kind} removed", why=_UNUSED_NOW)
-        for name in sorted(new_names.keys() - old_names.keys()):
+        for name in sorted((new_names.keys() - old_names.keys()) & own):
             yield Change(f"{new.name}.{name}", f"{kind} added", why="existing peers do not use it")
     yield from _error_classes(old, new)
 
 
-_UNUSED_NOW = "no method uses it any more (changed uses are reported at the method)"
+_UNUSED_NOW = "nothing uses it any more (changed uses are reported at the method or event)"
 
 
-def _uses(module: ModuleSpec, recs: Records) -> dict[str, set[str]]:
-    """Record name -> the directions (param, result) it travels in, through fields too."""
-    found: dict[str, set[str]] = {}
+def _uses(modules: dict[str, ModuleSpec]) -> Uses:
+    """(defining module, record) -> direction (param, result) -> the methods and events that
+    send it that way, through fields and through the modules that share it."""
+    found: Uses = {}
+    records = {name: Records(module) for name, module in modules.items()}
 
-    def visit(ty: Ty, direction: str) -> None:
+    def visit(module: str, ty: Ty, direction: str, user: str) -> None:
         if ty.kind == "ref":
-            seen = found.setdefault(ty.name, set())
-            if direction in seen:
+            home = (
+                dict(modules[module].shared).get(ty.name, module) if module in modules else module
+            )
+            users = found.setdefault((home, ty.name), {}).setdefault(direction, set())
+            if user in users:
                 return
-            seen.add(direction)
-            for field in recs.fields.get(ty.name, {}).values():
-                visit(field.type, direction)
+            users.add(user)
+            fields = records[home].fields.get(ty.name, {}) if home in records else {}
+            for field in fields.values():
+                visit(home, field.type, direction, user)
         for arg in ty.args:  # a Literal of enum members does not take new members
-            visit(arg, direction)
+            visit(module, arg, direction, user)
 
-    for svc in module.services:
-        for method in svc.methods:
-            visit(parse(method.result), OUT)
-            for param in method.params:
-                visit(parse(param.type), IN)
+    for module in modules.values():
+        for svc in module.services:
+            for method in svc.methods:
+                user = f"{svc.wire_name}.{method.wire_name}"
+                visit(module.name, parse(method.result), OUT, user)
+                for param in method.params:
+                    visit(module.name, parse(param.type), IN, user)
+            for event in svc.events:
+                # The dispatcher sends a payload as a server sends a result.
+                user = f"{svc.wire_name}.events.{event.wire_name}"
+                visit(module.name, parse(event.payload), OUT, user)
     return found
 
 
 def _verdict(
-    directions: set[str], keeps_old: bool, keeps_new: bool, where: str, what: str
+    uses: dict[str, set[str]], keeps_old: bool, keeps_new: bool, where: str, what: str
 ) -> Change:
     """``keeps_old``: NEW receivers accept what OLD senders send; ``keeps_new``: the reverse."""
-    if not directions:
-        return Change(where, what, why="no method uses it")
+    if not uses:
+        return Change(where, what, why="nothing uses it")
     callers = servers = False
     whys = []
-    # A parameter's sender is the caller; a result's sender is the server.
+    # A parameter's sender is the caller; a result's (or an event's) sender is the server.
     for direction, hits in (
         (IN, (not keeps_old, not keeps_new)),
         (OUT, (not keeps_new, not keeps_old)),
     ):
-        if direction in directions:
+        if direction in uses:
             callers, servers = callers or hits[0], servers or hits[1]
             whys.append(f"in {direction}s: {type_why(direction, *hits)}")
+    users = sorted(set().union(*uses.values()))
+    whys.append(f"used by {', '.join(users)}")
     return Change(where, what, callers, servers, "; ".join(whys))
 
 
 def _enum(
-    where: str, orecs: Records, nrecs: Records, name: str, uses: set[str]
+    where: str, orecs: Records, nrecs: Records, name: str, uses: dict[str, set[str]]
 ) -> Iterator[Change]:
     old_values, new_values = set(orecs.enums[name]), set(nrecs.enums[name])
     old_members = {v: m for m, v in orecs.members[name].items()}
@@ -109,7 +138,7 @@ def _enum(
 
 
 def _record(
-    where: str, orecs: Records, nrecs: Records, name: str, uses: set[str]
+    where: str, orecs: Records, nrecs: Records, name: str, uses: dict[str, set[str]]
 ) -> Iterator[Change]:
     ofields, nfields = orecs.fields[name], nrecs.fields[name]
     for field in [*ofields, *(f for f in nfields if f not in ofields)]:

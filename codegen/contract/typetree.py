@@ -8,6 +8,7 @@ names and the record classes of its module (``codegen/types.py``). Parsing that 
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rpcgen.codegen.model import FieldSpec, ModuleSpec, TypeRef
@@ -122,19 +123,43 @@ class Field:
 
 
 class Records:
-    """The Enums, dataclasses and TypedDicts of one IDL module, by name, with parsed fields."""
+    """The Enums, dataclasses and TypedDicts one IDL module can name, by name, with parsed fields.
 
-    def __init__(self, module: ModuleSpec) -> None:
+    With ``tree`` (every module of the IDL by name), that includes the shared types the module
+    imports from other modules of the tree, and what those name in their fields.
+    """
+
+    def __init__(self, module: ModuleSpec, tree: Mapping[str, ModuleSpec] | None = None) -> None:
         self.module = module.name
-        self.enums = {e.name: tuple(_enum_value(m.value) for m in e.members) for e in module.enums}
-        self.members = {
-            e.name: {m.name: _enum_value(m.value) for m in e.members} for e in module.enums
-        }
+        self.enums: dict[str, tuple[str | int, ...]] = {}
+        self.members: dict[str, dict[str, str | int]] = {}
         self.fields: dict[str, dict[str, Field]] = {}
+        self.homes: dict[str, str] = {}  # record name -> the module that defines it
+        self._add(module)
+        seen = {module.name}
+        todo = [home for _, home in module.shared]
+        while tree is not None and todo:
+            home = todo.pop()
+            if home in seen or home not in tree:
+                continue
+            seen.add(home)
+            self._add(tree[home])
+            todo += [h for _, h in tree[home].shared]
+
+    def _add(self, module: ModuleSpec) -> None:
+        """``module``'s own records, where the name is not taken yet (the importer's win)."""
+        for e in module.enums:
+            if self.homes.setdefault(e.name, module.name) == module.name:
+                self.enums[e.name] = tuple(_enum_value(m.value) for m in e.members)
+                self.members[e.name] = {m.name: _enum_value(m.value) for m in e.members}
         for dc in module.dataclasses:
-            self.fields[dc.name] = {f.name: Field(parse(f.type), _required(f)) for f in dc.fields}
+            if self.homes.setdefault(dc.name, module.name) == module.name:
+                self.fields[dc.name] = {
+                    f.name: Field(parse(f.type), _required(f)) for f in dc.fields
+                }
         for td in module.typeddicts:
-            self.fields[td.name] = {f.name: Field(parse(f.type), td.total) for f in td.fields}
+            if self.homes.setdefault(td.name, module.name) == module.name:
+                self.fields[td.name] = {f.name: Field(parse(f.type), td.total) for f in td.fields}
 
     def enum_value(self, value: EnumValue) -> str | int:
         """The wire value of ``Currency.EUR``."""

@@ -47,6 +47,11 @@ class Filter(TypedDict):
     text: str
 
 
+@dataclass
+class Tally:
+    n: int
+
+
 class ShopError(Exception):
     """Base."""
 
@@ -76,6 +81,9 @@ class Shop(Protocol):
 
     @event("counted")
     def counted(self, payload: int | None) -> None: ...
+
+    @event("tallied")
+    def tallied(self, payload: Tally) -> None: ...
 '''
 
 C, S, B, OK = "breaks callers", "breaks servers", "breaks callers and servers", "compatible"
@@ -226,6 +234,22 @@ PAIRS: dict[str, tuple[list[tuple[str, str]], dict[str, str]]] = {
     "event payload narrowed": (
         [("payload: int | None", "payload: int")],
         {"payload type int | None -> int": S},
+    ),
+    "event payload record field type changed": (
+        [("    n: int\n", "    n: str\n")],
+        {"Tally.n: field type int -> str": B},
+    ),
+    "event payload record optional field added": (
+        [("    n: int\n", "    n: int\n    by: str = ''\n")],
+        {"Tally.by: field added (optional": OK},
+    ),
+    "event payload record required field added": (
+        [("    n: int\n", "    n: int\n    by: str\n")],
+        {"Tally.by: field added (required": S},
+    ),
+    "event renamed": (
+        [('@event("tallied")', '@event("counted_up")')],
+        {"tallied: event removed": C, "counted_up: event added": OK},
     ),
     "nothing changed": ([], {}),
 }
