@@ -27,14 +27,17 @@ field breaks the receiver that required it. Methods and parameters:
 - new parameter without a default: breaks callers (and servers); with a default: compatible
   (generated callers, like Nameko's, send only the arguments the caller gave, so new callers
   that do not use it still reach old servers);
-- removed parameter: breaks callers (they still send it); renamed, reordered or made
-  keyword-only: breaks callers (Nameko callers may pass any argument by name, rpcgen callers pass
-  positional ones by position); keyword-only made positional: breaks servers;
+- removed parameter: breaks callers (they still send it); renamed: breaks callers and servers
+  (Nameko callers may pass any argument by name, old ones the old name, new ones the new);
+  reordered: breaks both; made keyword-only: breaks callers (rpcgen callers pass positional
+  ones by position); keyword-only made positional: breaks servers;
 - default removed: breaks callers that omit it; changed: compatible (callers that omit it get
   the server's default, which is now the new one), noted;
 - declared errors: a new one in ``@raises`` breaks callers (old callers get it as RemoteError); a
-  removed one is compatible; a changed ``exc_path`` or base class of a declared error breaks callers
-  that catch it (Nameko rebuilds errors by ``exc_path``; ``except Base`` no longer matches).
+  removed one is compatible; a changed ``exc_path`` of a declared error breaks callers and servers
+  (Nameko callers rebuild errors by ``exc_path``: old callers do not know the new path, new
+  callers not the old one); a changed base class is compatible (the wire is unchanged; code that
+  catches the old base must change when it regenerates).
 
 Events: the service dispatches them (its side, "servers") and handlers elsewhere consume them
 (the contract's users, "callers"). A removed event breaks callers (their handlers never hear of it
@@ -152,10 +155,11 @@ def _params(
         if name in nparams:
             continue
         if name in renamed:
-            why = "callers that pass it by name (Nameko callers may) get IncorrectSignature"
-            yield Change(
-                where, f"parameter {name!r} renamed to {renamed[name]!r}", True, False, why
+            why = (
+                "callers that pass it by name (Nameko callers may) get IncorrectSignature: "
+                "old ones from new servers, new ones from old servers"
             )
+            yield Change(where, f"parameter {name!r} renamed to {renamed[name]!r}", True, True, why)
             continue
         why = "existing callers still send it and get IncorrectSignature"
         servers = param.default is None

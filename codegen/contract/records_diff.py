@@ -176,18 +176,18 @@ def _error_classes(old: ModuleSpec, new: ModuleSpec) -> Iterator[Change]:
         used = name in declared
         if oe.exc_path != ne.exc_path:
             why = (
-                "callers that catch it no longer recognise it (errors are matched by exc_path)"
+                "callers that match errors by exc_path (Nameko callers do) no longer recognise "
+                "it: old callers from new servers, new callers from old servers"
                 if used
                 else "no method declares it"
             )
-            yield Change(where, f"exc_path {oe.exc_path} -> {ne.exc_path}", used, False, why)
+            yield Change(where, f"exc_path {oe.exc_path} -> {ne.exc_path}", used, used, why)
         if oe.base != ne.base:
             why = (
-                f"callers catching {oe.base} no longer catch it"
-                if used
-                else "no method declares it"
+                f"the wire is unchanged; code that catches {oe.base} must change when it "
+                "regenerates"
             )
-            yield Change(where, f"base class {oe.base} -> {ne.base}", used, False, why)
+            yield Change(where, f"base class {oe.base} -> {ne.base}", why=why)
     for name in sorted(old_errors.keys() - new_errors.keys()):
         yield Change(f"{new.name}.{name}", "error class removed", why=_UNUSED_NOW)
     for name in sorted(new_errors.keys() - old_errors.keys()):

@@ -8,9 +8,10 @@ from OLD and from NEW runs against each other on a real broker, and what happene
   server and dispatcher generated from OLD.
 
 A caller calls every method it knows with sample arguments that cover each enum member, Literal
-value and union option of every parameter, three ways: every argument positionally, every
-argument by name (Nameko callers may), and only the required ones. The server answers each call
-with each sample of its result type in turn, and raises each error it declares; a caller fails
+value and union option of every parameter, four ways: with its generated client, every argument
+positionally, every argument by name, and only the required ones; and as a Nameko caller may,
+every argument by name in ``kwargs`` and records without the fields that have defaults. The
+server answers each call with each sample of its result type in turn, and raises each error it declares; a caller fails
 when a call raises, or when an error comes back as anything but the caller's declared class with
 the ``exc_path`` it was sent under (Nameko callers rebuild errors by ``exc_path``). An error a
 server newly declares counts against old callers only (one a method stops declaring is something
@@ -38,6 +39,7 @@ import rpcgen.runtime as rt
 from rpcgen.cli import app
 from rpcgen.codegen.build import build
 from rpcgen.codegen.write import write
+from rpcgen.runtime._codec.codec import to_wire
 from test_diff_pairs import BASE, PAIRS, _edit
 from typer.testing import CliRunner
 
@@ -70,7 +72,9 @@ def samples(tp: Any) -> list[Any]:
         return _spread([samples(hints[n]) for n in names], lambda vs: tp(*vs))
     if typing.is_typeddict(tp):
         hints = typing.get_type_hints(tp)
-        return _spread([samples(h) for h in hints.values()], lambda vs: dict(zip(hints, vs)))
+        return _spread(
+            [samples(h) for h in hints.values()], lambda vs: dict(zip(hints, vs, strict=True))
+        )
     scalars: dict[Any, Any] = {bool: True, int: 3, float: 2.5, str: "s", bytes: b"b"}
     return [scalars[tp]]
 
@@ -184,6 +188,42 @@ def callers_fail(caller: Version, server: Version, uri: str, newer: bool) -> lis
     return failures
 
 
+def nameko_form(value: Any, tp: Any) -> Any:
+    """``value`` as a Nameko caller's code may build it: records as dicts without the fields
+    that have defaults (a TypedDict with ``total=False`` empty)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        fits = [a for a in args if _fits(value, a)]
+        return nameko_form(value, fits[0]) if fits else to_wire(value)
+    if origin in (list, tuple) and args:
+        item = args[0]
+        return [nameko_form(v, item) for v in value]
+    if origin is dict:
+        return {k: nameko_form(v, args[1]) for k, v in value.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        return {
+            f.name: nameko_form(getattr(value, f.name), hints[f.name])
+            for f in dataclasses.fields(tp)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+    if typing.is_typeddict(tp):
+        hints = typing.get_type_hints(tp)
+        return {k: nameko_form(value[k], hints[k]) for k in tp.__required_keys__}
+    return to_wire(value)
+
+
+def _fits(value: Any, tp: Any) -> bool:
+    if tp is None or tp is type(None):
+        return value is None
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return value in typing.get_args(tp)
+    if typing.is_typeddict(tp):
+        return isinstance(value, dict)
+    return isinstance(value, origin or tp)
+
+
 def _calls(
     caller: Version, server: Version, uri: str, behaviour: Behaviour, newer: bool
 ) -> list[str]:
@@ -192,7 +232,7 @@ def _calls(
     client_cls = caller.cls("Client")
     if client_cls is None:
         return failures
-    with client_cls.connect(uri, timeout=10) as client:
+    with client_cls.connect(uri, timeout=10) as client, rt.RawClient.connect(uri) as raw:
         for name, method in client_cls.methods.items():
             remote = getattr(client, name)
             other = next((m for m in served.values() if m.name == method.name), None)
@@ -211,6 +251,13 @@ def _calls(
                         remote(*args, **kwargs)
                     except Exception as exc:
                         failures.append(f"{name}{tuple(args)}{kwargs}: {exc!r}")
+                _, by_name = list(call_styles(method, variant, skip))[1]
+                types_ = {p.name: p.type for p in method.params}
+                lean = {k: nameko_form(v, types_[k]) for k, v in by_name.items()}
+                try:
+                    raw.call(method.service, method.name, [], lean)
+                except Exception as exc:
+                    failures.append(f"{name}(**{lean}) as Nameko: {exc!r}")
             for error in other.errors if other is not None else ():
                 behaviour.error = error
                 args, kwargs = next(call_styles(method, 0, skip))
