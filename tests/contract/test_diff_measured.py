@@ -11,12 +11,15 @@ A caller calls every method it knows with sample arguments that cover each enum 
 value and union option of every parameter, four ways: with its generated client, every argument
 positionally, every argument by name, and only the required ones; and as a Nameko caller may,
 every argument by name in ``kwargs`` and records without the fields that have defaults. The
-server answers each call with each sample of its result type in turn, and raises each error it declares; a caller fails
-when a call raises, or when an error comes back as anything but the caller's declared class with
-the ``exc_path`` it was sent under (Nameko callers rebuild errors by ``exc_path``). An error a
-server newly declares counts against old callers only (one a method stops declaring is something
-new callers chose not to handle). A dispatcher sends each sample of its payload type; a handler
-fails when one does not arrive.
+server answers each call with each sample of its result type in turn, and raises each error it
+declares; a caller fails when a call raises, or when an error comes back as anything but the
+caller's declared class with the ``exc_path`` it was sent under (Nameko callers rebuild errors
+by ``exc_path``). An error a server newly declares counts against old callers only (one a method
+stops declaring is something new callers chose not to handle). A dispatcher sends each sample of
+its payload type; a handler fails when one does not arrive.
+
+What NEW callers reach only through something new (a method, an event, a parameter with a
+default) is not used against OLD servers: servers are deployed before their callers (diff's rule).
 """
 
 from __future__ import annotations
