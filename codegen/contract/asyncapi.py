@@ -7,6 +7,9 @@ Per service: the ``rpc-<service>`` queue (bound to the ``nameko-rpc`` topic exch
 channel on the ``<service>.events`` topic exchange (routing key: the event type) and a ``send``
 operation (the service dispatches it; the body is the payload itself). Payloads are
 Draft-07 JSON Schemas (what the AsyncAPI parser knows), shared through ``components.schemas``.
+An events-only service (one that declares the events of a service it does not implement) has no
+queue or reply channel. Keys of channels, operations and components are ``component_key``'s:
+``inventory.events.stock-3a-low`` for the event ``stock:low``; addresses are the wire names.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from rpcgen.codegen.contract.jsonschema import Schemas
+from rpcgen.codegen.contract.jsonschema import Schemas, component_key
 from rpcgen.codegen.model import ModuleSpec, ServiceSpec
 
 __all__ = ["document"]
@@ -63,6 +66,9 @@ def document(modules: Sequence[ModuleSpec], name: str, server: str = "localhost:
 
 
 def _service(doc: Doc, svc: ServiceSpec) -> None:
+    _events(doc, svc)
+    if not svc.methods:
+        return  # an events-only service declares no queue and answers nothing
     wire = svc.wire_name
     channels, messages = doc["channels"], doc["components"]["messages"]
     channels[f"rpc-{wire}"] = {
@@ -81,12 +87,13 @@ def _service(doc: Doc, svc: ServiceSpec) -> None:
         "messages": {},
         "bindings": {"amqp": _routing_key()},
     }
-    _events(doc, svc)
     for method in svc.methods:
         key = f"{wire}.{method.wire_name}"
-        ident = key.replace(".", "_")
+        ident = component_key(wire, method.wire_name).replace(".", "_")
         for kind in ("request", "reply"):
-            messages[f"{ident}_{kind}"] = _message(key, kind, method.doc)
+            messages[f"{ident}_{kind}"] = _message(
+                key, kind, method.doc, component_key(wire, method.wire_name)
+            )
         channels[key] = {
             "address": key,
             "title": f"requests to {key}",
@@ -113,7 +120,7 @@ def _service(doc: Doc, svc: ServiceSpec) -> None:
         }
 
 
-def _message(key: str, kind: str, doc: str | None) -> Doc:
+def _message(key: str, kind: str, doc: str | None, schema: str) -> Doc:
     return {
         "name": f"{key}.{kind}",
         "title": f"{key} {kind}",
@@ -138,7 +145,7 @@ def _message(key: str, kind: str, doc: str | None) -> Doc:
         },
         "payload": {
             "schemaFormat": _DRAFT07,
-            "schema": {"$ref": f"#/components/schemas/{key}.{kind}"},
+            "schema": {"$ref": f"#/components/schemas/{schema}.{kind}"},
         },
         "bindings": {"amqp": {"contentEncoding": "utf-8", "bindingVersion": _BINDING_VERSION}},
     }
@@ -171,10 +178,11 @@ def _events(doc: Doc, svc: ServiceSpec) -> None:
     """A channel and a ``send`` operation per event, on ``<service>.events`` (docs/wire.md §7)."""
     exchange = {**_EXCHANGE_BINDING, "name": f"{svc.wire_name}.events"}
     for event in svc.events:
-        key = f"{svc.wire_name}.events.{event.wire_name}"
+        name = f"{svc.wire_name}.events.{event.wire_name}"
+        key = component_key(svc.wire_name, "events", event.wire_name)
         ident = key.replace(".", "_")
         doc["components"]["messages"][ident] = {
-            "name": key,
+            "name": name,
             "title": f"event {event.wire_name} of {svc.wire_name}",
             **({"description": event.doc} if event.doc else {}),
             "contentType": "application/json",

@@ -19,7 +19,7 @@ from typing import Any
 from rpcgen.codegen.contract.typetree import EnumValue, Records, Ty, parse
 from rpcgen.codegen.model import DataclassSpec, MethodSpec, ModuleSpec, ServiceSpec, TypedDictSpec
 
-__all__ = ["DRAFT_2020_12", "Schemas", "document"]
+__all__ = ["DRAFT_2020_12", "Schemas", "component_key", "document"]
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 Schema = dict[str, Any]
@@ -42,6 +42,19 @@ _TEXT_PATTERNS = {
     "base64": r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
 }
 _KOMBU = {"datetime": "datetime", "date": "date", "time": "time", "Decimal": "decimal"}
+
+
+def component_key(*parts: str) -> str:
+    """A schema's name from the wire names it describes, joined by dots: what AsyncAPI allows in
+    a component key (``^[a-zA-Z0-9.\\-_]+$``) for every legal name, and one key per name. A
+    character other than an ASCII letter, digit or ``_`` (``:``, a dot inside an event name,
+    ``-`` itself) is written ``-<hex code>-``: ``stock:low`` is ``stock-3a-low``."""
+    return ".".join(_escape(part) for part in parts)
+
+
+def _escape(part: str) -> str:
+    kept = (c if c.isascii() and (c.isalnum() or c == "_") else f"-{ord(c):x}-" for c in part)
+    return "".join(kept)
 
 
 def _marker(tag: str, value: Schema, description: str) -> Schema:
@@ -93,17 +106,19 @@ class Schemas:
         """Every named schema: ``kombu.<type>``, ``<module>.<Record>``, and per method
         ``<service>.<method>.request`` / ``.reply``, and per event ``<service>.events.<event>``."""
         defs = {f"kombu.{name}": schema for name, schema in kombu_schemas().items()}
+        tree = {module.name: module for module in self.modules}
         for module in self.modules:
-            recs = Records(module)
+            recs = Records(module, tree)
             defs |= {f"{module.name}.{name}": s for name, s in self._records(module, recs).items()}
             for svc in module.services:
                 for method in svc.methods:
-                    base = f"{svc.wire_name}.{method.wire_name}"
+                    base = component_key(svc.wire_name, method.wire_name)
                     defs[f"{base}.request"] = self.request(method, recs)
-                    defs[f"{base}.reply"] = self.reply(module, svc, method, recs)
+                    defs[f"{base}.reply"] = self.reply(svc, method, recs)
                 for event in svc.events:  # the body is the payload itself
                     payload = self.type(parse(event.payload), recs)
-                    defs[f"{svc.wire_name}.events.{event.wire_name}"] = _doc(event.doc, payload)
+                    key = component_key(svc.wire_name, "events", event.wire_name)
+                    defs[key] = _doc(event.doc, payload)
         return defs
 
     def type(self, ty: Ty, recs: Records) -> Schema:
@@ -112,7 +127,8 @@ class Schemas:
                 dict(_SCALARS[ty.name]) if ty.name in _SCALARS else self._named(f"kombu.{ty.name}")
             )
         if ty.kind == "ref":
-            return self._named(f"{recs.module}.{ty.name}")
+            # A type shared from another module of the tree is that module's one schema.
+            return self._named(f"{recs.homes.get(ty.name, recs.module)}.{ty.name}")
         if ty.kind == "union":
             return {"anyOf": [self.type(arg, recs) for arg in ty.args]}
         if ty.kind == "literal":
@@ -157,31 +173,40 @@ class Schemas:
         return out
 
     def request(self, method: MethodSpec, recs: Records) -> Schema:
-        """``{"args": [...], "kwargs": {...}}`` as rpcgen sends it (defaults sent explicitly)."""
+        """``{"args": [...], "kwargs": {...}}`` as the server accepts it.
+
+        One branch per number of positional arguments: the first ``n`` positional parameters in
+        ``args``, every later one (and every keyword-only one) by name in ``kwargs``, those with
+        a default free to be left out (generated callers leave out what the caller did not give).
+        """
         positional = [p for p in method.params if not p.keyword_only]
         keyword = [p for p in method.params if p.keyword_only]
-        args = self.tuple([self.type(parse(p.type), recs) for p in positional], len(positional))
-        kwargs = {
-            "type": "object",
-            "properties": {p.name: self.type(parse(p.type), recs) for p in keyword},
-            "required": [p.name for p in keyword if p.default is None],
-            "additionalProperties": False,
-        }
+        branches: list[Schema] = []
+        for given in range(len(positional) + 1):
+            by_name = [*positional[given:], *keyword]
+            items = [self.type(parse(p.type), recs) for p in positional[:given]]
+            args = self.tuple(items, given)
+            kwargs = {
+                "type": "object",
+                "properties": {p.name: self.type(parse(p.type), recs) for p in by_name},
+                "required": [p.name for p in by_name if p.default is None],
+                "additionalProperties": False,
+            }
+            branches.append({"properties": {"args": args, "kwargs": kwargs}})
         return _doc(
-            "Positional parameters travel in args, keyword-only ones in kwargs. A Nameko caller "
-            "may also pass positional parameters by name in kwargs.",
+            "Positional parameters travel in args, keyword-only ones in kwargs; a caller may "
+            "pass any positional parameter after the ones in args by name in kwargs, and leave "
+            "out any parameter that has a default.",
             {
                 "type": "object",
-                "properties": {"args": args, "kwargs": kwargs},
                 "required": ["args", "kwargs"],
+                **({"oneOf": branches} if len(branches) > 1 else branches[0]),
             },
         )
 
-    def reply(
-        self, module: ModuleSpec, svc: ServiceSpec, method: MethodSpec, recs: Records
-    ) -> Schema:
+    def reply(self, svc: ServiceSpec, method: MethodSpec, recs: Records) -> Schema:
         """``{"result": ..., "error": null}`` or ``{"result": null, "error": {...}}``."""
-        paths = {e.name: e.exc_path for e in module.errors}
+        paths = self._exc_paths(recs.module)
         declared = [_error(name, paths[name]) for name in method.errors]
         any_error = _error("", "")
         ok = {
@@ -198,6 +223,16 @@ class Schemas:
             f"{', '.join(paths[n] for n in method.errors) or 'none'}",
             {"type": "object", "required": ["result", "error"], "oneOf": [ok, failed]},
         )
+
+    def _exc_paths(self, module: str) -> dict[str, str]:
+        """The errors ``module`` can name (its own, then those it shares) -> their paths."""
+        tree = {m.name: m for m in self.modules}
+        spec = tree[module]
+        paths = {name: tree[home] for name, home in spec.shared if home in tree}
+        out = {
+            name: e.exc_path for name, home in paths.items() for e in home.errors if e.name == name
+        }
+        return out | {e.name: e.exc_path for e in spec.errors}
 
 
 def _error(name: str, path: str) -> Schema:

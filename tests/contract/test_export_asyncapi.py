@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import textwrap
@@ -130,3 +131,83 @@ def test_a_broken_document_fails_the_parser(tmp_path: Path) -> None:
     code, lines = _parse(doc_path)
     assert code == 1
     assert lines[-1]["errors"] != 0
+
+
+FLEET = {
+    "common.py": """
+        import dataclasses
+
+
+        @dataclasses.dataclass
+        class Money:
+            amount: int
+
+
+        class NotFound(Exception):
+            pass
+        """,
+    "billing/invoice.py": """
+        from typing import Protocol
+
+        from rpcgen import raises, service
+
+        from ..common import Money, NotFound
+
+
+        @service("billing")
+        class Billing(Protocol):
+            @raises(NotFound)
+            def total(self, number: int) -> Money: ...
+        """,
+    "inventory.py": """
+        from typing import Protocol
+
+        from rpcgen import event, service
+
+        from .common import Money
+
+
+        @service("inventory")
+        class Inventory(Protocol):
+            \"\"\"The events of a service this IDL does not implement.\"\"\"
+
+            @event("stock:low")
+            def stock_low(self, payload: Money) -> None: ...
+
+            @event("restocked")
+            def restocked(self, payload: int) -> None: ...
+        """,
+}
+KEY = re.compile(r"^[a-zA-Z0-9.\-_]+$")
+
+
+def test_a_tree_with_shared_types_and_an_events_only_service_passes_the_parser(
+    tmp_path: Path,
+) -> None:
+    idl = tmp_path / "idl"
+    for rel, text in FLEET.items():
+        (idl / rel).parent.mkdir(parents=True, exist_ok=True)
+        (idl / rel).write_text(textwrap.dedent(text).lstrip(), "utf-8")
+    doc_path = _export(idl, tmp_path / "asyncapi.json")
+    code, lines = _parse(doc_path)
+    assert code == 0 and lines[-1] == {"errors": 0, "parsed": True}, lines
+    doc = json.loads(doc_path.read_text("utf-8"))
+    components = doc["components"]
+    keys = [*components["schemas"], *components["messages"], *doc["channels"], *doc["operations"]]
+    assert [k for k in keys if not KEY.match(k)] == []
+    # The event named stock:low: its address is the wire name, its keys are escaped.
+    channel = doc["channels"]["inventory.events.stock-3a-low"]
+    assert channel["address"] == "stock:low"
+    assert components["schemas"]["inventory.events.stock-3a-low"] == {
+        "$ref": "#/components/schemas/common.Money"
+    }
+    # The shared type is one schema, referenced by both services.
+    reply = components["schemas"]["billing.total.reply"]
+    assert reply["oneOf"][0]["properties"]["result"] == {
+        "$ref": "#/components/schemas/common.Money"
+    }
+    paths = [e["properties"]["exc_path"] for e in reply["oneOf"][1]["properties"]["error"]["anyOf"]]
+    assert {"const": "common.NotFound"} in paths
+    # Nothing declares or serves an RPC queue for the events-only service.
+    assert [k for k in doc["channels"] if k.startswith(("rpc-inventory", "inventory.reply"))] == []
+    assert "rpc-billing" in doc["channels"]

@@ -192,3 +192,31 @@ def test_declared_errors_are_in_the_reply_schema(schema: dict[str, Any]) -> None
         {"const": "ledger.InsufficientFunds"},
         {"const": "ledger.AccountNotFound"},
     ]
+
+
+def test_request_schemas_accept_what_the_server_accepts(schema: dict[str, Any]) -> None:
+    """Positional parameters by name and defaults left out: the schema and the server's own
+    argument binding (``MethodCodec.decode_args``) agree on every body."""
+    codec = LedgerServer.methods["statement"].codec
+    who, start = _encoded(uuid.UUID, ID), _encoded(date, date(2026, 1, 1))
+    end = _encoded(date, date(2026, 1, 2))
+    bodies = [
+        {"args": [who, start, end], "kwargs": {}},  # filters left out
+        {"args": [who], "kwargs": {"start": start, "end": end}},  # by name
+        {"args": [], "kwargs": {"account_id": who, "start": start, "end": end, "filters": None}},
+        {"args": [who, start, end, None], "kwargs": {}},
+        {"args": [who], "kwargs": {"start": start}},  # end missing
+        {"args": [who, start], "kwargs": {"start": start, "end": end}},  # start twice
+        {"args": [who, start, end], "kwargs": {"other": 1}},
+        {"args": [who, start, end, None, 1], "kwargs": {}},
+    ]
+    validator = _validator(schema, "ledger.statement.request")
+    verdicts = []
+    for body in bodies:
+        try:
+            codec.decode_args(list(body["args"]), dict(body["kwargs"]))
+            server = True
+        except rt.IncorrectSignature:
+            server = False
+        verdicts.append((server, validator.is_valid(body)))
+    assert verdicts == [(True, True)] * 4 + [(False, False)] * 4
