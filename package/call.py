@@ -4,7 +4,8 @@ Arguments are JSON, one per argument: positional, or ``name=JSON``. With an IDL 
 is checked against the IDL before anything is sent (the parameters bound and each value decoded
 into its declared type, as an rpcgen server would), then sent exactly as the method's generated
 client sends it: typed values encoded by the runtime (kombu markers for datetime, Decimal...),
-defaults filled in, keyword-only parameters in ``kwargs``. Without one, the JSON is sent as it
+parameters left out not sent (the server applies its defaults), keyword-only parameters in
+``kwargs``. Without one, the JSON is sent as it
 is. Either way the result is printed as it arrived on the wire: JSON, with kombu's
 ``{"__type__", "__value__"}`` markers where the server sent them (with an IDL, after checking it
 against the declared result type).
@@ -19,6 +20,7 @@ would write; they are executed in memory (never written), so the call uses the s
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import rpcgen.runtime as rt
-from rpcgen.codegen.model import MethodSpec, ServiceSpec
+from rpcgen.codegen.model import EventSpec, MethodSpec, ModuleSpec, ServiceSpec
 
 __all__ = [
     "EXIT_NO_ANSWER",
@@ -78,6 +80,7 @@ class Contract:
 
     folder: Path
     services: Mapping[str, Mapping[str, IdlMethod]]
+    events: Mapping[str, Mapping[str, EventSpec]] = dataclasses.field(default_factory=dict)
 
     def find(self, target: str) -> IdlMethod:
         service, method = split_target(target)
@@ -110,6 +113,12 @@ class Contract:
                 lines.append(f"  {item.signature}" + (f"  raises {raises}" if raises else ""))
                 if item.spec.doc:
                     lines.append(f"      {item.spec.doc.strip().splitlines()[0]}")
+            for wire_name, event in sorted(self.events.get(name, {}).items()):
+                if method_name:
+                    continue
+                lines.append(f"  event {wire_name}(payload: {event.payload.expr})")
+                if event.doc:
+                    lines.append(f"      {event.doc.strip().splitlines()[0]}")
         if method_name and len(lines) == 1:
             self.find(target or "")  # raises, naming the methods
         return "\n".join(lines)
@@ -138,22 +147,52 @@ def load_contract(folder: Path) -> Contract:
     files = render(modules, folder.resolve().name)
     package = f"_rpcgen_call_{next(_serial)}"
     services: dict[str, dict[str, IdlMethod]] = {}
-    for module in modules:
-        namespace = _execute(f"{package}.{module.name}", files[f"{module.name}.py"])
+    events: dict[str, dict[str, EventSpec]] = {}
+    for module in _dependencies_first(modules):
+        namespace = _execute(f"{package}.{module.name}", files[module.path])
         for service in module.services:
             table = services.setdefault(service.wire_name, {})
+            events.setdefault(service.wire_name, {}).update(
+                (event.wire_name, event) for event in service.events
+            )
             for spec in service.methods:
                 method = namespace[spec.const]
                 assert isinstance(method, rt.Method)
                 table[spec.wire_name] = IdlMethod(service, spec, method, namespace, module.source)
-    return Contract(folder, services)
+    return Contract(folder, services, events)
+
+
+def _dependencies_first(modules: Sequence[ModuleSpec]) -> list[ModuleSpec]:
+    """The modules, each after those whose types it imports (the loader refused rings)."""
+    by_name = {m.name: m for m in modules}
+    done: dict[str, ModuleSpec] = {}
+
+    def visit(module: ModuleSpec) -> None:
+        if module.name in done:
+            return
+        for _, home in module.shared:
+            if home in by_name:
+                visit(by_name[home])
+        done[module.name] = module
+
+    for module in modules:
+        visit(module)
+    return list(done.values())
 
 
 def _execute(name: str, text: str) -> dict[str, object]:
     """Run one rendered module as ``name`` (registered in ``sys.modules``: dataclasses and
-    type hints look their module up there)."""
+    type hints look their module up there; its relative imports find the modules run before)."""
+    parent = name.rpartition(".")[0]
+    for depth in range(1, parent.count(".") + 2):
+        package = ".".join(parent.split(".")[:depth])
+        if package not in sys.modules:
+            holder = types.ModuleType(package)
+            holder.__path__ = []
+            sys.modules[package] = holder
     module = types.ModuleType(name)
     module.__file__ = f"<rpcgen call: {name}>"
+    module.__package__ = parent
     sys.modules[name] = module
     exec(compile(text, module.__file__, "exec"), module.__dict__)  # our own renderer's output
     return module.__dict__
@@ -240,7 +279,7 @@ def bind(
             value = typed_kwargs[param.name]
         else:
             assert spec.default is not None  # decode_args checked the required ones
-            value = eval(spec.default, dict(target.namespace))  # a literal our renderer wrote
+            value = rt.OMITTED  # not sent, as the generated client leaves it out
         if param.keyword_only:
             out_kwargs[param.name] = value
         else:
@@ -314,19 +353,21 @@ def call(
         print(f"rpcgen: no answer from {target}: {type(exc).__name__}: {exc}", file=err)
         return EXIT_NO_ANSWER
     except rt.RpcError as exc:
-        print(f"rpcgen: {target} raised {describe_error(exc)}", file=err)
+        print(f"rpcgen: {target} raised {describe_error(exc, idl is not None)}", file=err)
         return EXIT_REMOTE
     print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
     return EXIT_OK
 
 
-def describe_error(exc: rt.RpcError) -> str:
+def describe_error(exc: rt.RpcError, with_idl: bool = True) -> str:
     """``DivisionByZero: b is 0`` (declared), ``ValueError: bad (builtins.ValueError, not
-    declared)`` (any other remote error), ``MethodNotFound: missing`` (protocol)."""
+    declared)`` (any other remote error), ``MethodNotFound: missing`` (protocol). Without an
+    IDL nothing is known to be declared or not, so only the path is given."""
     if isinstance(exc, rt.ServiceError):
         path = getattr(type(exc), "exc_path", "")
         return f"{type(exc).__name__}: {exc} (declared, exc_path {path})"
     if isinstance(exc, rt.RemoteError):
-        path = f" ({exc.exc_path}, not declared)" if exc.exc_path else " (not declared)"
-        return f"{exc.exc_type}: {exc.value}{path}"
+        verdict = ", not declared" if with_idl else ""
+        path = f" ({exc.exc_path}{verdict})" if exc.exc_path else f" ({verdict[2:]})"
+        return f"{exc.exc_type}: {exc.value}{path}".removesuffix(" ()")
     return f"{type(exc).__name__}: {exc}"

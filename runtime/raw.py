@@ -49,6 +49,12 @@ class _JsonResult(MethodCodec[object]):
         super().__init__(method)  # no parameters, result None: nothing of them is used
         self._check = check
 
+    def encode_request(self, args: tuple[object, ...], kwargs: dict[str, object]) -> bytes:
+        # As the IDL method's own codec sends it (parameters left out are not sent).
+        if self._check is not None:
+            return self._check.codec.encode_request(args, kwargs)
+        return super().encode_request(args, kwargs)
+
     def decode_args(
         self, args: list[object], kwargs: dict[str, object]
     ) -> tuple[list[object], dict[str, object]]:

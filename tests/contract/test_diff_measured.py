@@ -235,10 +235,13 @@ def _calls(
     client_cls = caller.cls("Client")
     if client_cls is None:
         return failures
-    with client_cls.connect(uri, timeout=10) as client, rt.RawClient.connect(uri) as raw:
+    with (
+        client_cls.connect(uri, timeout=10) as client,
+        rt.RawClient.connect(uri, timeout=10) as raw,
+    ):
         for name, method in client_cls.methods.items():
             remote = getattr(client, name)
-            other = next((m for m in served.values() if m.name == method.name), None)
+            other = next((m for m in served.values() if m.routing_key == method.routing_key), None)
             if other is None and newer:
                 continue
             known = {p.name for p in other.params} if other is not None else set()
@@ -252,6 +255,8 @@ def _calls(
                 for args, kwargs in call_styles(method, variant, skip):
                     try:
                         remote(*args, **kwargs)
+                    except (rt.UnknownService, rt.RpcTimeout) as exc:
+                        return [*failures, f"{name}: {exc!r}"]  # nothing serves it any more
                     except Exception as exc:
                         failures.append(f"{name}{tuple(args)}{kwargs}: {exc!r}")
                 _, by_name = list(call_styles(method, variant, skip))[1]
@@ -292,7 +297,7 @@ def _events(
                 (
                     e
                     for e in vars(dispatched).values()
-                    if isinstance(e, rt.Event) and e.name == event.name
+                    if isinstance(e, rt.Event) and e.label == event.label
                 ),
                 None,
             )
