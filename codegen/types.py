@@ -158,6 +158,11 @@ def _unsupported(tp: object, scope: Scope) -> str:
         return f"{name} is not supported (JSON has no sets); use a list instead"
     if origin is typing.Annotated:
         return f"{name} is not supported; use the plain type without Annotated"
+    if isinstance(tp, type) and getattr(tp, "__rpcgen_placeholder__", False) is True:
+        return (
+            f"{name} is the placeholder rpcgen scaffold wrote where the Nameko source does not "
+            "say the type; replace it with the real type"
+        )
     if isinstance(tp, type) and typing.get_origin(tp) is None and _is_record_kind(tp):
         return (
             f"{name} is not supported: it is defined in {tp.__module__}, outside the IDL folder; "

@@ -103,6 +103,13 @@ def scaffold_command(
             help="The module's dotted name on the Nameko side, for exc_path; default: its stem.",
         ),
     ] = None,
+    idl: Annotated[
+        Path | None,
+        typer.Option(
+            "--idl",
+            help="An IDL folder whose services' handled events are not declared again.",
+        ),
+    ] = None,
 ) -> None:
     """Write a draft IDL for the @rpc methods of a Nameko service module.
 
@@ -111,7 +118,12 @@ def scaffold_command(
     from rpcgen.codegen.contract.scaffold import scaffold
 
     try:
-        draft = scaffold(nameko_module.read_text("utf-8"), module or nameko_module.stem)
+        draft = scaffold(
+            nameko_module.read_text("utf-8"),
+            module or nameko_module.stem,
+            str(nameko_module),
+            _declared_services(idl, out) if idl is not None else None,
+        )
     except (ValueError, SyntaxError) as exc:
         _fail(f"{nameko_module}: {exc}")
     if out is None:
@@ -132,6 +144,35 @@ def scaffold_command(
     if draft.undefined:
         names = ", ".join(sorted(draft.undefined))
         typer.echo(f"rpcgen: define or import in the draft: {names}", err=True)
+    for item in draft.skipped:
+        typer.echo(f"rpcgen: {item}", err=True)
+
+
+def _declared_services(idl: Path, out: Path | None) -> dict[str, str]:
+    """``@service("name")`` -> file, for the IDL modules of ``idl`` (read, not imported)."""
+    import ast
+
+    found: dict[str, str] = {}
+    for path in sorted(idl.rglob("*.py")):
+        if out is not None and path.resolve() == out.resolve():
+            continue
+        try:
+            tree = ast.parse(path.read_text("utf-8"))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for deco in node.decorator_list:
+                if (
+                    isinstance(deco, ast.Call)
+                    and getattr(deco.func, "id", getattr(deco.func, "attr", "")) == "service"
+                    and deco.args
+                    and isinstance(deco.args[0], ast.Constant)
+                    and isinstance(deco.args[0].value, str)
+                ):
+                    found.setdefault(deco.args[0].value, str(path))
+    return found
 
 
 @contract.command(

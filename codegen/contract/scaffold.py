@@ -2,20 +2,29 @@
 
 Each class with a ``name = "..."`` attribute and ``@rpc`` methods becomes an ``@service`` Protocol;
 each ``@rpc`` method keeps its parameters, defaults, annotations and docstring. What the source
-does not say is left as the placeholder ``Unknown`` (an alias of ``Any``, which ``rpcgen build``
-refuses, naming the parameter and the types it can take), so nothing silently becomes untyped.
+does not say is left as the placeholder ``Unknown`` (a class the draft defines, which
+``rpcgen build`` refuses, naming the parameter and saying to replace it), so nothing silently
+becomes untyped; a
+method whose source returns no value is ``-> None``. Annotations keep the source's own imports
+(``import datetime`` for ``datetime.date``, ``from typing import List``).
+
+What it does not convert (``@timer``, ``@http`` and other entrypoints, ``RpcProxy``, dependency
+providers) is listed in the draft and by the command, each with ``file:line``, the source's own
+text and what to do instead.
 ``@rpc(expected_exceptions=...)`` becomes ``@raises``; the error classes the module defines are
 copied with ``@exc_path`` set to where Nameko sends them from.
 
 Events: a service's ``EventDispatcher`` calls (``self.dispatch("order_created", ...)``) become
 ``@event`` declarations of that service; ``@event_handler("orders", "order_created")`` methods
 declare the source's events too (an events-only Protocol for a service of another module), with
-the handler's payload annotation when it has one. Payload types are ``Unknown`` otherwise.
+the handler's payload annotation when it has one. Payload types are ``Unknown`` otherwise. When
+an IDL already declares that service (``known``), the draft does not declare it again.
 """
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 __all__ = ["PLACEHOLDER", "Draft", "scaffold"]
@@ -46,13 +55,23 @@ class Draft:
     placeholders: list[str] = field(default_factory=list)  # "Service.method(param)"
     names: set[str] = field(default_factory=set)  # every name the annotations use
     undefined: set[str] = field(default_factory=set)  # those the draft neither imports nor defines
+    skipped: list[str] = field(default_factory=list)  # "file:line: what: not converted; do this"
+    imports: dict[str, str] = field(default_factory=dict)  # name -> the source's import line
 
 
-def scaffold(source: str, module: str) -> Draft:
-    """The draft IDL of the Nameko module ``module`` (its dotted name, for ``exc_path``)."""
+def scaffold(
+    source: str, module: str, file: str = "", known: Mapping[str, str] | None = None
+) -> Draft:
+    """The draft IDL of the Nameko module ``module`` (its dotted name, for ``exc_path``).
+
+    ``file`` names the source in the list of what was not converted; ``known`` maps the
+    services an existing IDL declares to its file (their handled events are not redeclared).
+    """
     tree = ast.parse(source)
     errors = _errors(tree)
     draft = Draft("")
+    draft.imports = _source_imports(tree)
+    known = known or {}
     body: list[str] = []
     for error in errors:
         body += _error(error, module)
@@ -61,7 +80,17 @@ def scaffold(source: str, module: str) -> Draft:
     for node in classes:
         if (wire := _service_name(node)) is not None:
             body += _service(node, wire, draft, events.pop(wire, {}))
+            draft.skipped += _not_converted(node, file or f"{module}.py")
     for source, handled in sorted(events.items()):  # events of services defined elsewhere
+        if source in known:
+            body += [
+                f"# The events of {source} this module handles ({', '.join(sorted(handled))}) "
+                f"are declared in {known[source]}:",
+                "# handle them there with @<Service>Event.<event>.handler().",
+                "",
+                "",
+            ]
+            continue
         draft.services.append(source)
         name = "".join(part.title() for part in source.replace("-", "_").split("_"))
         body += [f'@service("{source}")', f"class {name}Events(Protocol):"]
@@ -71,9 +100,11 @@ def scaffold(source: str, module: str) -> Draft:
         raise ValueError(
             "no Nameko service found: no class has a name = '...' and @rpc methods or events"
         )
-    imports = sorted(f"{_KNOWN_IMPORTS[n]}|{n}" for n in draft.names if n in _KNOWN_IMPORTS)
+    kept = {n for n in draft.names if n in draft.imports}
+    imports = sorted(f"{_KNOWN_IMPORTS[n]}|{n}" for n in draft.names - kept if n in _KNOWN_IMPORTS)
     own = {e.name for e in errors}
-    draft.undefined = draft.names - _KNOWN_IMPORTS.keys() - _BUILTINS - own - {PLACEHOLDER}
+    draft.undefined = draft.names - kept - _KNOWN_IMPORTS.keys() - _BUILTINS - own - {PLACEHOLDER}
+    draft.imports = {n: draft.imports[n] for n in sorted(kept)}
     draft.placeholders = list(dict.fromkeys(draft.placeholders))  # one per event, not per handler
     draft.text = _header(module, imports, draft) + "\n".join(body).rstrip() + "\n"
     return draft
@@ -90,20 +121,80 @@ def _header(module: str, imports: list[str], draft: Draft) -> str:
     for entry in imports:
         mod, name = entry.split("|")
         by_module.setdefault(mod, []).append(name)
-    typing_names = sorted({*by_module.pop("typing", []), "Any", "Protocol"})
+    typing_names = sorted({*by_module.pop("typing", []), "Protocol"})
     for mod in sorted({*by_module, "typing"}):
         names = typing_names if mod == "typing" else sorted(by_module[mod])
         lines.append(f"from {mod} import {', '.join(names)}")
+    lines += sorted(set(draft.imports.values()))  # the source's own, for the names it uses
     lines += ["", "from rpcgen import event, exc_path, raises, service", "", ""]
     lines += [
-        "# The Nameko source does not say these types: replace each Unknown with the real type.",
-        "# `rpcgen build` refuses this module while any is left.",
-        f"{PLACEHOLDER} = Any",
+        f"class {PLACEHOLDER}:",
+        '    """Where the Nameko source does not say a type: replace each use with the real',
+        '    type. `rpcgen build` refuses this module while any is left."""',
+        "",
+        "    __rpcgen_placeholder__ = True",
     ]
     if draft.undefined:
         missing = ", ".join(sorted(draft.undefined))
-        lines.append(f"# Define (as dataclass, Enum or TypedDict) or import: {missing}")
+        lines += ["", "", f"# Define (as dataclass, Enum or TypedDict) or import: {missing}"]
+    if draft.skipped:
+        lines += ["", "", "# Not converted (an IDL declares only RPC methods and events):"]
+        lines += [f"# - {item}" for item in draft.skipped]
     return "\n".join(lines) + "\n\n\n"
+
+
+def _source_imports(tree: ast.Module) -> dict[str, str]:
+    """Each name the module's top-level imports bind -> that import, alone on a line."""
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                bound = alias.asname or alias.name.split(".")[0]
+                text = f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
+                found[bound] = text if alias.asname or "." not in alias.name else f"import {bound}"
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                as_ = f" as {alias.asname}" if alias.asname else ""
+                found[alias.asname or alias.name] = f"from {node.module} import {alias.name}{as_}"
+    return found
+
+
+# What a Nameko service may use that an IDL does not declare, and what to do instead.
+_ENTRYPOINTS = {
+    "timer": "run it as a task started in an @on_start hook of the server",
+    "http": "serve HTTP with a web framework whose handlers call a generated client",
+    "consume": "consume the queue with your own consumer started in an @on_start hook",
+}
+_PROXIES = {"RpcProxy", "ServiceRpc", "ClusterRpcProxy", "ClusterRpc"}
+
+
+def _not_converted(node: ast.ClassDef, file: str) -> list[str]:
+    out: list[str] = []
+    for stmt in node.body:
+        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+            name = ", ".join(ast.unparse(t) for t in stmt.targets)
+            text = f"{name} = {ast.unparse(stmt.value)}"
+            where = f"{file}:{stmt.lineno}: {node.name}.{name}: {text}"
+            if _called(stmt.value, "EventDispatcher"):
+                continue  # its dispatches became @event declarations
+            if any(_called(stmt.value, proxy) for proxy in _PROXIES):
+                advice = "make a generated client of that service in an @on_start hook"
+            else:
+                advice = (
+                    "a dependency provider: create what it provides in an @on_start hook "
+                    "(rpcgen injects nothing)"
+                )
+            out.append(f"{where} is not converted; {advice}")
+        if isinstance(stmt, ast.FunctionDef):
+            for deco in stmt.decorator_list:
+                target = deco.func if isinstance(deco, ast.Call) else deco
+                word = target.id if isinstance(target, ast.Name) else getattr(target, "attr", "")
+                if word in _ENTRYPOINTS:
+                    where = f"{file}:{deco.lineno}: {node.name}.{stmt.name}"
+                    out.append(
+                        f"{where}: @{ast.unparse(deco)} is not converted; {_ENTRYPOINTS[word]}"
+                    )
+    return out
 
 
 def _errors(tree: ast.Module) -> list[ast.ClassDef]:
@@ -254,11 +345,30 @@ def _method(owner: str, node: ast.FunctionDef, draft: Draft) -> list[str]:
         if raised:
             out.append(f"    @raises({', '.join(raised)})")
     params = _params(owner, node, draft)
-    result = _annotation(node.returns, f"{owner}.{node.name}(return)", draft)
+    if node.returns is None and not _returns_a_value(node):
+        result = "None"
+    else:
+        result = _annotation(node.returns, f"{owner}.{node.name}(return)", draft)
     out.append(f"    def {node.name}({', '.join(['self', *params])}) -> {result}:")
     doc = ast.get_docstring(node)
     out.append(f"        {_docstring(doc, 8)}" if doc else "        ...")
     return [*out, ""]
+
+
+def _returns_a_value(node: ast.FunctionDef) -> bool:
+    """Whether a ``return`` with a value (other than ``None``) is in the function's own body."""
+    todo: list[ast.AST] = list(node.body)
+    while todo:
+        item = todo.pop()
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(item, (ast.Yield, ast.YieldFrom)):
+            return True
+        value = item.value if isinstance(item, ast.Return) else None
+        if value is not None and not (isinstance(value, ast.Constant) and value.value is None):
+            return True
+        todo += list(ast.iter_child_nodes(item))
+    return False
 
 
 def _items(node: ast.expr) -> list[ast.expr]:
