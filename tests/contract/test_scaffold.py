@@ -215,3 +215,89 @@ def test_events_dispatched_and_handled_become_event_declarations(tmp_path: Path)
         "Payment",
         (),
     )
+
+
+FLEET_MEMBER = '''
+"""Reminders (a Nameko service with everything an IDL does not declare)."""
+import datetime
+from typing import List
+
+from nameko.events import event_handler
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+from nameko.web.handlers import http
+from nameko_sqlalchemy import DatabaseSession
+
+
+class Reminders:
+    name = "reminders"
+    billing = RpcProxy("billing")
+    db = DatabaseSession(object)
+
+    @rpc
+    def due(self, day: datetime.date) -> List[str]:
+        return []
+
+    @rpc
+    def forget(self, ident: str):
+        self.db.delete(ident)
+
+    @timer(interval=60)
+    def sweep(self):
+        pass
+
+    @http("GET", "/reminders/<ident>")
+    def show(self, request, ident):
+        return ident
+
+    @event_handler("billing", "invoice_paid")
+    def on_paid(self, payload):
+        pass
+'''
+
+BILLING_IDL = """
+from typing import Protocol
+
+from rpcgen import event, service
+
+
+@service("billing")
+class Billing(Protocol):
+    @event("invoice_paid")
+    def invoice_paid(self, payload: int) -> None: ...
+"""
+
+
+def test_scaffold_says_what_it_left_and_keeps_the_sources_words(tmp_path: Path) -> None:
+    source = tmp_path / "reminders.py"
+    source.write_text(FLEET_MEMBER.lstrip("\n"), "utf-8")
+    idl = tmp_path / "idl"
+    idl.mkdir()
+    (idl / "billing.py").write_text(BILLING_IDL.lstrip("\n"), "utf-8")
+    out = idl / "reminders.py"
+    argv = ["scaffold", str(source), "--out", str(out), "--idl", str(idl)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    skipped = [line for line in result.stderr.splitlines() if "is not converted" in line]
+    assert skipped == [
+        f"rpcgen: {source}:14: Reminders.billing: billing = RpcProxy('billing') is not "
+        "converted; make a generated client of that service in an @on_start hook",
+        f"rpcgen: {source}:15: Reminders.db: db = DatabaseSession(object) is not converted; a "
+        "dependency provider: create what it provides in an @on_start hook (rpcgen injects "
+        "nothing)",
+        f"rpcgen: {source}:25: Reminders.sweep: @timer(interval=60) is not converted; run it "
+        "as a task started in an @on_start hook of the server",
+        f"rpcgen: {source}:29: Reminders.show: @http('GET', '/reminders/<ident>') is not "
+        "converted; serve HTTP with a web framework whose handlers call a generated client",
+    ]
+    text = out.read_text("utf-8")
+    assert "import datetime\n" in text and "from typing import List\n" in text
+    assert "def due(self, day: datetime.date) -> List[str]:" in text
+    assert "def forget(self, ident: str) -> None:" in text
+    assert f"# - {source}:25: Reminders.sweep: @timer(interval=60) is not converted" in text
+    # billing's events are declared by idl/billing.py: the draft does not declare them again.
+    assert '@service("billing")' not in text
+    assert "are declared in" in text
+    built = build(idl)
+    assert [str(e) for e in built.errors] == []
+    assert "def due(day: date) -> list[str]:" in built.files["reminders.py"]
