@@ -351,3 +351,26 @@ def test_diff_says_what_happens_on_the_broker(case: str, tmp_path: Path, rpc_uri
         breaks_callers,
         breaks_servers,
     )
+
+
+def test_the_docs_table_lists_every_measured_case_with_its_verdict() -> None:
+    """docs/evolving.md's table is this test's cases, each with diff's (measured) verdict."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "evolving.md").read_text("utf-8")
+    rows = [line.split("|")[1:3] for line in page.splitlines() if line.startswith("| ")]
+    table = {case.strip(): verdict.strip() for case, verdict in rows[1:]}
+    expected = {}
+    for case, (_, verdicts) in PAIRS.items():
+        if not verdicts:
+            continue
+        callers = any("callers" in v for v in verdicts.values())
+        servers = any("servers" in v for v in verdicts.values())
+        expected[case] = (
+            "breaks callers and servers"
+            if callers and servers
+            else "breaks callers"
+            if callers
+            else "breaks servers"
+            if servers
+            else "compatible"
+        )
+    assert table == expected
