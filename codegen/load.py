@@ -133,7 +133,7 @@ def _package(idl_dir: Path) -> Iterator[str]:
     """
     folder = str(idl_dir.resolve())
     name = idl_dir.resolve().name
-    if not _free_name(name):
+    if not _free_name(name, folder):
         name = f"_rpcgen_idl_{next(_serial)}"
     mine = [k for k in sys.modules if k == name or k.startswith(f"{name}.")]
     saved = {k: sys.modules.pop(k) for k in mine}
@@ -149,7 +149,7 @@ def _package(idl_dir: Path) -> Iterator[str]:
         sys.modules.update(saved)
 
 
-def _free_name(name: str) -> bool:
+def _free_name(name: str, folder: str) -> bool:
     """Whether ``name`` may stand for the IDL folder: no other module answers to it."""
     if not name.isidentifier() or keyword.iskeyword(name) or name in sys.stdlib_module_names:
         return False
@@ -159,9 +159,11 @@ def _free_name(name: str) -> bool:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
         return False
-    # Nothing, or only a folder without __init__.py on sys.path (a namespace package, as the
-    # repository's own idl/ is when running from its root), which the IDL folder may stand for.
-    return spec is None or (spec.origin is None and spec.submodule_search_locations is not None)
+    if spec is None or spec.submodule_search_locations is None:
+        return spec is None
+    # A folder without __init__.py on sys.path (a namespace package, as the repository's own idl/
+    # is from its root), or the IDL folder itself: the IDL folder may stand for it.
+    return spec.origin is None or str(Path(spec.origin).resolve().parent) == folder
 
 
 def _import(package: str, rel: str, path: Path) -> ModuleType | IdlError:

@@ -342,3 +342,13 @@ def test_a_subclass_in_an_unrelated_module_is_not_pulled_in(
     assert [str(e) for e in built.errors] == []
     assert "Gone" not in built.files["shop.py"]
     assert "errors=(NotFound,)" in built.files["shop.py"]
+
+
+def test_an_idl_folder_with_an_init_module_still_takes_absolute_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # so that ``idl`` is a regular package here
+    files = {"__init__.py": "", "common.py": COMMON, "shop.py": SHOP}
+    assert _problems(Path("idl"), files) == []
+    assert "idl" not in sys.modules and "idl.common" not in sys.modules  # removed afterwards
