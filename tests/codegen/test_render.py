@@ -85,6 +85,7 @@ class EchoAsyncClient(rt.AsyncClient):
 
     service_name: ClassVar[str] = "echo"
 
+    @rt.omit_defaults
     async def ping(self, *, n: int = 1) -> None:
         return await self._call(_Echo_ping, (), {"n": n})
 
