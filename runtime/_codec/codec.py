@@ -169,9 +169,9 @@ class MethodCodec(Generic[R_co]):
         positional one ends ``args``, and the positional arguments after it travel by name in
         ``kwargs`` (the server binds either).
         """
-        if self._omittable and (
-            any(a is OMITTED for a in args) or any(v is OMITTED for v in kwargs.values())
-        ):
+        # ``in`` compares by identity first, in C (measured 3-9x cheaper than any(... is ...) on
+        # this machine); the values are IDL types, whose __eq__ never claims to equal OMITTED.
+        if self._omittable and (OMITTED in args or OMITTED in kwargs.values()):
             args, kwargs = self._omit(args, kwargs)
         return dumps({"args": args, "kwargs": kwargs})
 
