@@ -31,8 +31,9 @@ field breaks the receiver that required it. Methods and parameters:
   (Nameko callers may pass any argument by name, old ones the old name, new ones the new);
   reordered: breaks both; made keyword-only: breaks callers (rpcgen callers pass positional
   ones by position); keyword-only made positional: breaks servers;
-- default removed: breaks callers that omit it; changed: compatible (callers that omit it get
-  the server's default, which is now the new one), noted;
+- default removed: breaks callers that omit it; added: breaks servers (new callers may omit it,
+  which old servers refuse); changed: compatible (callers that omit it get the server's
+  default, which is now the new one), noted;
 - declared errors: a new one in ``@raises`` breaks callers (old callers get it as RemoteError); a
   removed one is compatible; a changed ``exc_path`` of a declared error breaks callers and servers
   (Nameko callers rebuild errors by ``exc_path``: old callers do not know the new path, new
@@ -214,7 +215,8 @@ def _param(
         why = "callers that omit it get IncorrectSignature"
         yield Change(where, f"{label} lost its default {op.default}", True, False, why)
     elif op.default is None and np.default is not None:
-        yield Change(where, f"{label} got the default {np.default}", why="callers may omit it")
+        why = "new callers that omit it get IncorrectSignature from old servers"
+        yield Change(where, f"{label} got the default {np.default}", False, True, why)
     elif op.default != np.default:
         why = "callers that omit it get the server's default: the new one from new servers"
         yield Change(where, f"{label} default {op.default} -> {np.default}", why=why)

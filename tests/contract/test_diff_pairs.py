@@ -108,6 +108,23 @@ PAIRS: dict[str, tuple[list[tuple[str, str]], dict[str, str]]] = {
         {"'full' added with default False": OK},
     ),
     "optional param removed": ([(", *, note: str | None = None", "")], {"'note' removed": C}),
+    "required param removed": (
+        [("def get(self, item_id: int)", "def get(self)")],
+        {"'item_id' removed": B},
+    ),
+    "param got a default": (
+        [("def get(self, item_id: int)", "def get(self, item_id: int = 0)")],
+        {"got the default 0": S},
+    ),
+    "unused data type added": (
+        [
+            (
+                "class Filter(TypedDict):",
+                "@dataclass\nclass Spare:\n    x: int\n\n\nclass Filter(TypedDict):",
+            )
+        ],
+        {"Spare: data type added": OK},
+    ),
     "param renamed": ([("item_id: int", "ident: int")], {"renamed to 'ident'": B}),
     "params reordered": (
         [("item: Item, color: Color", "color: Color, item: Item")],
