@@ -92,21 +92,35 @@ def serve_command(
             "--amqp-uri",
             metavar="URI",
             help="amqp:// or amqps:// URI; repeat it for failover (tried in turn); "
-            "default: $RPCGEN_AMQP_URI, else localhost.",
+            "$RPCGEN_AMQP_URI (comma-separated for failover); default: localhost.",
+            show_default=False,
+        ),
+    ] = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange",
+            metavar="NAME",
+            help="The RPC exchange (Nameko's rpc_exchange); $RPCGEN_EXCHANGE; default: nameko-rpc.",
             show_default=False,
         ),
     ] = None,
     max_workers: Annotated[
-        int, typer.Option("--max-workers", min=1, help="Requests handled at once.")
-    ] = 10,
+        int | None,
+        typer.Option(
+            "--max-workers",
+            help="Requests handled at once; $RPCGEN_MAX_WORKERS; default: 10.",
+            show_default=False,
+        ),
+    ] = None,
     prefetch: Annotated[
         int | None,
         typer.Option(
             "--prefetch",
-            min=1,
-            help="Requests held unacknowledged at once; default: 10 x --max-workers. A "
-            "request holds its slot until its reply is confirmed, so fast handlers need several "
-            "each; a stalled server holds at most this many (docs: Performance).",
+            help="Requests held unacknowledged at once; $RPCGEN_PREFETCH; default: 10 x "
+            "--max-workers. A request holds its slot until its reply is confirmed, so fast "
+            "handlers need several each; a stalled server holds at most this many "
+            "(docs: Performance).",
             show_default=False,
         ),
     ] = None,
@@ -116,7 +130,46 @@ def serve_command(
             "--queue-type",
             metavar="TYPE",
             help="x-queue-type of the service queue, e.g. quorum; every peer of the service "
-            "must declare it the same way.",
+            "must declare it the same way; $RPCGEN_QUEUE_TYPE.",
+            show_default=False,
+        ),
+    ] = None,
+    startup_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--startup-timeout",
+            metavar="SECONDS",
+            help="How long to keep trying a broker that is not up yet (with backoff), then "
+            "exit 1; $RPCGEN_STARTUP_TIMEOUT; default: 60.",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL",
+            help="DEBUG, INFO, WARNING, ERROR; $RPCGEN_LOG_LEVEL; default: INFO. Ignored when "
+            "the application configures logging itself.",
+            show_default=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            metavar="FORMAT",
+            help="text, or json (one object per line); $RPCGEN_LOG_FORMAT; default: text.",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="A TOML file whose [serve] table sets any of these options; $RPCGEN_CONFIG. "
+            "A flag beats $RPCGEN_<OPTION>, which beats the file.",
             show_default=False,
         ),
     ] = None,
@@ -127,7 +180,22 @@ def serve_command(
     of one (to read configuration or open resources first), e.g. `rpcgen serve app:make`.
     """
     from rpcgen.runtime import Server, serve_main
+    from rpcgen.settings import SettingsError, resolve
 
+    flags = {
+        "amqp_uri": amqp_uri or None,
+        "exchange": exchange,
+        "max_workers": max_workers,
+        "prefetch": prefetch,
+        "queue_type": queue_type,
+        "startup_timeout": startup_timeout,
+        "log_level": log_level,
+        "log_format": log_format,
+    }
+    try:
+        settings = resolve(flags, os.environ, config)
+    except SettingsError as exc:
+        _fail(str(exc), code=2)
     factory = _import_target(target)
     if isinstance(factory, type):
         if not issubclass(factory, Server):
@@ -139,10 +207,14 @@ def serve_command(
         _fail(f"{target} is neither a server class nor a function returning a server")
     code = serve_main(
         _checked(factory, target, Server),
-        amqp_uri=amqp_uri or None,
-        max_workers=max_workers,
-        prefetch=prefetch,
-        queue_type=queue_type,
+        amqp_uri=list(settings.amqp_uri) if settings.amqp_uri else None,
+        max_workers=settings.max_workers,
+        prefetch=settings.prefetch,
+        queue_type=settings.queue_type,
+        exchange=settings.exchange,
+        startup_timeout=settings.startup_timeout,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
     )
     raise typer.Exit(code)
 
@@ -168,9 +240,9 @@ def _import_target(target: str) -> object:
     return obj
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"rpcgen: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 def main() -> None:

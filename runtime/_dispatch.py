@@ -142,7 +142,7 @@ class Dispatcher:
             log.debug("%s raised %r", ctx.call_id, exc)
             return wire.error_reply(exc)
         except Exception as exc:
-            log.warning("%s failed", ctx.call_id, exc_info=True)
+            log.error("%s failed", ctx.call_id, exc_info=True)  # undeclared: alert-worthy
             return wire.error_reply(exc)
         finally:
             context.leave(token)

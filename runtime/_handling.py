@@ -118,7 +118,7 @@ class EventEntrypoint:
         try:
             settle(handler(payload), loop, ctx)
         except Exception:
-            log.warning("%s failed handling %s", ctx.call_id, event.label, exc_info=True)
+            log.error("%s failed handling %s", ctx.call_id, event.label, exc_info=True)
             return ("requeue" if self.spec.requeue_on_error else "ack"), "handler raised"
         finally:
             context.leave(token)

@@ -30,7 +30,8 @@ from rpcgen.runtime._asyncrun import HandlerLoop, any_async
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
 from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
-from rpcgen.runtime._transport import Served, Transport, consume, open_connection
+from rpcgen.runtime._startup import open_when_up
+from rpcgen.runtime._transport import Served, Transport, consume
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.hooks import hooks_of
 from rpcgen.runtime.options import ConnectionOptions
@@ -71,7 +72,8 @@ class ServiceRunner:
     ``queue_type`` (e.g. ``"quorum"``) declares the service queue with ``x-queue-type``: every
     peer of the service must then declare it identically (see docs/reliability.md).
     ``options`` are the owned connection's settings (see ``Connection``); its default
-    ``reconnect`` makes a server outlive broker restarts.
+    ``reconnect`` makes a server outlive broker restarts. ``startup_timeout`` is how long
+    ``start`` keeps trying to reach a broker that is not up yet (``_startup``; 0: one attempt).
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class ServiceRunner:
         max_workers: int = 10,
         prefetch: int | None = None,
         queue_type: str | None = None,
+        startup_timeout: float = 0.0,
         **options: Unpack[ConnectionOptions],
     ) -> None:
         if max_workers < 1:
@@ -91,6 +94,7 @@ class ServiceRunner:
         self._uri = uri
         self._queue_type = queue_type
         self._options = options
+        self._startup_timeout = startup_timeout
         self._connection = connection
         self._owns_connection = connection is None
         self.max_workers = max_workers
@@ -146,7 +150,9 @@ class ServiceRunner:
             options: ConnectionOptions = {"client_name": svc, **self._options}
             # A reply queue only if start hooks may build clients on this connection.
             calls_out = bool(self._start_hooks)
-            self._connection = open_connection(self._uri, reply_queue=calls_out, **options)
+            self._connection = open_when_up(
+                self._uri, self._startup_timeout, self.stopping, reply_queue=calls_out, **options
+            )
         arguments: dict[str, object] | None = None
         if self._queue_type is not None:
             arguments = {"x-queue-type": self._queue_type}

@@ -16,6 +16,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from rpcgen.runtime import logs
+from rpcgen.runtime._codec.wire import DEFAULT_EXCHANGE
+from rpcgen.runtime._startup import StartupAborted
 from rpcgen.runtime._transport import Transport
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.options import ConnectionOptions
@@ -27,6 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["run_in_background", "serve", "serve_main"]
 
 log = logging.getLogger("rpcgen.runtime.server")
+
+DEFAULT_STARTUP_TIMEOUT = 60.0
+"""How long ``serve`` waits for a broker that is not up yet, in seconds."""
 
 
 @contextmanager
@@ -65,10 +71,13 @@ def serve(
     prefetch: int | None = None,
     shutdown_timeout: float | None = None,
     queue_type: str | None = None,
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     **options: Unpack[ConnectionOptions],
 ) -> None:
     """Serve ``server`` until SIGTERM or SIGINT, then stop gracefully and return.
 
+    A broker that is not up yet is waited for, with backoff, up to ``startup_timeout``
+    seconds (then ``StartupTimeout``, an ``RpcConnectionError``; a signal meanwhile returns).
     Requests already received are finished, answered and acked before returning (within
     ``shutdown_timeout`` seconds, if given). A lost broker is reconnected to as ``reconnect``
     says; raises ``RpcConnectionError`` only if reconnecting is given up (at once with
@@ -80,17 +89,25 @@ def serve(
         max_workers=max_workers,
         prefetch=prefetch,
         queue_type=queue_type,
+        startup_timeout=startup_timeout,
         **options,
     )
-    runner.start()
+    # Before start: a signal also ends the wait for a broker that is not up yet.
     restore = _on_signals(runner.stopping.set)
     try:
-        while not runner.stopping.wait(1.0):
-            pass
-        log.info("stopping %s", server.service_name)
+        try:
+            runner.start()
+        except StartupAborted:
+            log.info("stopped %s before it connected", server.service_name)
+            return
+        try:
+            while not runner.stopping.wait(1.0):
+                pass
+            log.info("stopping %s", server.service_name)
+        finally:
+            runner.stop(shutdown_timeout)
     finally:
         restore()
-        runner.stop(shutdown_timeout)
     if runner.error is not None:
         raise runner.error
 
@@ -101,16 +118,30 @@ def serve_main(
     max_workers: int = 10,
     queue_type: str | None = None,
     prefetch: int | None = None,
+    *,
+    exchange: str = DEFAULT_EXCHANGE,
+    startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    log_level: str = "INFO",
+    log_format: str = "text",
 ) -> int:
     """Entry point of ``rpcgen serve module:obj``: serve ``factory()`` (a ``Server`` subclass or
-    a function returning an instance) and return an exit code."""
-    if not logging.getLogger().handlers:
-        fmt = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-        logging.basicConfig(level=logging.INFO, format=fmt)
-        logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO is connection chatter
+    a function returning an instance) and return an exit code.
+
+    Logging is configured (``logs.configure``: ``log_level``, ``log_format`` ``text`` or
+    ``json``) after ``factory()`` runs and only if the root logger has no handler by then, so
+    an application that configures its own logging keeps it.
+    """
+    server = factory()
+    logs.configure(log_level, log_format, service=server.service_name)
     try:
         serve(
-            factory(), amqp_uri, max_workers=max_workers, prefetch=prefetch, queue_type=queue_type
+            server,
+            amqp_uri,
+            max_workers=max_workers,
+            prefetch=prefetch,
+            queue_type=queue_type,
+            startup_timeout=startup_timeout,
+            exchange=exchange,
         )
     except RpcConnectionError as exc:
         log.error("%s", exc)
