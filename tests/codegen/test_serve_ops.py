@@ -23,7 +23,6 @@ from generated.hello import DivisionByZero, HelloServiceClient
 
 APP = """
 import logging
-import sys
 
 from generated.hello import DivisionByZero, HelloServiceServer
 
@@ -45,7 +44,7 @@ class Impl(HelloServiceServer):
 
 
 def with_own_logging() -> Impl:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="APP %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format="APP %(levelname)s %(message)s")
     return Impl()
 """
 

@@ -97,7 +97,7 @@ def test_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="settings go in the \\[serve\\] table"):
         resolve({}, {}, path)
     path.write_text("[serve\n")
-    with pytest.raises(SettingsError, match="bad.toml: not valid TOML"):
+    with pytest.raises(SettingsError, match=r"bad\.toml: not valid TOML"):
         resolve({}, {}, path)
     with pytest.raises(SettingsError, match="cannot read the config file"):
         resolve({}, {}, tmp_path / "missing.toml")
