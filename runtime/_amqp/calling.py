@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +79,7 @@ class Calls:
         self.reply_queue = wire.reply_queue_name(client_name, self.reply_to)
         self.channel: _Pika = None  # set while calls can be published
         self.failure: RpcConnectionError | None = None  # set once calls can never succeed
+        self.down_since: float | None = None  # Unix time the channel was lost, while it is
         self.pending: dict[str, PendingCall] = {}
         self._unsent: list[PendingCall] = []  # to publish once (re)connected
         self._confirms: Confirms[PendingCall] = Confirms()
@@ -150,6 +152,7 @@ class Calls:
     def up(self, channel: _Pika) -> None:
         """The channel is declared: send what waited for it."""
         self.channel = channel
+        self.down_since = None
         unsent, self._unsent = self._unsent, []
         for call in unsent:
             if not call.done:
@@ -158,6 +161,8 @@ class Calls:
     def down(self) -> int:
         """The channel is gone: unconfirmed requests are sent again; returns how many."""
         self.channel = None
+        if self.down_since is None:
+            self.down_since = time.time()
         self._declared.clear()  # declared again on the next channel, before the first publish
         for waiting in self._declaring.values():
             self._unsent.extend(waiting)
@@ -322,4 +327,13 @@ class Calls:
 
     def _expire(self, call: PendingCall) -> None:
         if self.pending.pop(call.correlation_id, None) is not None:
-            call.finish(b"", RpcTimeout(call.method.routing_key, call.timeout or 0.0))
+            timeout = call.timeout or 0.0
+            call.finish(b"", RpcTimeout(call.method.routing_key, timeout, self.disconnected()))
+
+    def disconnected(self) -> str:
+        """Since when calls cannot reach the broker (empty while connected), for error messages."""
+        since = self.down_since
+        if since is None:
+            return ""
+        when = time.strftime("%H:%M:%S", time.localtime(since))
+        return f"not connected to the broker since {when} (reconnecting to {self._uri()})"

@@ -74,6 +74,11 @@ class Connection:
     ``state``): neither ``Connection()`` nor ``close()`` waits longer than a few of them,
     whatever the broker does. A request or reply body over ``max_message_bytes`` fails its
     call with ``PayloadTooLarge``: a request before it is published, a reply when it arrives.
+
+    While the connection is down and reconnecting, a call that times out says since when
+    (``RpcTimeout``: ``...; not connected to the broker since 12:03:07 (reconnecting to
+    ...)``); with ``fail_fast=True`` a call or event made meanwhile raises
+    ``RpcConnectionError`` at once instead of waiting to be sent after the reconnect.
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class Connection:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen: one shared instance is fine)
         reply_queue_ttl_ms: int = wire.REPLY_QUEUE_TTL_MS,
+        fail_fast: bool = False,
     ) -> None:
         pikafix.install()
         uris = resolve_uris(uri)
@@ -99,6 +105,7 @@ class Connection:
         self._exchange = exchange
         self.client_name = client_name
         self._wants_reply_queue = reply_queue
+        self._fail_fast = fail_fast
         self._loop = DriverLoop()
         self._io = Driver(
             self._loop, needs_background=self._needs_background, on_fault=self._on_fault
@@ -201,6 +208,7 @@ class Connection:
         """Send one request; ``on_done(reply_body, error)`` runs once, under the I/O lock."""
         if self._calls.failure is not None:
             raise self._calls.failure
+        self._check_connected()
         if not self._wants_reply_queue:
             raise RpcConnectionError("this connection was opened with reply_queue=False")
         call = self._calls.request(method, body, timeout, on_done)
@@ -220,6 +228,7 @@ class Connection:
         """Publish one event; ``on_done(b"", error)`` runs once the broker confirmed it (or not)."""
         if self._calls.failure is not None:
             raise self._calls.failure
+        self._check_connected()
         call = self._calls.event(event, body, timeout, on_done)
         self._io.post(partial(self._calls.submit, call), rouse=not will_drive)
         return call
@@ -322,6 +331,13 @@ class Connection:
         self._io.finish()
 
     # -- internals --------------------------------------------------------------------------------
+
+    def _check_connected(self) -> None:
+        """With ``fail_fast``, refuse a call while the connection is down."""
+        if self._fail_fast:
+            down = self._calls.disconnected()
+            if down:
+                raise RpcConnectionError(f"{down}; fail_fast is set, so nothing was sent")
 
     def _fail(self, error: RpcConnectionError) -> None:
         self._calls.fail_all(error)
