@@ -163,6 +163,25 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            "--http-port",
+            metavar="PORT",
+            help="Serve /healthz (liveness) and /readyz (readiness) on this port; "
+            "$RPCGEN_HTTP_PORT; default: none.",
+            show_default=False,
+        ),
+    ] = None,
+    http_host: Annotated[
+        str | None,
+        typer.Option(
+            "--http-host",
+            metavar="ADDRESS",
+            help="The address --http-port listens on; $RPCGEN_HTTP_HOST; default: 0.0.0.0.",
+            show_default=False,
+        ),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -191,6 +210,8 @@ def serve_command(
         "startup_timeout": startup_timeout,
         "log_level": log_level,
         "log_format": log_format,
+        "http_port": http_port,
+        "http_host": http_host,
     }
     try:
         settings = resolve(flags, os.environ, config)
@@ -215,6 +236,8 @@ def serve_command(
         startup_timeout=settings.startup_timeout,
         log_level=settings.log_level,
         log_format=settings.log_format,
+        http_port=settings.http_port,
+        http_host=settings.http_host,
     )
     raise typer.Exit(code)
 

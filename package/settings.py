@@ -43,6 +43,8 @@ class ServeSettings:
     log_level: str = "INFO"
     log_format: str = "text"
     startup_timeout: float = 60.0
+    http_port: int | None = None
+    http_host: str = "0.0.0.0"
 
 
 def _uris(value: object) -> tuple[str, ...]:
@@ -68,6 +70,14 @@ def _positive_int(value: object) -> int:
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError("expected a whole number of at least 1")
+    return value
+
+
+def _port(value: object) -> int:
+    if isinstance(value, str):
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ValueError("expected a port number, 0 to 65535")
     return value
 
 
@@ -99,6 +109,8 @@ SETTINGS: Mapping[str, Callable[[object], object]] = {
     "log_level": _choice(LOG_LEVELS, upper=True),
     "log_format": _choice(LOG_FORMATS, upper=False),
     "startup_timeout": _seconds,
+    "http_port": _port,
+    "http_host": _text,
 }
 """Each setting's name and parser (a parser raises ``ValueError`` with what it expected)."""
 

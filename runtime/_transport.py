@@ -83,6 +83,9 @@ class Served(Protocol):
     error: RpcConnectionError | None
     drained: threading.Event
 
+    @property
+    def consuming(self) -> bool: ...
+
     def reply(
         self,
         delivery_tag: int,

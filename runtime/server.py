@@ -139,6 +139,32 @@ class ServiceRunner:
         """Requests not run because they arrived after their deadline (acked, no reply)."""
         return self._dispatcher.expired
 
+    def readiness(self) -> str | None:
+        """Why the runner cannot take requests now (starting, stopping, a queue not consumed
+        while reconnecting), or None when every queue it serves is being consumed."""
+        if self.stopping.is_set():
+            return "stopping"
+        if not self._consuming.is_set():
+            return "starting"
+        queues = {wire.service_queue(self.server.service_name): self._consumer}
+        queues.update(self._event_consumers)
+        idle = sorted(queue for queue, c in queues.items() if c is None or not c.consuming)
+        if idle:
+            return f"not consuming {', '.join(idle)} (the connection is down or reconnecting)"
+        return None
+
+    def liveness(self) -> str | None:
+        """What is broken for good (reconnecting given up, a worker or the async handlers'
+        loop thread dead), or None."""
+        if self.error is not None:
+            return f"the connection is lost for good: {self.error}"
+        dead = [w.name for w in self._workers if not w.is_alive()]
+        if dead and not self.stopping.is_set():  # stopping: workers end on purpose
+            return f"worker threads died: {', '.join(dead)}"
+        if self._loop is not None and not self._loop.alive and not self.stopping.is_set():
+            return "the async handlers' loop thread died"
+        return None
+
     def _consumers(self) -> list[Served]:
         rpc = [] if self._consumer is None else [self._consumer]
         return rpc + list(self._event_consumers.values())

@@ -22,6 +22,7 @@ from rpcgen.runtime._startup import StartupAborted
 from rpcgen.runtime._transport import Transport
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.options import ConnectionOptions
+from rpcgen.runtime.probes import ProbeServer
 from rpcgen.runtime.server import Server, ServiceRunner
 
 if TYPE_CHECKING:
@@ -72,9 +73,14 @@ def serve(
     shutdown_timeout: float | None = None,
     queue_type: str | None = None,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+    http_port: int | None = None,
+    http_host: str = "0.0.0.0",
     **options: Unpack[ConnectionOptions],
 ) -> None:
     """Serve ``server`` until SIGTERM or SIGINT, then stop gracefully and return.
+
+    With ``http_port``, ``/healthz`` and ``/readyz`` are served on ``http_host:http_port``
+    from before the broker is reached until the stop is over (``probes.ProbeServer``).
 
     A broker that is not up yet is waited for, with backoff, up to ``startup_timeout``
     seconds (then ``StartupTimeout``, an ``RpcConnectionError``; a signal meanwhile returns).
@@ -92,6 +98,9 @@ def serve(
         startup_timeout=startup_timeout,
         **options,
     )
+    probes = None if http_port is None else ProbeServer(runner, http_port, http_host)
+    if probes is not None:
+        probes.start()
     # Before start: a signal also ends the wait for a broker that is not up yet.
     restore = _on_signals(runner.stopping.set)
     try:
@@ -108,6 +117,8 @@ def serve(
             runner.stop(shutdown_timeout)
     finally:
         restore()
+        if probes is not None:
+            probes.close()
     if runner.error is not None:
         raise runner.error
 
@@ -123,6 +134,8 @@ def serve_main(
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     log_level: str = "INFO",
     log_format: str = "text",
+    http_port: int | None = None,
+    http_host: str = "0.0.0.0",
 ) -> int:
     """Entry point of ``rpcgen serve module:obj``: serve ``factory()`` (a ``Server`` subclass or
     a function returning an instance) and return an exit code.
@@ -141,6 +154,8 @@ def serve_main(
             prefetch=prefetch,
             queue_type=queue_type,
             startup_timeout=startup_timeout,
+            http_port=http_port,
+            http_host=http_host,
             exchange=exchange,
         )
     except RpcConnectionError as exc:

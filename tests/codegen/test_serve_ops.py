@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -127,6 +129,14 @@ def wait_until_served(client: HelloServiceClient, served: Served, timeout: float
             time.sleep(0.1)
 
 
+def probe(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
 def prefetch_of(rabbit_vhost: Vhost, queue: str) -> list[int]:
     deadline = time.monotonic() + 15
     while True:
@@ -208,12 +218,19 @@ def test_a_server_started_before_its_broker_serves_once_it_is_up(
     serve: Callable[..., Served], rabbit_node_factory: Callable[..., RabbitNode]
 ) -> None:
     node = rabbit_node_factory(management=False, boot=False)
-    served = serve("app:Impl", "--amqp-uri", node.uri, "--startup-timeout", "120")
+    port = free_port()
+    served = serve(
+        "app:Impl", "--amqp-uri", node.uri, "--startup-timeout", "120", "--http-host", "127.0.0.1",
+        env={"RPCGEN_HTTP_PORT": str(port)},
+    )  # fmt: skip
     served.wait_for(lambda line: "broker not reachable (attempt 2)" in line)
+    assert probe(port, "/healthz") == (200, "ok\n")  # waiting is alive ...
+    assert probe(port, "/readyz") == (503, "starting\n")  # ... and not ready
     node.start()
     with HelloServiceClient.connect(node.uri, timeout=10) as client:
         wait_until_served(client, served)
         assert client.compute(2, 3) == 5
+    assert probe(port, "/readyz") == (200, "ok\n")
     assert served.stop() == 0
     served.wait_for(lambda line: "connected after" in line, 1)
     assert "guest:guest@" not in served.output()
