@@ -144,6 +144,17 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    drain_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--drain-timeout",
+            metavar="SECONDS",
+            help="After SIGTERM, how long running handlers may finish (requests not started "
+            "are handed back at once); then what still runs is handed back and the exit "
+            "status is 3. $RPCGEN_DRAIN_TIMEOUT; default: 25 (fits a 30 s grace period).",
+            show_default=False,
+        ),
+    ] = None,
     log_level: Annotated[
         str | None,
         typer.Option(
@@ -193,7 +204,7 @@ def serve_command(
         ),
     ] = None,
 ) -> None:
-    """Serve MODULE:OBJ until SIGTERM or SIGINT (then finish in-flight requests and exit 0).
+    """Serve MODULE:OBJ until SIGTERM or SIGINT, then drain: exit 0, or 3 if cut short.
 
     OBJ is your subclass of a generated <Name>Server, or a function that returns an instance
     of one (to read configuration or open resources first), e.g. `rpcgen serve app:make`.
@@ -208,6 +219,7 @@ def serve_command(
         "prefetch": prefetch,
         "queue_type": queue_type,
         "startup_timeout": startup_timeout,
+        "drain_timeout": drain_timeout,
         "log_level": log_level,
         "log_format": log_format,
         "http_port": http_port,
@@ -234,6 +246,7 @@ def serve_command(
         queue_type=settings.queue_type,
         exchange=settings.exchange,
         startup_timeout=settings.startup_timeout,
+        drain_timeout=settings.drain_timeout,
         log_level=settings.log_level,
         log_format=settings.log_format,
         http_port=settings.http_port,

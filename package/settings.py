@@ -43,6 +43,7 @@ class ServeSettings:
     log_level: str = "INFO"
     log_format: str = "text"
     startup_timeout: float = 60.0
+    drain_timeout: float = 25.0
     http_port: int | None = None
     http_host: str = "0.0.0.0"
 
@@ -109,6 +110,7 @@ SETTINGS: Mapping[str, Callable[[object], object]] = {
     "log_level": _choice(LOG_LEVELS, upper=True),
     "log_format": _choice(LOG_FORMATS, upper=False),
     "startup_timeout": _seconds,
+    "drain_timeout": _seconds,
     "http_port": _port,
     "http_host": _text,
 }

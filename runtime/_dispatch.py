@@ -25,6 +25,7 @@ cannot loop:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,7 @@ class Dispatcher:
         self.max_message_bytes = max_message_bytes
         self.expired = 0  # requests not run because they arrived after their deadline
         self.loop: HandlerLoop | None = None  # runs async handlers (set by the runner)
+        self.running: dict[int, str] = {}  # thread id -> call id of the handler it runs
         self._routes: dict[str, tuple[Method[object], Callable[..., object]]] = {
             method.routing_key: (method, getattr(server, attr))
             for attr, method in server.methods.items()
@@ -122,10 +124,15 @@ class Dispatcher:
         headers: Mapping[str, object] | None,
     ) -> bytes:
         ctx = context.incoming(headers, wire.new_call_id(self.service, method.name))
-        if _tracing.tracer is not None:  # a SERVER span around the run (``_tracing``)
-            with _tracing.tracer.serve(self.service, method, ctx) as span:
-                return span.reply(self._serve(method, span.wrap(handler), args, kwargs, ctx))
-        return self._serve(method, handler, args, kwargs, ctx)
+        ident = threading.get_ident()
+        self.running[ident] = ctx.call_id
+        try:
+            if _tracing.tracer is not None:  # a SERVER span around the run (``_tracing``)
+                with _tracing.tracer.serve(self.service, method, ctx) as span:
+                    return span.reply(self._serve(method, span.wrap(handler), args, kwargs, ctx))
+            return self._serve(method, handler, args, kwargs, ctx)
+        finally:
+            del self.running[ident]
 
     def _serve(
         self,

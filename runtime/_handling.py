@@ -23,9 +23,10 @@ One event in (``EventEntrypoint.handle``), never raising:
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pika
@@ -60,6 +61,7 @@ class EventEntrypoint:
     spec: EventHandler
     handler: Callable[[Any], object]
     queue: str
+    running: dict[int, str] = field(default_factory=dict)  # thread id -> call id it handles
 
     @property
     def exclusive(self) -> bool:
@@ -101,10 +103,15 @@ class EventEntrypoint:
         except Exception as exc:
             return "dead", str(exc)
         ctx = context.incoming(props.headers, wire.new_call_id(self.service, self.attr))
-        if _tracing.tracer is not None:  # a CONSUMER span around the run (``_tracing``)
-            with _tracing.tracer.consume(self, ctx) as span:
-                return span.outcome(self._run(span.wrap(self.handler), payload, ctx, loop))
-        return self._run(self.handler, payload, ctx, loop)
+        ident = threading.get_ident()
+        self.running[ident] = ctx.call_id
+        try:
+            if _tracing.tracer is not None:  # a CONSUMER span around the run (``_tracing``)
+                with _tracing.tracer.consume(self, ctx) as span:
+                    return span.outcome(self._run(span.wrap(self.handler), payload, ctx, loop))
+            return self._run(self.handler, payload, ctx, loop)
+        finally:
+            del self.running[ident]
 
     def _run(
         self,

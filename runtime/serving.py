@@ -34,6 +34,11 @@ log = logging.getLogger("rpcgen.runtime.server")
 
 DEFAULT_STARTUP_TIMEOUT = 60.0
 """How long ``serve`` waits for a broker that is not up yet, in seconds."""
+DEFAULT_DRAIN_TIMEOUT = 25.0
+"""How long ``rpcgen serve`` lets running handlers finish after SIGTERM: under Kubernetes'
+default 30 s grace period, leaving time to hand back what is left and disconnect."""
+EXIT_DRAIN_CUT_SHORT = 3
+"""``rpcgen serve``'s exit status when the drain deadline (or a second signal) cut it short."""
 
 
 @contextmanager
@@ -76,18 +81,21 @@ def serve(
     http_port: int | None = None,
     http_host: str = "0.0.0.0",
     **options: Unpack[ConnectionOptions],
-) -> None:
-    """Serve ``server`` until SIGTERM or SIGINT, then stop gracefully and return.
+) -> bool:
+    """Serve ``server`` until SIGTERM or SIGINT, then drain and return whether the drain
+    finished (False: cut short).
 
     With ``http_port``, ``/healthz`` and ``/readyz`` are served on ``http_host:http_port``
     from before the broker is reached until the stop is over (``probes.ProbeServer``).
 
     A broker that is not up yet is waited for, with backoff, up to ``startup_timeout``
     seconds (then ``StartupTimeout``, an ``RpcConnectionError``; a signal meanwhile returns).
-    Requests already received are finished, answered and acked before returning (within
-    ``shutdown_timeout`` seconds, if given). A lost broker is reconnected to as ``reconnect``
-    says; raises ``RpcConnectionError`` only if reconnecting is given up (at once with
-    ``reconnect=None``). Signal handlers are installed only when called from the main thread.
+    The drain (``ServiceRunner.stop``): requests and events received but not started are
+    handed back to the broker at once; running ones get ``shutdown_timeout`` seconds (None: no
+    limit); then those still running are handed back too, each logged. A second signal ends
+    the drain at once. A lost broker is reconnected to as ``reconnect`` says; raises
+    ``RpcConnectionError`` only if reconnecting is given up (at once with ``reconnect=None``).
+    Signal handlers are installed only when called from the main thread.
     """
     runner = ServiceRunner(
         server,
@@ -102,25 +110,29 @@ def serve(
     if probes is not None:
         probes.start()
     # Before start: a signal also ends the wait for a broker that is not up yet.
-    restore = _on_signals(runner.stopping.set)
+    restore = _on_signals(runner.stopping.set, runner.stop_now)
     try:
         try:
             runner.start()
         except StartupAborted:
             log.info("stopped %s before it connected", server.service_name)
-            return
+            return True
         try:
             while not runner.stopping.wait(1.0):
                 pass
-            log.info("stopping %s", server.service_name)
+            limit = "" if shutdown_timeout is None else f" (at most {shutdown_timeout:g} s)"
+            log.info("draining %s%s; a second signal stops at once", server.service_name, limit)
         finally:
-            runner.stop(shutdown_timeout)
+            settled = runner.stop(shutdown_timeout)
     finally:
         restore()
         if probes is not None:
             probes.close()
     if runner.error is not None:
         raise runner.error
+    if not settled:
+        log.warning("stopped %s with its drain cut short", server.service_name)
+    return settled
 
 
 def serve_main(
@@ -136,6 +148,7 @@ def serve_main(
     log_format: str = "text",
     http_port: int | None = None,
     http_host: str = "0.0.0.0",
+    drain_timeout: float | None = DEFAULT_DRAIN_TIMEOUT,
 ) -> int:
     """Entry point of ``rpcgen serve module:obj``: serve ``factory()`` (a ``Server`` subclass or
     a function returning an instance) and return an exit code.
@@ -147,7 +160,7 @@ def serve_main(
     server = factory()
     logs.configure(log_level, log_format, service=server.service_name)
     try:
-        serve(
+        settled = serve(
             server,
             amqp_uri,
             max_workers=max_workers,
@@ -156,20 +169,28 @@ def serve_main(
             startup_timeout=startup_timeout,
             http_port=http_port,
             http_host=http_host,
+            shutdown_timeout=drain_timeout,
             exchange=exchange,
         )
     except RpcConnectionError as exc:
         log.error("%s", exc)
         return 1
-    return 0
+    return 0 if settled else EXIT_DRAIN_CUT_SHORT
 
 
-def _on_signals(handler: Callable[[], None]) -> Callable[[], None]:
-    """Route SIGTERM and SIGINT to ``handler``; returns a function restoring the old handlers."""
+def _on_signals(first: Callable[[], None], again: Callable[[], None]) -> Callable[[], None]:
+    """Route the first SIGTERM or SIGINT to ``first``, later ones to ``again``; returns a
+    function restoring the old handlers."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     sigs = (signal.SIGTERM, signal.SIGINT)
-    previous = {sig: signal.signal(sig, lambda _s, _f: handler()) for sig in sigs}
+    seen: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        seen.append(signum)
+        (first if len(seen) == 1 else again)()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in sigs}
 
     def restore() -> None:
         for sig, old in previous.items():
