@@ -193,6 +193,15 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    metrics: Annotated[
+        bool | None,
+        typer.Option(
+            "--metrics/--no-metrics",
+            help="Serve Prometheus metrics on /metrics of --http-port (needs "
+            "rpcgen[prometheus]); $RPCGEN_METRICS; default: off.",
+            show_default=False,
+        ),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -224,11 +233,15 @@ def serve_command(
         "log_format": log_format,
         "http_port": http_port,
         "http_host": http_host,
+        "metrics": metrics,
     }
     try:
         settings = resolve(flags, os.environ, config)
     except SettingsError as exc:
         _fail(str(exc), code=2)
+    routes = _metrics_routes() if settings.metrics else {}
+    if routes and settings.http_port is None:
+        _fail("--metrics needs --http-port (the port /metrics is served on)", code=2)
     factory = _import_target(target)
     if isinstance(factory, type):
         if not issubclass(factory, Server):
@@ -251,8 +264,19 @@ def serve_command(
         log_format=settings.log_format,
         http_port=settings.http_port,
         http_host=settings.http_host,
+        http_routes=routes,
     )
     raise typer.Exit(code)
+
+
+def _metrics_routes() -> dict[str, Any]:
+    """``/metrics`` with rpcgen's Prometheus metrics, installed now."""
+    try:
+        from rpcgen.prometheus import instrument, render
+    except ImportError as exc:
+        _fail(f"--metrics needs prometheus_client: pip install 'rpcgen[prometheus]' ({exc})", 2)
+    instrument()
+    return {"/metrics": render}
 
 
 app.registered_commands += contract.registered_commands  # diff, export, scaffold, call

@@ -46,6 +46,7 @@ class ServeSettings:
     drain_timeout: float = 25.0
     http_port: int | None = None
     http_host: str = "0.0.0.0"
+    metrics: bool = False
 
 
 def _uris(value: object) -> tuple[str, ...]:
@@ -82,6 +83,18 @@ def _port(value: object) -> int:
     return value
 
 
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError("expected true or false")
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
 def _seconds(value: object) -> float:
     if isinstance(value, str):
         value = float(value.strip())
@@ -113,6 +126,7 @@ SETTINGS: Mapping[str, Callable[[object], object]] = {
     "drain_timeout": _seconds,
     "http_port": _port,
     "http_host": _text,
+    "metrics": _flag,
 }
 """Each setting's name and parser (a parser raises ``ValueError`` with what it expected)."""
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pika
-from rpcgen.runtime import _tracing, context
+from rpcgen.runtime import _metrics, _tracing, context
 from rpcgen.runtime._amqp import pikafix, topology
 from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
 from rpcgen.runtime._amqp.consumer import Delivery
@@ -87,6 +87,16 @@ class EventEntrypoint:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> Outcome:
         """Run the handler on one event; never raises."""
+        outcome = self._handle(delivery, loop, max_message_bytes)
+        if _metrics.meter is not None:
+            kind, reason = outcome
+            label = "dead_lettered" if kind == "dead" else "error" if reason else "ok"
+            _metrics.meter.event_handled(self.service, self.attr, label)
+        return outcome
+
+    def _handle(
+        self, delivery: Delivery, loop: HandlerLoop | None, max_message_bytes: int
+    ) -> Outcome:
         event = self.spec.event
         props = delivery.properties
         size = len(delivery.body)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,7 @@ from rpcgen.runtime._startup import StartupAborted
 from rpcgen.runtime._transport import Transport
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.options import ConnectionOptions
-from rpcgen.runtime.probes import ProbeServer
+from rpcgen.runtime.probes import ProbeServer, Response
 from rpcgen.runtime.server import Server, ServiceRunner
 
 if TYPE_CHECKING:
@@ -80,13 +80,16 @@ def serve(
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     http_port: int | None = None,
     http_host: str = "0.0.0.0",
+    http_routes: Mapping[str, Callable[[], Response]] | None = None,
     **options: Unpack[ConnectionOptions],
 ) -> bool:
     """Serve ``server`` until SIGTERM or SIGINT, then drain and return whether the drain
     finished (False: cut short).
 
     With ``http_port``, ``/healthz`` and ``/readyz`` are served on ``http_host:http_port``
-    from before the broker is reached until the stop is over (``probes.ProbeServer``).
+    from before the broker is reached until the stop is over (``probes.ProbeServer``), and
+    each of ``http_routes`` (path: a function returning status, content type and body; e.g.
+    ``/metrics``, ``rpcgen.prometheus.render``).
 
     A broker that is not up yet is waited for, with backoff, up to ``startup_timeout``
     seconds (then ``StartupTimeout``, an ``RpcConnectionError``; a signal meanwhile returns).
@@ -108,6 +111,8 @@ def serve(
     )
     probes = None if http_port is None else ProbeServer(runner, http_port, http_host)
     if probes is not None:
+        for path, respond in (http_routes or {}).items():
+            probes.route(path, respond)
         probes.start()
     # Before start: a signal also ends the wait for a broker that is not up yet.
     restore = _on_signals(runner.stopping.set, runner.stop_now)
@@ -149,6 +154,7 @@ def serve_main(
     http_port: int | None = None,
     http_host: str = "0.0.0.0",
     drain_timeout: float | None = DEFAULT_DRAIN_TIMEOUT,
+    http_routes: Mapping[str, Callable[[], Response]] | None = None,
 ) -> int:
     """Entry point of ``rpcgen serve module:obj``: serve ``factory()`` (a ``Server`` subclass or
     a function returning an instance) and return an exit code.
@@ -169,6 +175,7 @@ def serve_main(
             startup_timeout=startup_timeout,
             http_port=http_port,
             http_host=http_host,
+            http_routes=http_routes,
             shutdown_timeout=drain_timeout,
             exchange=exchange,
         )

@@ -26,6 +26,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
+from rpcgen.runtime import _metrics
 from rpcgen.runtime._amqp import pikafix, topology
 from rpcgen.runtime._amqp.calling import MAX_NACKS, Calls
 from rpcgen.runtime._amqp.calls import Completion, PendingCall
@@ -298,6 +299,8 @@ class Connection:
         self._io.output = conn
 
     def link_ready(self, channel: _Pika, reconnected: bool) -> None:
+        if _metrics.meter is not None:
+            _metrics.meter.connection_state(self.client_name, True, reconnected)
         queue = f", reply queue {self._calls.reply_queue}" if self._wants_reply_queue else ""
         if reconnected:
             log.warning("reconnected to %s%s", self.uri, queue)
@@ -309,6 +312,8 @@ class Connection:
             user.attach()
 
     def link_down(self, error: RpcConnectionError) -> str:
+        if _metrics.meter is not None:
+            _metrics.meter.connection_state(self.client_name, False, False)
         resent = self._calls.down()
         for user in list(self._users):
             user.detach()
@@ -316,11 +321,15 @@ class Connection:
         return f" ({pending} calls pending, {resent} to resend)" if pending or resent else ""
 
     def link_over(self, error: RpcConnectionError) -> None:
+        if _metrics.meter is not None:
+            _metrics.meter.connection_state(self.client_name, False, False)
         if self._calls.failure is None and self._link.opens:
             log.error("%s", error)
         self._fail(error)
 
     def link_closing(self) -> None:
+        if _metrics.meter is not None:
+            _metrics.meter.connection_state(self.client_name, False, False)
         self._calls.ack_replies()  # replies already handled must not be redelivered to nobody
         self._calls.fail_all(RpcConnectionError(f"the connection to {self.uri} was closed"))
         for user in list(self._users):
