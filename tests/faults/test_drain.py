@@ -4,6 +4,7 @@ second signal does the same at once. A second instance answers everything: none 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -155,3 +156,43 @@ def test_unstarted_requests_go_back_at_once_and_a_second_signal_ends_the_drain(
         wait_settled(rabbit_vhost, "rpc-itest")
     finally:
         server.close()
+
+
+class Held(Itest):
+    """``sleep`` blocks until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def sleep(self, seconds: float) -> float:
+        self.started.release()
+        assert self.release.wait(60)
+        return -1.0  # never reaches the caller: the request was handed back
+
+
+def test_a_cut_off_handler_that_finishes_later_is_not_answered_twice(
+    amqp_uri: str, rabbit_vhost: Vhost, client: ItestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="rpcgen")
+    impl = Held()
+    # A shared connection outlives the runner: the late outcome would reach the broker.
+    with rt.Connection(amqp_uri, client_name="shared") as shared:
+        runner = rt.ServiceRunner(impl, connection=shared, max_workers=1)
+        runner.start()
+        call = client.sleep.call_async(5.0)
+        assert impl.started.acquire(timeout=30)
+        assert runner.stop(timeout=0.5) is False  # cut short, handed back
+        with rt.run_in_background(Quick(), amqp_uri):
+            assert call.result(timeout=30) == 5.0  # the second instance's answer
+            impl.release.set()
+            deadline = time.monotonic() + 30
+            while "dropped the late outcome of itest.sleep" not in caplog.text:
+                assert time.monotonic() < deadline, caplog.text
+                time.sleep(0.05)
+            assert shared.is_connected
+            wait_settled(rabbit_vhost, "rpc-itest")
+    assert "PRECONDITION_FAILED" not in caplog.text  # never acked after its requeue
+    assert any(
+        CUT_OFF.search(r.getMessage()) and r.levelno == logging.WARNING for r in caplog.records
+    )

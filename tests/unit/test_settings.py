@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,15 @@ def test_file_errors_name_the_file_and_key(tmp_path: Path) -> None:
         resolve({}, {}, path)
     with pytest.raises(SettingsError, match="cannot read the config file"):
         resolve({}, {}, tmp_path / "missing.toml")
+
+
+def test_the_cli_pages_sample_file(tmp_path: Path) -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    [sample] = re.findall(r"^```toml\n(.*?)^```", page, re.M | re.S)
+    path = tmp_path / "rpcgen.toml"
+    path.write_text(sample)
+    settings = resolve({}, {}, path)
+    assert settings.amqp_uri == ("amqp://user:pass@rabbit-1/", "amqp://user:pass@rabbit-2/")
+    assert (settings.queue_type, settings.http_port, settings.metrics) == ("quorum", 8080, True)
+    assert settings.log_format == "json"
+    assert resolve({}, {"RPCGEN_METRICS": "no"}, path).metrics is False
