@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -206,6 +207,24 @@ def test_the_applications_own_logging_wins(serve: Callable[..., Served], amqp_ur
     assert served.stop() == 0
     assert "APP INFO greeting world" in served.lines
     assert not [line for line in served.lines if line.startswith("{")]
+
+
+def test_the_log_level_filters_and_text_logs_carry_the_call_id(
+    serve: Callable[..., Served], amqp_uri: str
+) -> None:
+    served = serve("app:Impl", "--amqp-uri", amqp_uri, "--log-level", "error")
+    with HelloServiceClient.connect(amqp_uri, timeout=10) as client:
+        wait_until_served(client, served)
+        client.test("world")  # its INFO record is filtered out
+        with pytest.raises(rt.RemoteError):
+            client.compute(13, 1)
+    assert served.stop() == 0
+    records = [line for line in served.lines if not line.startswith((" ", "Traceback"))]
+    assert records and all(" ERROR " in line for line in records if line[:1].isdigit())
+    [failed] = [line for line in records if " ERROR " in line]
+    assert re.search(r" failed \[hello_service\.compute\.[0-9a-f-]{36}\]$", failed)
+    assert "RuntimeError: unlucky" in served.output()
+    assert "greeting world" not in served.output()
 
 
 def test_a_bad_setting_exits_2_naming_its_source(serve: Callable[..., Served]) -> None:
