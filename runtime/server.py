@@ -359,7 +359,10 @@ class ServiceRunner:
             if id(delivery) in self._claimed:
                 log.info("dropped the late outcome of %s: it was handed back", delivery.routing_key)
                 return False
-            self._claimed.add(id(delivery))
+            running = self._running.get(threading.get_ident())
+            if running is not None and _delivery(running) is delivery:
+                # Only a worker's delivery can be handed back; its worker forgets the claim.
+                self._claimed.add(id(delivery))
             return True
 
     def _shutdown_workers(self, timeout: float | None) -> None:
