@@ -322,7 +322,7 @@ class ServiceRunner:
         if running:
             log.warning("the drain was cut short with %d still running", len(running))
         for ident, item in running:
-            self._hand_back(item, self._call_id_of(ident))
+            self._hand_back(item, self._call_id_of(ident) or "none (not decoded yet)")
 
     def _call_id_of(self, ident: int) -> str | None:
         call_ids = [self._dispatcher.running.get(ident)]
@@ -375,11 +375,13 @@ class ServiceRunner:
     def _work(self) -> None:
         requests, ident = self._requests, threading.get_ident()
         while (request := requests.get()) is not None:
-            if self._draining:  # a drain began: not started, so handed back
+            with self._settling:  # with stop()'s setting of _draining: one or the other
+                draining = self._draining
+                if not draining:
+                    self._running[ident] = request
+            if draining:  # a drain began: not started, so handed back
                 self._hand_back(request, None)
                 continue
-            with self._settling:
-                self._running[ident] = request
             try:
                 if isinstance(request, Delivery):
                     self._answer(request)
