@@ -95,6 +95,17 @@ class Server:
                 pipe.close()
 
 
+def wait_all_delivered(vhost: Vhost) -> None:
+    """Until the server holds every request (none left ready in the queue)."""
+    deadline = time.monotonic() + 30
+    while True:
+        info = vhost.queue("rpc-itest")
+        if info is not None and (info.messages_ready, info.messages_unacknowledged) == (0, CALLS):
+            return
+        assert time.monotonic() < deadline, f"not all delivered: {info}"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def client(amqp_uri: str) -> Iterator[ItestClient]:
     with ItestClient.connect(amqp_uri, timeout=100) as client:
@@ -109,6 +120,7 @@ def test_the_drain_deadline_hands_back_running_requests_and_exits_3(
         server.wait_log("serving itest")
         calls = [client.sleep.call_async(30.0 + i) for i in range(CALLS)]
         server.wait_started(2)  # two running, eight prefetched and waiting
+        wait_all_delivered(rabbit_vhost)
         signalled = time.monotonic()
         server.proc.send_signal(signal.SIGTERM)
         assert server.proc.wait(60) == 3, "".join(server.log)
