@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rpcgen.contract_cli import contract
+from rpcgen.start_cli import start
 
 __all__ = ["app", "main"]
 
@@ -280,6 +281,30 @@ def _metrics_routes() -> dict[str, Any]:
 
 
 app.registered_commands += contract.registered_commands  # diff, export, scaffold, call
+app.registered_commands += start.registered_commands  # broker, init
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from rpcgen import __version__
+
+        typer.echo(f"rpcgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print rpcgen's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Typed RPC over RabbitMQ, wire-compatible with Nameko."""
 
 
 def _import_target(target: str) -> object:
