@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rpcgen._clihelp import TidyGroup
 from rpcgen.contract_cli import contract
 from rpcgen.start_cli import start
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    cls=TidyGroup,  # plain --help screens (rpcgen._clihelp)
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -50,8 +50,7 @@ def broker_command(
             metavar="PORT",
             min=1,
             max=65535,
-            help="The AMQP port, e.g. 5672 so that rpcgen's default URI reaches it; "
-            "default: a free one.",
+            help="AMQP port (5672: rpcgen's default URI); default: a free one.",
             show_default=False,
         ),
     ] = None,
