@@ -128,10 +128,14 @@ class Shell:
         pid = int(out.split()[-1])
         self.background.append((command, pid, log))
         deadline = time.monotonic() + timeout
-        while not all(line in log.read_text() for line in expected):
+
+        def printed() -> str:  # the job's shell may not have opened the log yet
+            return log.read_text() if log.exists() else ""
+
+        while not all(line in printed() for line in expected):
             alive = subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode == 0
-            assert alive, f"{command!r} exited:\n{log.read_text()}"
-            assert time.monotonic() < deadline, f"{command!r}: not {expected}:\n{log.read_text()}"
+            assert alive, f"{command!r} exited:\n{printed()}"
+            assert time.monotonic() < deadline, f"{command!r}: not {expected}:\n{printed()}"
             time.sleep(0.2)
 
     def close(self, failed: bool) -> list[str]:
