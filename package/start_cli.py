@@ -91,7 +91,10 @@ def broker_command(
         idle = threading.Event()  # never set: its wait is a sleep that a signal interrupts
         while rabbit.running:
             idle.wait(1.0)
-        tail = "\n".join(rabbit.log_path.read_text(errors="replace").splitlines()[-20:])
+        try:
+            tail = "\n".join(rabbit.log_path.read_text(errors="replace").splitlines()[-20:])
+        except OSError as exc:
+            tail = f"(no log: {exc})"
         typer.echo(f"rpcgen: the RabbitMQ node exited on its own; its log ends:\n{tail}", err=True)
         code = 1
     except _Stop as stop:
