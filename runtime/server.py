@@ -26,20 +26,21 @@ from queue import SimpleQueue
 from typing import TYPE_CHECKING, ClassVar
 
 from rpcgen.runtime._amqp.consumer import Delivery
-from rpcgen.runtime._asyncrun import HandlerLoop, any_async
+from rpcgen.runtime._asyncrun import HandlerLoop, any_async, is_async
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
-from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
+from rpcgen.runtime._handling import EventEntrypoint, Outcome, event_entrypoints
 from rpcgen.runtime._transport import Served, Transport, consume, open_connection
 from rpcgen.runtime.errors import RpcConnectionError
-from rpcgen.runtime.hooks import hooks_of
+from rpcgen.runtime.hooks import hooks_of, run_hook
+from rpcgen.runtime.middleware import Middleware
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Method
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Server", "ServiceRunner"]
+__all__ = ["ASYNC_PREFETCH", "PREFETCH_PER_WORKER", "Server", "ServiceRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,13 @@ class Server(abc.ABC):
 
     service_name: ClassVar[str]
     methods: ClassVar[Mapping[str, Method[object]]]
+    middleware: ClassVar[Sequence[Middleware]] = ()
+    """Middleware around every handler of this class (after the runner's; see ``middleware``)."""
 
+
+ASYNC_PREFETCH = 1000
+"""The default prefetch of a server with ``async def`` handlers (and so its default
+``max_concurrency``): 1,000 requests to handlers that await run at once on its loop."""
 
 PREFETCH_PER_WORKER = 10
 """The default prefetch per worker. A request holds its prefetch slot from delivery until its
@@ -83,10 +90,14 @@ class ServiceRunner:
         max_workers: int = 10,
         prefetch: int | None = None,
         queue_type: str | None = None,
+        max_concurrency: int | None = None,
+        middleware: Sequence[Middleware] = (),
         **options: Unpack[ConnectionOptions],
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
         self.server = server
         self._uri = uri
         self._queue_type = queue_type
@@ -94,18 +105,28 @@ class ServiceRunner:
         self._connection = connection
         self._owns_connection = connection is None
         self.max_workers = max_workers
-        self.prefetch = PREFETCH_PER_WORKER * max_workers if prefetch is None else prefetch
-        self._dispatcher = Dispatcher(server)
+        self._dispatcher = Dispatcher(server, middleware=middleware)
         self._entrypoints = event_entrypoints(server, server.service_name)
+        self._start_hooks = hooks_of(server, "start")
+        self._stop_hooks = hooks_of(server, "stop")
         handlers = [getattr(server, a) for a in server.methods] + [
             e.handler for e in self._entrypoints
         ]
+        serves_async = any_async(handlers)
+        if prefetch is None:
+            prefetch = PREFETCH_PER_WORKER * max_workers
+            if serves_async:
+                prefetch = max(prefetch, max_concurrency or ASYNC_PREFETCH)
+        self.prefetch = prefetch
+        self.max_concurrency = self.prefetch if max_concurrency is None else max_concurrency
+        """How many async handlers run at once (the event loop's tasks); default: the prefetch."""
+        needs_loop = serves_async or any_async(self._start_hooks + self._stop_hooks)
         self._loop = (
-            HandlerLoop(f"rpcgen-{server.service_name}-aio") if any_async(handlers) else None
+            HandlerLoop(f"rpcgen-{server.service_name}-aio", self.max_concurrency)
+            if needs_loop
+            else None
         )
         self._dispatcher.loop = self._loop
-        self._start_hooks = hooks_of(server, "start")
-        self._stop_hooks = hooks_of(server, "stop")
         self._event_consumers: dict[str, Served] = {}
         self._requests: SimpleQueue[Delivery | tuple[EventEntrypoint, Delivery] | None] = (
             SimpleQueue()
@@ -155,7 +176,7 @@ class ServiceRunner:
         self._dispatcher.max_message_bytes = self._connection.max_message_bytes
         try:
             for hook in self._start_hooks:
-                hook(self._connection)
+                run_hook(hook, self._loop, self._connection)
         except BaseException:
             if self._owns_connection:
                 self._connection.close()
@@ -170,7 +191,7 @@ class ServiceRunner:
                 wire.service_queue(svc),
                 wire.service_binding(svc),
                 self.prefetch,
-                self._requests.put,
+                self._take_request,
                 on_lost=lambda _err: self.stopping.set(),
                 arguments=arguments,
                 answer=self._answer,  # in memory, a waiting caller may serve its own call
@@ -218,14 +239,14 @@ class ServiceRunner:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             settled = consumer.drained.wait(left) and settled
         self._shutdown_workers(timeout=0 if not settled else None)
-        if self._loop is not None:
-            self._loop.close()
         stop_hooks, self._stop_hooks = self._stop_hooks, []  # once, however often stop() runs
         for hook in stop_hooks:
             try:
-                hook()
+                run_hook(hook, self._loop)
             except Exception:
                 log.exception("the stop hook %s failed", getattr(hook, "__name__", hook))
+        if self._loop is not None:
+            self._loop.close()  # after the stop hooks: an async one runs on it
         if self._owns_connection and self._connection is not None:
             self._connection.close()
         if not settled:
@@ -247,12 +268,42 @@ class ServiceRunner:
             else:
                 self._handle_event(*request)
 
+    def _take_request(self, delivery: Delivery) -> None:
+        """A request arrived (on the I/O thread): to the loop if its handler is async, else to
+        the workers."""
+        if self._loop is not None and self._dispatcher.is_async(delivery.routing_key):
+            self._loop.spawn(partial(self._answer_async, delivery))
+        else:
+            self._requests.put(delivery)
+
     def _take_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
-        self._requests.put((entry, delivery))
+        if self._loop is not None and is_async(entry.handler):
+            self._loop.spawn(partial(self._handle_event_async, entry, delivery))
+        else:
+            self._requests.put((entry, delivery))
+
+    async def _answer_async(self, request: Delivery) -> None:
+        """Run one request's async handler in a task on the loop; hand its reply on."""
+        try:
+            body = await self._dispatcher.reply_for_async(request)
+        except Exception as exc:
+            log.exception("request to %s failed outside its handler", request.routing_key)
+            body = wire.error_reply(exc)
+        self._settle_request(request, body)
+
+    async def _handle_event_async(self, entry: EventEntrypoint, delivery: Delivery) -> None:
+        limit = self._dispatcher.max_message_bytes
+        outcome = await entry.handle_async(delivery, self._dispatcher.middleware, limit)
+        self._settle_event(entry, delivery, outcome)
 
     def _handle_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
         """Run one event's handler; ack, requeue or dead-letter it (see ``_handling``)."""
-        outcome, reason = entry.handle(delivery, self._loop, self._dispatcher.max_message_bytes)
+        limit = self._dispatcher.max_message_bytes
+        outcome = entry.handle(delivery, self._loop, self._dispatcher.middleware, limit)
+        self._settle_event(entry, delivery, outcome)
+
+    def _settle_event(self, entry: EventEntrypoint, delivery: Delivery, result: Outcome) -> None:
+        outcome, reason = result
         self._consuming.wait()
         consumer = self._event_consumers[entry.queue]
         if outcome == "ack":
@@ -270,6 +321,10 @@ class ServiceRunner:
         except BaseException as exc:  # even SystemExit from a handler must not kill a worker
             log.exception("request to %s failed outside its handler", request.routing_key)
             body = wire.error_reply(exc)
+        self._settle_request(request, body)
+
+    def _settle_request(self, request: Delivery, body: bytes | None) -> None:
+        """Hand a request's reply (or its ack) to the consumer; from any thread."""
         # A request can arrive before consume() has returned: wait for the assignment.
         self._consuming.wait()
         consumer = self._consumer
