@@ -17,6 +17,7 @@ are threads: ``entrypoint`` in tests, and a memory-broker caller serving its own
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import logging
 import threading
@@ -48,6 +49,10 @@ class HandlerLoop:
     def __init__(self, name: str, max_concurrency: int = 1) -> None:
         self._loop = asyncio.new_event_loop()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: collections.deque[Callable[[], Coroutine[Any, Any, None]]] = (
+            collections.deque()
+        )
+        self._woken = False
         self._limit = max_concurrency
         self._slots: asyncio.Semaphore | None = None  # made on the loop, at first use
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -65,14 +70,21 @@ class HandlerLoop:
         """Run ``job()`` as a task on the loop, once a concurrency slot is free; from any thread.
 
         ``job`` must not raise (the runner's jobs settle their delivery whatever happens); if it
-        does, the error is logged.
+        does, the error is logged. Jobs spawned while the loop has not yet taken the previous
+        ones ride on the same wake-up (one ``call_soon_threadsafe`` for a burst of deliveries).
         """
-        self._loop.call_soon_threadsafe(self._start, job)
+        self._pending.append(job)
+        if not self._woken:  # GIL-ordered: see _take
+            self._woken = True
+            self._loop.call_soon_threadsafe(self._take)
 
-    def _start(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        task = self._loop.create_task(self._bounded(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _take(self) -> None:
+        self._woken = False  # before popping: a job appended from now on wakes the loop again
+        pending, loop, tasks = self._pending, self._loop, self._tasks
+        while pending:
+            task = loop.create_task(self._bounded(pending.popleft()))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
     async def _bounded(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
         if self._slots is None:

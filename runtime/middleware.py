@@ -136,6 +136,8 @@ def run_sync(
     """``handler(*call.args, **call.kwargs)`` inside ``chain`` (the first outermost)."""
     token = _current.set(call)
     try:
+        if not chain:
+            return handler(*call.args, **call.kwargs)
 
         def step(i: int) -> object:
             if i == len(chain):
@@ -155,6 +157,8 @@ async def run_async(
     """``await handler(*call.args, **call.kwargs)`` inside ``chain`` (the first outermost)."""
     token = _current.set(call)
     try:
+        if not chain:
+            return await handler(*call.args, **call.kwargs)
 
         async def step(i: int) -> object:
             if i == len(chain):

@@ -17,6 +17,7 @@ Run a server with ``serve(Impl(), uri)`` (blocking; SIGTERM/SIGINT stop it grace
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 import threading
 import time
@@ -25,7 +26,7 @@ from functools import partial
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, ClassVar
 
-from rpcgen.runtime._amqp.consumer import Delivery
+from rpcgen.runtime._amqp.consumer import Delivery, Reply
 from rpcgen.runtime._asyncrun import HandlerLoop, any_async, is_async
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
@@ -134,6 +135,7 @@ class ServiceRunner:
         self._workers: list[threading.Thread] = []
         self._consumer: Served | None = None
         self._consuming = threading.Event()  # set once _consumer is assigned
+        self._outbox: list[Reply] = []  # async replies of this loop iteration (on the loop)
         self.stopping = threading.Event()
         """Set when a stop is requested or the connection is lost."""
 
@@ -289,7 +291,18 @@ class ServiceRunner:
         except Exception as exc:
             log.exception("request to %s failed outside its handler", request.routing_key)
             body = wire.error_reply(exc)
-        self._settle_request(request, body)
+        # Replies of one loop iteration go to the consumer together: one I/O turn, one write.
+        reply_to = request.properties.reply_to
+        props = None if body is None else reply_properties(request.properties)
+        self._outbox.append((request.tag, request.epoch, reply_to, props, body))
+        if len(self._outbox) == 1:
+            asyncio.get_running_loop().call_soon(self._flush_outbox)
+
+    def _flush_outbox(self) -> None:
+        replies, self._outbox = self._outbox, []
+        self._consuming.wait()  # a request can arrive before consume() has returned
+        assert self._consumer is not None
+        self._consumer.reply_all(replies)
 
     async def _handle_event_async(self, entry: EventEntrypoint, delivery: Delivery) -> None:
         limit = self._dispatcher.max_message_bytes
