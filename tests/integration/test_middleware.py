@@ -309,5 +309,5 @@ class NotAMiddleware:
 
 
 def test_what_is_not_a_middleware_is_refused(rpc_uri: str) -> None:
-    with pytest.raises(TypeError, match="not an rpcgen.runtime.Middleware"):
+    with pytest.raises(TypeError, match=r"not an rpcgen\.runtime\.Middleware"):
         rt.ServiceRunner(Hello(), rpc_uri, middleware=[NotAMiddleware()])  # type: ignore[list-item]
