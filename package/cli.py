@@ -78,12 +78,13 @@ def build_command(
 
 @app.command("serve")
 def serve_command(
-    target: Annotated[
-        str,
+    targets: Annotated[
+        list[str],
         typer.Argument(
-            metavar="MODULE:OBJ",
+            metavar="MODULE:OBJ...",
             help="Your subclass of a generated <Name>Server (e.g. app:Impl), or a function "
-            "returning an instance of one (e.g. app:make_server).",
+            "returning an instance of one (e.g. app:make_server); several serve several "
+            "services in this process, on one connection.",
         ),
     ],
     amqp_uri: Annotated[
@@ -110,6 +111,16 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    max_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--max-concurrency",
+            min=1,
+            help="async def handlers run at once (tasks on the server's event loop); default: "
+            "the prefetch, which is 1000 for a server with async handlers.",
+            show_default=False,
+        ),
+    ] = None,
     queue_type: Annotated[
         str | None,
         typer.Option(
@@ -125,24 +136,30 @@ def serve_command(
 
     OBJ is your subclass of a generated <Name>Server, or a function that returns an instance
     of one (to read configuration or open resources first), e.g. `rpcgen serve app:make`.
+    Several (`rpcgen serve a:A b:B`) run in one process on one connection, each with its own
+    queues, prefetch and workers; a signal drains them all.
     """
     from rpcgen.runtime import Server, serve_main
 
-    factory = _import_target(target)
-    if isinstance(factory, type):
-        if not issubclass(factory, Server):
-            _fail(f"{target} is not a subclass of a generated <Name>Server")
-        if inspect.isabstract(factory):
-            missing = ", ".join(sorted(factory.__abstractmethods__))
-            _fail(f"{target} does not implement: {missing}")
-    elif not callable(factory):
-        _fail(f"{target} is neither a server class nor a function returning a server")
+    factories = []
+    for target in targets:
+        factory = _import_target(target)
+        if isinstance(factory, type):
+            if not issubclass(factory, Server):
+                _fail(f"{target} is not a subclass of a generated <Name>Server")
+            if inspect.isabstract(factory):
+                missing = ", ".join(sorted(factory.__abstractmethods__))
+                _fail(f"{target} does not implement: {missing}")
+        elif not callable(factory):
+            _fail(f"{target} is neither a server class nor a function returning a server")
+        factories.append(_checked(factory, target, Server))
     code = serve_main(
-        _checked(factory, target, Server),
+        factories,
         amqp_uri=amqp_uri or None,
         max_workers=max_workers,
         prefetch=prefetch,
         queue_type=queue_type,
+        max_concurrency=max_concurrency,
     )
     raise typer.Exit(code)
 
