@@ -95,7 +95,9 @@ def _prefetch_counts(rabbit_vhost: Vhost, queue: str) -> list[int]:
         time.sleep(0.2)
 
 
-APP_TWO = APP + '''
+APP_TWO = (
+    APP
+    + """
 
 import asyncio
 import pathlib
@@ -116,7 +118,8 @@ class Orders(OrdersAsyncServer):
 
     async def get_order(self, order_id: int) -> Order:
         return Order(order_id, "sku", 1)
-'''
+"""
+)
 
 
 def test_serve_runs_several_services_and_sigterm_drains_them_all(
