@@ -76,7 +76,11 @@ class HandlerLoop:
         self._pending.append(job)
         if not self._woken:  # GIL-ordered: see _take
             self._woken = True
-            self._loop.call_soon_threadsafe(self._take)
+            try:
+                self._loop.call_soon_threadsafe(self._take)
+            except RuntimeError:  # closed (a stop that timed out): the broker redelivers it
+                self._pending.clear()
+                log.info("dropped a delivery that arrived after the handler loop closed")
 
     def _take(self) -> None:
         self._woken = False  # before popping: a job appended from now on wakes the loop again
