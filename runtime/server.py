@@ -1,7 +1,9 @@
 """Server skeleton base and ``ServiceRunner``: queues, a pool of workers, a graceful stop.
 
 Each request a service queue delivers is handed to a pool of ``max_workers`` threads, which
-turn it into a reply body (``_dispatch.Dispatcher``); the connection core publishes the reply on a
+turn it into a reply body (``_dispatch.Dispatcher``), or, if its handler is ``async def``, to the
+server's event loop, where it runs as a task (``_asyncrun``, at most ``max_concurrency`` at
+once, no thread held while it awaits); the connection core publishes the reply on a
 confirm channel and acks the request once the reply is confirmed. Nothing a request carries
 can stop the server: a request without ``reply_to`` is acked and logged (Nameko crashes on it,
 issue #753); a foreign or missing ``content_type``, a body that is not a request, an unknown
@@ -10,8 +12,9 @@ becomes an error reply the Nameko way.
 
 Run a server with ``serve(Impl(), uri)`` (blocking; SIGTERM/SIGINT stop it gracefully),
 ``rpcgen serve module:Impl`` (``serve_main``), or ``with run_in_background(Impl(), uri):``
-(all in ``serving``). Event handlers (``_handling``) share the worker pool; ``@on_start`` and
-``@on_stop`` methods (``hooks``) run before the first request and after the last.
+(all in ``serving``). Event handlers (``_handling``) share the worker pool and the loop;
+``@on_start`` and ``@on_stop`` methods (``hooks``, sync or async) run before the first request
+and after the last; ``middleware`` wrap every handler run.
 """
 
 from __future__ import annotations
@@ -80,6 +83,12 @@ class ServiceRunner:
     peer of the service must then declare it identically (see docs/reliability.md).
     ``options`` are the owned connection's settings (see ``Connection``); its default
     ``reconnect`` makes a server outlive broker restarts.
+
+    ``async def`` handlers run as tasks on the runner's loop, at most ``max_concurrency`` at
+    once (default: the prefetch, which for a server with async handlers defaults to
+    ``ASYNC_PREFETCH``, unless ``PREFETCH_PER_WORKER * max_workers`` is more); ``max_workers``
+    bounds only the sync ones. ``middleware`` (``rpcgen.runtime.middleware``) wrap every handler
+    run, before the server class's own.
     """
 
     def __init__(
