@@ -12,8 +12,9 @@ async handlers alike), or ``around`` and ``around_async`` to wrap the handler in
 (a database session, a span). This is Nameko's ``DependencyProvider.worker_setup`` /
 ``worker_result`` / ``worker_teardown`` lifecycle, in gRPC's and FastStream's onion shape.
 
-Order: a runner's middleware (``ServiceRunner(..., middleware=[...])``, ``serve``, ``rpcgen
-serve`` through a factory's server) come first, then the server class's ``middleware``; the
+Order: a runner's middleware (``ServiceRunner(..., middleware=[...])``, ``serve``) come first,
+then the server's ``middleware`` (a class attribute, or set on the instance by a ``rpcgen
+serve`` factory); the
 first is the outermost: its ``before`` runs first and its ``after`` last. Only decoded requests
 reach middleware: a request that cannot be decoded is answered with its protocol error before
 (``MethodNotFound``, ``IncorrectSignature``, ...), and an event that cannot be decoded is
@@ -116,8 +117,9 @@ def current_call() -> HandlerCall | None:
 
 
 def middleware_of(server: object, extra: Sequence[Middleware] = ()) -> tuple[Middleware, ...]:
-    """``extra`` (a runner's) then the server class's ``middleware``, checked."""
-    own = getattr(type(server), "middleware", ())
+    """``extra`` (a runner's) then the server's ``middleware`` (its class's, or one a factory
+    set on the instance), checked."""
+    own = getattr(server, "middleware", ())
     if not isinstance(own, (list, tuple)):
         own = ()  # e.g. an RPC method that happens to be called ``middleware``
     found = (*extra, *own)

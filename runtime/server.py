@@ -54,7 +54,7 @@ class Server(abc.ABC):
 
     service_name: ClassVar[str]
     methods: ClassVar[Mapping[str, Method[object]]]
-    middleware: ClassVar[Sequence[Middleware]] = ()
+    middleware: Sequence[Middleware] = ()
     """Middleware around every handler of this class (after the runner's; see ``middleware``)."""
 
 

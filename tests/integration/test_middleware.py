@@ -88,7 +88,7 @@ def session() -> dict[str, object]:
 
 class Hello(HelloServiceServer):
     log: list[str] = []  # noqa: RUF012 (replaced per test)
-    middleware = (Recorder("class", log),)
+    middleware: tuple[rt.Middleware, ...] = (Recorder("class", log),)
 
     def test(self, name: str) -> str:
         self.log.append("handler test")
@@ -106,7 +106,7 @@ class Hello(HelloServiceServer):
 
 class AsyncHello(HelloServiceAsyncServer):
     log: list[str] = []  # noqa: RUF012
-    middleware = (Recorder("class", log),)
+    middleware: tuple[rt.Middleware, ...] = (Recorder("class", log),)
 
     async def test(self, name: str) -> str:
         self.log.append("handler test")
@@ -311,3 +311,19 @@ class NotAMiddleware:
 def test_what_is_not_a_middleware_is_refused(rpc_uri: str) -> None:
     with pytest.raises(TypeError, match=r"not an rpcgen\.runtime\.Middleware"):
         rt.ServiceRunner(Hello(), rpc_uri, middleware=[NotAMiddleware()])  # type: ignore[list-item]
+
+
+def test_a_factory_may_set_middleware_on_the_instance(rpc_uri: str) -> None:
+    log: list[str] = []
+
+    def make() -> Hello:
+        hello = Hello()
+        hello.middleware = (Recorder("factory", log), Sessions())
+        return hello
+
+    with (
+        rt.run_in_background(make(), rpc_uri),
+        HelloServiceClient.connect(rpc_uri, timeout=10) as client,
+    ):
+        assert client.compute(1, 2) == 1
+    assert log == ["factory before compute", "factory after compute 1"]
