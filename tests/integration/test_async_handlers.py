@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 
 import rpcgen.runtime as rt
 
 from generated.hello import DivisionByZero, HelloServiceAsyncServer, HelloServiceClient
+from tests.integration.conftest import Peek
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestAsyncClient, ItestClient, ItestServer
 from tests.integration.test_events import OrderCreated, OrdersEvents, order_created
@@ -185,3 +187,24 @@ def test_a_generated_async_skeleton_serves_like_the_sync_one(rpc_uri: str) -> No
             assert "cannot divide 1 by zero" in str(exc)
         else:
             raise AssertionError("no DivisionByZero")
+
+
+def test_stop_drains_async_handlers_in_flight(rpc_uri: str, peek: Peek) -> None:
+    impl = AsyncItest()
+    runner = rt.ServiceRunner(impl, rpc_uri)
+    runner.start()
+    stopped = False
+    try:
+        with ItestClient.connect(rpc_uri, timeout=20) as client:
+            in_flight = [client.sleep.call_async(0.5) for _ in range(5)]
+            deadline = time.monotonic() + 10
+            while impl.running < 5:  # every one is awaiting on the loop
+                assert time.monotonic() < deadline, "the handlers never started"
+                time.sleep(0.01)
+            assert runner.stop(timeout=20)  # settled: answered and acked
+            stopped = True
+            assert [f.result() for f in in_flight] == [0.5] * 5
+    finally:
+        if not stopped:
+            runner.stop()
+    assert peek.message_count("rpc-itest") == 0
