@@ -6,7 +6,7 @@ runs with rpcgen's defaults, so Nameko's guarantees hold: persistent messages, p
 `mandatory`, ack after the reply is confirmed.
 
     python bench/system_rpcgen.py probe            # exit 0 when runtime and generated code work
-    python bench/system_rpcgen.py server --uri URI
+    python bench/system_rpcgen.py server --uri URI [--async-server]
     python bench/system_rpcgen.py client --mode futures|asyncio --uri URI --server-pid PID [...]
 """
 
@@ -23,6 +23,7 @@ from rpcgen.runtime import serve
 from generated.hello import (
     DivisionByZero,
     HelloServiceAsyncClient,
+    HelloServiceAsyncServer,
     HelloServiceClient,
     HelloServiceServer,
 )
@@ -36,6 +37,21 @@ class HelloImpl(HelloServiceServer):
         return name
 
     def divide(self, a: int, b: int) -> float:
+        if b == 0:
+            raise DivisionByZero("division by zero")
+        return a / b
+
+
+class AsyncHelloImpl(HelloServiceAsyncServer):
+    """The same service with ``async def`` handlers: each request is a task on the loop."""
+
+    async def compute(self, a: int, b: int) -> int:
+        return a + b
+
+    async def test(self, name: str) -> str:
+        return name
+
+    async def divide(self, a: int, b: int) -> float:
         if b == 0:
             raise DivisionByZero("division by zero")
         return a / b
@@ -97,8 +113,10 @@ def main() -> None:
         parser = argparse.ArgumentParser()
         parser.add_argument("--uri", required=True)
         parser.add_argument("--prefetch", type=int, default=None)
+        parser.add_argument("--async-server", action="store_true")
         ns = parser.parse_args()
-        serve(HelloImpl(), ns.uri, prefetch=ns.prefetch)
+        impl = AsyncHelloImpl() if ns.async_server else HelloImpl()
+        serve(impl, ns.uri, prefetch=ns.prefetch)
     elif "asyncio" in sys.argv:
         workload.main_async(AsyncioClient.connect)
     else:

@@ -61,6 +61,7 @@ def rpcgen_available(python: str) -> str | None:
     return lines[-1] if lines else f"probe exited {probe.returncode}"
 
 
+ASYNC_PREFETCH = 1000  # rpcgen.runtime.ASYNC_PREFETCH (the bench venv need not import rpcgen)
 RPCGEN_SEMANTICS = "persistent, confirms (tracked asynchronously), mandatory, ack after reply"
 
 
@@ -101,6 +102,16 @@ def all_systems(nameko: str | None, rpcgen_prefetch: Sequence[int] = ()) -> list
     """
     py = sys.executable
     systems = _rpcgen_systems(None)
+    systems.append(
+        System(
+            "rpcgen-async-server",
+            "rpcgen, async def server, futures client",
+            (py, "system_rpcgen.py", "server", "--uri", "{uri}", "--async-server"),
+            (py, "system_rpcgen.py", "client", "--mode", "futures"),
+            "rpc-hello_service",
+            f"{RPCGEN_SEMANTICS}; prefetch {ASYNC_PREFETCH} (default of an async server)",
+        )
+    )
     for prefetch in rpcgen_prefetch:
         systems += _rpcgen_systems(prefetch)
     if nameko:

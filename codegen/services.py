@@ -28,6 +28,7 @@ RESERVED_NAMES = frozenset(
         "with_timeout",
         "service_name",
         "methods",
+        "middleware",
         "_abc_impl",
         "_call",
         "_connection",

@@ -81,12 +81,13 @@ def build_command(
 
 @app.command("serve")
 def serve_command(
-    target: Annotated[
-        str,
+    targets: Annotated[
+        list[str],
         typer.Argument(
-            metavar="MODULE:OBJ",
+            metavar="MODULE:OBJ...",
             help="Your subclass of a generated <Name>Server (e.g. app:Impl), or a function "
-            "returning an instance of one (e.g. app:make_server).",
+            "returning an instance of one (e.g. app:make_server); several serve several "
+            "services in this process, on one connection.",
         ),
     ],
     amqp_uri: Annotated[
@@ -124,6 +125,16 @@ def serve_command(
             "--max-workers. A request holds its slot until its reply is confirmed, so fast "
             "handlers need several each; a stalled server holds at most this many "
             "(docs: Performance).",
+            show_default=False,
+        ),
+    ] = None,
+    max_concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--max-concurrency",
+            help="async def handlers run at once (tasks on the server's event loop); "
+            "$RPCGEN_MAX_CONCURRENCY; default: the prefetch, which is 1000 for a server with "
+            "async handlers.",
             show_default=False,
         ),
     ] = None,
@@ -220,6 +231,8 @@ def serve_command(
 
     OBJ is your subclass of a generated <Name>Server, or a function that returns an instance
     of one (to read configuration or open resources first), e.g. `rpcgen serve app:make`.
+    Several (`rpcgen serve a:A b:B`) run in one process on one connection, each with its own
+    queues, prefetch and workers; a signal drains them all.
     """
     from rpcgen.runtime import Server, serve_main
     from rpcgen.settings import SettingsError, resolve
@@ -229,6 +242,7 @@ def serve_command(
         "exchange": exchange,
         "max_workers": max_workers,
         "prefetch": prefetch,
+        "max_concurrency": max_concurrency,
         "queue_type": queue_type,
         "startup_timeout": startup_timeout,
         "drain_timeout": drain_timeout,
@@ -245,20 +259,24 @@ def serve_command(
     routes = _metrics_routes() if settings.metrics else {}
     if routes and settings.http_port is None:
         _fail("--metrics needs --http-port (the port /metrics is served on)", code=2)
-    factory = _import_target(target)
-    if isinstance(factory, type):
-        if not issubclass(factory, Server):
-            _fail(f"{target} is not a subclass of a generated <Name>Server")
-        if inspect.isabstract(factory):
-            missing = ", ".join(sorted(factory.__abstractmethods__))
-            _fail(f"{target} does not implement: {missing}")
-    elif not callable(factory):
-        _fail(f"{target} is neither a server class nor a function returning a server")
+    factories = []
+    for target in targets:
+        factory = _import_target(target)
+        if isinstance(factory, type):
+            if not issubclass(factory, Server):
+                _fail(f"{target} is not a subclass of a generated <Name>Server")
+            if inspect.isabstract(factory):
+                missing = ", ".join(sorted(factory.__abstractmethods__))
+                _fail(f"{target} does not implement: {missing}")
+        elif not callable(factory):
+            _fail(f"{target} is neither a server class nor a function returning a server")
+        factories.append(_checked(factory, target, Server))
     code = serve_main(
-        _checked(factory, target, Server),
+        factories,
         amqp_uri=list(settings.amqp_uri) if settings.amqp_uri else None,
         max_workers=settings.max_workers,
         prefetch=settings.prefetch,
+        max_concurrency=settings.max_concurrency,
         queue_type=settings.queue_type,
         exchange=settings.exchange,
         startup_timeout=settings.startup_timeout,

@@ -39,6 +39,7 @@ class ServeSettings:
     exchange: str = "nameko-rpc"
     max_workers: int = 10
     prefetch: int | None = None
+    max_concurrency: int | None = None  # None: the prefetch (ServiceRunner)
     queue_type: str | None = None
     log_level: str = "INFO"
     log_format: str = "text"
@@ -119,6 +120,7 @@ SETTINGS: Mapping[str, Callable[[object], object]] = {
     "exchange": _text,
     "max_workers": _positive_int,
     "prefetch": _positive_int,
+    "max_concurrency": _positive_int,
     "queue_type": _text,
     "log_level": _choice(LOG_LEVELS, upper=True),
     "log_format": _choice(LOG_FORMATS, upper=False),

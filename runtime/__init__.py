@@ -34,13 +34,15 @@ from rpcgen.runtime.generated_api import (
     require_api,
 )
 from rpcgen.runtime.hooks import on_start, on_stop
+from rpcgen.runtime.middleware import HandlerCall, Middleware, current_call
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.raw import RawClient
-from rpcgen.runtime.server import PREFETCH_PER_WORKER, Server, ServiceRunner
+from rpcgen.runtime.server import ASYNC_PREFETCH, PREFETCH_PER_WORKER, Server, ServiceRunner
 from rpcgen.runtime.serving import run_in_background, serve, serve_main
 from rpcgen.runtime.spec import OMITTED, Event, EventHandler, HandlerType, Method, Param
 
 __all__ = [
+    "ASYNC_PREFETCH",
     "DEFAULT_TIMEOUT",
     "OMITTED",
     "PREFETCH_PER_WORKER",
@@ -55,6 +57,7 @@ __all__ = [
     "ConnectionOptions",
     "Event",
     "EventHandler",
+    "HandlerCall",
     "HandlerType",
     "IncompatibleRuntime",
     "IncorrectSignature",
@@ -62,6 +65,7 @@ __all__ = [
     "MalformedRequest",
     "Method",
     "MethodNotFound",
+    "Middleware",
     "Param",
     "PayloadTooLarge",
     "RawClient",
@@ -80,6 +84,7 @@ __all__ = [
     "UnknownService",
     "UnserializableValueError",
     "context_data",
+    "current_call",
     "current_context",
     "mask_uri",
     "omit_defaults",

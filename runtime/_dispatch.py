@@ -24,6 +24,7 @@ cannot loop:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -36,9 +37,10 @@ from rpcgen.runtime import _metrics, _tracing, context
 from rpcgen.runtime._amqp import pikafix
 from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
 from rpcgen.runtime._amqp.consumer import Delivery
-from rpcgen.runtime._asyncrun import HandlerLoop, settle
+from rpcgen.runtime._asyncrun import HandlerLoop, is_async, settle
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime.errors import MalformedRequest, MethodNotFound, PayloadTooLarge, ServiceError
+from rpcgen.runtime.middleware import HandlerCall, Middleware, middleware_of, run_async, run_sync
 from rpcgen.runtime.spec import Method
 
 if TYPE_CHECKING:
@@ -50,22 +52,97 @@ log = logging.getLogger(__name__)
 
 
 class Dispatcher:
-    """Turns one request into one reply body; runs in a worker thread."""
+    """Turns one request into one reply body: ``reply_for`` in a worker thread (any handler),
+    ``reply_for_async`` in a task on the handler loop (async handlers)."""
 
-    def __init__(self, server: Server, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        server: Server,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        middleware: Sequence[Middleware] = (),
+    ) -> None:
         self.service = server.service_name
+        self.server = server
         self.max_message_bytes = max_message_bytes
         self.expired = 0  # requests not run because they arrived after their deadline
         self.loop: HandlerLoop | None = None  # runs async handlers (set by the runner)
-        self.running: dict[int, str] = {}  # thread id -> call id of the handler it runs
-        self._routes: dict[str, tuple[Method[object], Callable[..., object]]] = {
-            method.routing_key: (method, getattr(server, attr))
-            for attr, method in server.methods.items()
-        }
+        self.running: dict[object, str] = {}
+        """The call id of each handler running now, by worker thread id or asyncio task (the
+        runner logs it when a drain cuts the handler off)."""
+        self.middleware = middleware_of(server, middleware)
+        self._routes: dict[str, tuple[Method[object], Callable[..., object], bool]] = {}
+        for attr, method in server.methods.items():
+            handler = getattr(server, attr)
+            self._routes[method.routing_key] = (method, handler, is_async(handler))
+
+    def is_async(self, routing_key: str) -> bool:
+        """Whether the request with ``routing_key`` goes to an ``async def`` handler."""
+        route = self._routes.get(routing_key)
+        return route is not None and route[2]
 
     def reply_for(self, request: Delivery) -> bytes | None:
         """The reply body, or None when the request is not answered (no ``reply_to``, or it
         arrived after its deadline: acked, logged at debug, counted in ``expired``)."""
+        ready = self._prepare(request)
+        if not isinstance(ready, _Ready):
+            return ready
+        key, started = threading.get_ident(), self._started(ready)
+        self.running[key] = ready.call.context.call_id
+        try:
+            if _tracing.tracer is not None:  # a SERVER span around the run (``_tracing``)
+                with _tracing.tracer.serve(self.service, ready.method, ready.call.context) as span:
+                    body, outcome = self._serve(ready, span.wrap(ready.handler))
+                    body = span.reply(body)
+            else:
+                body, outcome = self._serve(ready, ready.handler)
+        finally:
+            del self.running[key]
+        self._handled(ready, outcome, started)
+        return self._bounded(body, request.routing_key)
+
+    async def reply_for_async(self, request: Delivery) -> bytes | None:
+        """``reply_for`` for an async handler, run in a task on the handler loop."""
+        ready = self._prepare(request)
+        if not isinstance(ready, _Ready):
+            return ready
+        key, started = asyncio.current_task(), self._started(ready)
+        self.running[key] = ready.call.context.call_id
+        try:
+            if _tracing.tracer is not None:
+                with _tracing.tracer.serve(self.service, ready.method, ready.call.context) as span:
+                    body, outcome = await self._serve_async(ready, span.wrap(ready.handler))
+                    body = span.reply(body)
+            else:
+                body, outcome = await self._serve_async(ready, ready.handler)
+        finally:
+            del self.running[key]
+        self._handled(ready, outcome, started)
+        return self._bounded(body, request.routing_key)
+
+    def _started(self, ready: _Ready) -> float:
+        """Tell the installed meter (``_metrics``) a handler starts; when, for ``_handled``."""
+        if _metrics.meter is None:
+            return 0.0
+        _metrics.meter.request_started(self.service, ready.method.name)
+        return time.perf_counter()
+
+    def _handled(self, ready: _Ready, outcome: str, started: float) -> None:
+        """Tell the meter the handler ``_started`` is done (not if none was installed then)."""
+        meter = _metrics.meter
+        if meter is not None and started:
+            seconds = time.perf_counter() - started
+            meter.request_handled(self.service, ready.method.name, outcome, seconds)
+
+    def _count(self, routing_key: str, outcome: str) -> None:
+        """Count a request no handler ran for (the method is ``unknown`` if it is not ours, so
+        that a stream of made-up names cannot grow the metrics without bound)."""
+        if _metrics.meter is not None:
+            route = self._routes.get(routing_key)
+            name = "unknown" if route is None else route[0].name
+            _metrics.meter.request_handled(self.service, name, outcome, 0.0)
+
+    def _prepare(self, request: Delivery) -> bytes | _Ready | None:
+        """A request ready to run, or its final answer (an error body, or None: no reply)."""
         props = request.properties
         if not props.reply_to:
             log.warning(
@@ -82,20 +159,24 @@ class Dispatcher:
             self._count(request.routing_key, "expired")
             return None
         try:
-            method, handler, args, kwargs = self._decode(request)
+            method, handler, asynchronous, args, kwargs = self._decode(request)
         except Exception as exc:  # a protocol error, answered as Nameko answers it
             log.info("bad request to %s: %r", request.routing_key, exc)
-            body = wire.error_reply(exc)
             if _tracing.tracer is not None:
                 _tracing.tracer.rejected(self.service, request.routing_key, props.headers, exc)
             self._count(request.routing_key, "rejected")
-        else:
-            body = self._run(method, handler, args, kwargs, _sendable(props.headers))
-        return self._bounded(body, request.routing_key)
+            return self._bounded(wire.error_reply(exc), request.routing_key)
+        call_id = wire.new_call_id(self.service, method.name)
+        ctx = context.incoming(_sendable(props.headers), call_id)
+        call = HandlerCall(
+            self.service, method.name, "rpc", "rpc", self.server, tuple(args), kwargs, ctx,
+            asynchronous,
+        )  # fmt: skip
+        return _Ready(method, handler, call)
 
     def _decode(
         self, request: Delivery
-    ) -> tuple[Method[object], Callable[..., object], Sequence[object], dict[str, object]]:
+    ) -> tuple[Method[object], Callable[..., object], bool, Sequence[object], dict[str, object]]:
         if len(request.body) > self.max_message_bytes:
             what = f"request to {request.routing_key}"
             raise PayloadTooLarge.exceeded(what, len(request.body), self.max_message_bytes)
@@ -113,72 +194,41 @@ class Dispatcher:
         route = self._routes.get(request.routing_key)
         if route is None:
             raise MethodNotFound(request.routing_key.rpartition(".")[2])
-        method, handler = route
+        method, handler, asynchronous = route
         args, kwargs = wire.parse_request(request.body)
         args, kwargs = method.codec.decode_args(args, kwargs)
-        return method, handler, args, kwargs
+        return method, handler, asynchronous, args, kwargs
 
-    def _run(
-        self,
-        method: Method[object],
-        handler: Callable[..., object],
-        args: Sequence[object],
-        kwargs: dict[str, object],
-        headers: Mapping[str, object] | None,
-    ) -> bytes:
-        ctx = context.incoming(headers, wire.new_call_id(self.service, method.name))
-        ident = threading.get_ident()
-        self.running[ident] = ctx.call_id
-        meter, started = _metrics.meter, 0.0
-        if meter is not None:
-            meter.request_started(self.service, method.name)
-            started = time.perf_counter()
+    def _serve(self, ready: _Ready, handler: Callable[..., object]) -> tuple[bytes, str]:
+        """Run the handler in this thread (an async one on the loop, waited for here): the
+        reply body and the outcome (``_metrics.SERVER_OUTCOMES``)."""
+        call = ready.call
+        token = context.enter(call.context)
         try:
-            if _tracing.tracer is not None:  # a SERVER span around the run (``_tracing``)
-                with _tracing.tracer.serve(self.service, method, ctx) as span:
-                    body, outcome = self._serve(method, span.wrap(handler), args, kwargs, ctx)
-                    body = span.reply(body)
+            if call.is_async:
+                runs = run_async(self.middleware, call, handler)  # type: ignore[arg-type]
+                result = settle(runs, self.loop, call.context)
             else:
-                body, outcome = self._serve(method, handler, args, kwargs, ctx)
-        finally:
-            del self.running[ident]
-        if meter is not None:
-            meter.request_handled(self.service, method.name, outcome, time.perf_counter() - started)
-        return body
-
-    def _count(self, routing_key: str, outcome: str) -> None:
-        """Count a request no handler ran for (the method is ``unknown`` if it is not ours, so
-        that a stream of made-up names cannot grow the metrics without bound)."""
-        if _metrics.meter is not None:
-            route = self._routes.get(routing_key)
-            name = "unknown" if route is None else route[0].name
-            _metrics.meter.request_handled(self.service, name, outcome, 0.0)
-
-    def _serve(
-        self,
-        method: Method[object],
-        handler: Callable[..., object],
-        args: Sequence[object],
-        kwargs: dict[str, object],
-        ctx: context.CallContext,
-    ) -> tuple[bytes, str]:
-        """The reply body and the outcome (``_metrics.SERVER_OUTCOMES``)."""
-        token = context.enter(ctx)
-        try:
-            result = settle(handler(*args, **kwargs), self.loop, ctx)
-        except ServiceError as exc:  # declared in the IDL: an ordinary outcome
-            log.debug("%s raised %r", ctx.call_id, exc)
-            return wire.error_reply(exc), "declared_error"
+                result = run_sync(self.middleware, call, handler)
         except Exception as exc:
-            log.error("%s failed", ctx.call_id, exc_info=True)  # undeclared: alert-worthy
-            return wire.error_reply(exc), "error"
+            return _error(call, exc)
         finally:
             context.leave(token)
+        return _encode(ready.method, result, call)
+
+    async def _serve_async(
+        self, ready: _Ready, handler: Callable[..., object]
+    ) -> tuple[bytes, str]:
+        """Run an async handler in this task: the reply body and the outcome."""
+        call = ready.call
+        token = context.enter(call.context)
         try:
-            return method.codec.encode_reply(result), "ok"
-        except Exception as exc:  # UnserializableValueError, or a result of the wrong type
-            log.warning("%s returned a result that cannot be sent: %r", ctx.call_id, exc)
-            return wire.error_reply(exc), "error"
+            result = await run_async(self.middleware, call, handler)  # type: ignore[arg-type]
+        except Exception as exc:
+            return _error(call, exc)
+        finally:
+            context.leave(token)
+        return _encode(ready.method, result, call)
 
     def _bounded(self, body: bytes, routing_key: str) -> bytes:
         """``body``, or a ``PayloadTooLarge`` error reply in its place if it is over the limit."""
@@ -192,6 +242,35 @@ class Dispatcher:
 
 
 _UTF8 = frozenset({"utf-8", "utf8"})
+
+
+class _Ready:
+    """A decoded request about to run."""
+
+    __slots__ = ("call", "handler", "method")
+
+    def __init__(
+        self, method: Method[object], handler: Callable[..., object], call: HandlerCall
+    ) -> None:
+        self.method = method
+        self.handler = handler
+        self.call = call
+
+
+def _error(call: HandlerCall, exc: Exception) -> tuple[bytes, str]:
+    if isinstance(exc, ServiceError):  # declared in the IDL: an ordinary outcome
+        log.debug("%s raised %r", call.context.call_id, exc)
+        return wire.error_reply(exc), "declared_error"
+    log.error("%s failed", call.context.call_id, exc_info=exc)  # undeclared: alert-worthy
+    return wire.error_reply(exc), "error"
+
+
+def _encode(method: Method[object], result: object, call: HandlerCall) -> tuple[bytes, str]:
+    try:
+        return method.codec.encode_reply(result), "ok"
+    except Exception as exc:  # UnserializableValueError, or a result of the wrong type
+        log.warning("%s returned a result that cannot be sent: %r", call.context.call_id, exc)
+        return wire.error_reply(exc), "error"
 
 
 def _sendable(headers: Mapping[str, object] | None) -> Mapping[str, object] | None:

@@ -22,10 +22,11 @@ One event in (``EventEntrypoint.handle``), never raising:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,9 +35,10 @@ from rpcgen.runtime import _metrics, _tracing, context
 from rpcgen.runtime._amqp import pikafix, topology
 from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
 from rpcgen.runtime._amqp.consumer import Delivery
-from rpcgen.runtime._asyncrun import HandlerLoop, settle
+from rpcgen.runtime._asyncrun import HandlerLoop, is_async, settle
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime.errors import MalformedRequest, PayloadTooLarge
+from rpcgen.runtime.middleware import HandlerCall, Middleware, run_async, run_sync
 from rpcgen.runtime.spec import EventHandler
 
 __all__ = ["EventEntrypoint", "Outcome", "dead_letter_queue", "event_entrypoints"]
@@ -61,7 +63,10 @@ class EventEntrypoint:
     spec: EventHandler
     handler: Callable[[Any], object]
     queue: str
-    running: dict[int, str] = field(default_factory=dict)  # thread id -> call id it handles
+    server: object = None
+    running: dict[object, str] = field(default_factory=dict)
+    """The call id of each event it handles now, by worker thread id or asyncio task (the
+    runner logs it when a drain cuts the handler off)."""
 
     @property
     def exclusive(self) -> bool:
@@ -84,19 +89,58 @@ class EventEntrypoint:
         self,
         delivery: Delivery,
         loop: HandlerLoop | None = None,
+        middleware: Sequence[Middleware] = (),
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> Outcome:
-        """Run the handler on one event; never raises."""
-        outcome = self._handle(delivery, loop, max_message_bytes)
+        """Run the handler on one event in this thread (an async one on ``loop``); never raises."""
+        call = self._prepare(delivery, max_message_bytes)
+        if not isinstance(call, HandlerCall):
+            return self._counted(call)
+        key = threading.get_ident()
+        self.running[key] = call.context.call_id
+        try:
+            if _tracing.tracer is not None:  # a CONSUMER span around the run (``_tracing``)
+                with _tracing.tracer.consume(self, call.context) as span:
+                    outcome = self._run(span.wrap(self.handler), call, loop, middleware)
+                    outcome = span.outcome(outcome)
+            else:
+                outcome = self._run(self.handler, call, loop, middleware)
+        finally:
+            del self.running[key]
+        return self._counted(outcome)
+
+    async def handle_async(
+        self,
+        delivery: Delivery,
+        middleware: Sequence[Middleware] = (),
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> Outcome:
+        """Run an async handler on one event in this task; never raises."""
+        call = self._prepare(delivery, max_message_bytes)
+        if not isinstance(call, HandlerCall):
+            return self._counted(call)
+        key = asyncio.current_task()
+        self.running[key] = call.context.call_id
+        try:
+            if _tracing.tracer is not None:
+                with _tracing.tracer.consume(self, call.context) as span:
+                    outcome = await self._run_async(span.wrap(self.handler), call, middleware)
+                    outcome = span.outcome(outcome)
+            else:
+                outcome = await self._run_async(self.handler, call, middleware)
+        finally:
+            del self.running[key]
+        return self._counted(outcome)
+
+    def _counted(self, outcome: Outcome) -> Outcome:
+        """``outcome``, counted by the installed meter (``_metrics``) if any."""
         if _metrics.meter is not None:
             kind, reason = outcome
             label = "dead_lettered" if kind == "dead" else "error" if reason else "ok"
             _metrics.meter.event_handled(self.service, self.attr, label)
         return outcome
 
-    def _handle(
-        self, delivery: Delivery, loop: HandlerLoop | None, max_message_bytes: int
-    ) -> Outcome:
+    def _prepare(self, delivery: Delivery, max_message_bytes: int) -> HandlerCall | Outcome:
         event = self.spec.event
         props = delivery.properties
         size = len(delivery.body)
@@ -113,33 +157,47 @@ class EventEntrypoint:
         except Exception as exc:
             return "dead", str(exc)
         ctx = context.incoming(props.headers, wire.new_call_id(self.service, self.attr))
-        ident = threading.get_ident()
-        self.running[ident] = ctx.call_id
-        try:
-            if _tracing.tracer is not None:  # a CONSUMER span around the run (``_tracing``)
-                with _tracing.tracer.consume(self, ctx) as span:
-                    return span.outcome(self._run(span.wrap(self.handler), payload, ctx, loop))
-            return self._run(self.handler, payload, ctx, loop)
-        finally:
-            del self.running[ident]
+        return HandlerCall(
+            self.service, self.attr, "event", self.spec.handler_type, self.server, (payload,),
+            {}, ctx, is_async(self.handler), event=event.name,
+        )  # fmt: skip
 
     def _run(
         self,
-        handler: Callable[[Any], object],
-        payload: object,
-        ctx: context.CallContext,
+        handler: Callable[..., object],
+        call: HandlerCall,
         loop: HandlerLoop | None,
+        middleware: Sequence[Middleware],
     ) -> Outcome:
-        event = self.spec.event
-        token = context.enter(ctx)
+        token = context.enter(call.context)
         try:
-            settle(handler(payload), loop, ctx)
+            if call.is_async:
+                runs = run_async(middleware, call, handler)  # type: ignore[arg-type]
+                settle(runs, loop, call.context)
+            else:
+                run_sync(middleware, call, handler)
         except Exception:
-            log.error("%s failed handling %s", ctx.call_id, event.label, exc_info=True)
-            return ("requeue" if self.spec.requeue_on_error else "ack"), "handler raised"
+            return self._failed(call)
         finally:
             context.leave(token)
         return "ack", ""
+
+    async def _run_async(
+        self, handler: Callable[..., object], call: HandlerCall, middleware: Sequence[Middleware]
+    ) -> Outcome:
+        token = context.enter(call.context)
+        try:
+            await run_async(middleware, call, handler)  # type: ignore[arg-type]
+        except Exception:
+            return self._failed(call)
+        finally:
+            context.leave(token)
+        return "ack", ""
+
+    def _failed(self, call: HandlerCall) -> Outcome:
+        label = self.spec.event.label
+        log.error("%s failed handling %s", call.context.call_id, label, exc_info=True)
+        return ("requeue" if self.spec.requeue_on_error else "ack"), "handler raised"
 
     def dead_letter(self, delivery: Delivery, reason: str) -> tuple[str, Any]:
         """The routing key (on the default exchange) and properties of a dead letter."""
@@ -181,5 +239,5 @@ def event_entrypoints(server: object, service: str) -> list[EventEntrypoint]:
         if spec.handler_type == "broadcast" and ident is None:
             ident = uuid.uuid4().hex  # Nameko's default: a new queue per instance
         queue = wire.event_queue(event.service, event.name, spec.handler_type, service, attr, ident)
-        found.append(EventEntrypoint(service, attr, spec, getattr(server, attr), queue))
+        found.append(EventEntrypoint(service, attr, spec, getattr(server, attr), queue, server))
     return found

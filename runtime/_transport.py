@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from rpcgen.runtime._amqp import topology
 from rpcgen.runtime._amqp.calls import Completion, PendingCall
 from rpcgen.runtime._amqp.connection import Connection
-from rpcgen.runtime._amqp.consumer import Delivery
+from rpcgen.runtime._amqp.consumer import Delivery, Reply
 from rpcgen.runtime._amqp.consumer import consume as amqp_consume
 from rpcgen.runtime._amqp.uris import URI_ENV
 from rpcgen.runtime._memory.broker import SCHEME, broker_named
@@ -95,6 +95,8 @@ class Served(Protocol):
         epoch: int | None = None,
         exchange: str | None = None,
     ) -> None: ...
+
+    def reply_all(self, replies: Sequence[Reply]) -> None: ...
 
     def ack(self, delivery_tag: int, epoch: int | None = None) -> None: ...
 

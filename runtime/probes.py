@@ -15,12 +15,9 @@ import logging
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from rpcgen.runtime.server import ServiceRunner
-
-__all__ = ["ProbeServer", "Response"]
+__all__ = ["ProbeServer", "Probed", "Response"]
 
 log = logging.getLogger("rpcgen.runtime.probes")
 
@@ -28,10 +25,18 @@ Response = tuple[int, str, bytes]
 """HTTP status, content type, body."""
 
 
+class Probed(Protocol):
+    """What the probes ask: a ``ServiceRunner``, or several (``serving.serve``)."""
+
+    def liveness(self) -> str | None: ...
+
+    def readiness(self) -> str | None: ...
+
+
 class ProbeServer:
     """``/healthz`` and ``/readyz`` of ``runner`` on ``host:port`` (port 0: any free one)."""
 
-    def __init__(self, runner: ServiceRunner, port: int, host: str = "0.0.0.0") -> None:
+    def __init__(self, runner: Probed, port: int, host: str = "0.0.0.0") -> None:
         self._routes: dict[str, Callable[[], Response]] = {
             "/healthz": lambda: _probe(runner.liveness()),
             "/readyz": lambda: _probe(runner.readiness()),

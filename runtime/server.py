@@ -1,7 +1,9 @@
 """Server skeleton base and ``ServiceRunner``: queues, a pool of workers, a graceful stop.
 
 Each request a service queue delivers is handed to a pool of ``max_workers`` threads, which
-turn it into a reply body (``_dispatch.Dispatcher``); the connection core publishes the reply on a
+turn it into a reply body (``_dispatch.Dispatcher``), or, if its handler is ``async def``, to the
+server's event loop, where it runs as a task (``_asyncrun``, at most ``max_concurrency`` at
+once, no thread held while it awaits); the connection core publishes the reply on a
 confirm channel and acks the request once the reply is confirmed. Nothing a request carries
 can stop the server: a request without ``reply_to`` is acked and logged (Nameko crashes on it,
 issue #753); a foreign or missing ``content_type``, a body that is not a request, an unknown
@@ -10,13 +12,15 @@ becomes an error reply the Nameko way.
 
 Run a server with ``serve(Impl(), uri)`` (blocking; SIGTERM/SIGINT stop it gracefully),
 ``rpcgen serve module:Impl`` (``serve_main``), or ``with run_in_background(Impl(), uri):``
-(all in ``serving``). Event handlers (``_handling``) share the worker pool; ``@on_start`` and
-``@on_stop`` methods (``hooks``) run before the first request and after the last.
+(all in ``serving``). Event handlers (``_handling``) share the worker pool and the loop;
+``@on_start`` and ``@on_stop`` methods (``hooks``, sync or async) run before the first request
+and after the last; ``middleware`` wrap every handler run.
 """
 
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 import threading
 import time
@@ -25,22 +29,23 @@ from functools import partial
 from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, ClassVar
 
-from rpcgen.runtime._amqp.consumer import Delivery
-from rpcgen.runtime._asyncrun import HandlerLoop, any_async
+from rpcgen.runtime._amqp.consumer import Delivery, Reply
+from rpcgen.runtime._asyncrun import HandlerLoop, any_async, is_async
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
-from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
+from rpcgen.runtime._handling import EventEntrypoint, Outcome, event_entrypoints
 from rpcgen.runtime._startup import open_when_up
 from rpcgen.runtime._transport import Served, Transport, consume
 from rpcgen.runtime.errors import RpcConnectionError
-from rpcgen.runtime.hooks import hooks_of
+from rpcgen.runtime.hooks import hooks_of, run_hook
+from rpcgen.runtime.middleware import Middleware
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Method
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Server", "ServiceRunner"]
+__all__ = ["ASYNC_PREFETCH", "PREFETCH_PER_WORKER", "Server", "ServiceRunner"]
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,13 @@ class Server(abc.ABC):
 
     service_name: ClassVar[str]
     methods: ClassVar[Mapping[str, Method[object]]]
+    middleware: Sequence[Middleware] = ()
+    """Middleware around every handler of this class (after the runner's; see ``middleware``)."""
 
+
+ASYNC_PREFETCH = 1000
+"""The default prefetch of a server with ``async def`` handlers (and so its default
+``max_concurrency``): 1,000 requests to handlers that await run at once on its loop."""
 
 PREFETCH_PER_WORKER = 10
 """The default prefetch per worker. A request holds its prefetch slot from delivery until its
@@ -78,6 +89,12 @@ class ServiceRunner:
     ``options`` are the owned connection's settings (see ``Connection``); its default
     ``reconnect`` makes a server outlive broker restarts. ``startup_timeout`` is how long
     ``start`` keeps trying to reach a broker that is not up yet (``_startup``; 0: one attempt).
+
+    ``async def`` handlers run as tasks on the runner's loop, at most ``max_concurrency`` at
+    once (default: the prefetch, which for a server with async handlers defaults to
+    ``ASYNC_PREFETCH``, unless ``PREFETCH_PER_WORKER * max_workers`` is more); ``max_workers``
+    bounds only the sync ones. ``middleware`` (``rpcgen.runtime.middleware``) wrap every handler
+    run, before the server class's own.
     """
 
     def __init__(
@@ -89,11 +106,15 @@ class ServiceRunner:
         max_workers: int = 10,
         prefetch: int | None = None,
         queue_type: str | None = None,
+        max_concurrency: int | None = None,
+        middleware: Sequence[Middleware] = (),
         startup_timeout: float = 0.0,
         **options: Unpack[ConnectionOptions],
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
         self.server = server
         self._uri = uri
         self._queue_type = queue_type
@@ -102,18 +123,28 @@ class ServiceRunner:
         self._connection = connection
         self._owns_connection = connection is None
         self.max_workers = max_workers
-        self.prefetch = PREFETCH_PER_WORKER * max_workers if prefetch is None else prefetch
-        self._dispatcher = Dispatcher(server)
+        self._dispatcher = Dispatcher(server, middleware=middleware)
         self._entrypoints = event_entrypoints(server, server.service_name)
+        self._start_hooks = hooks_of(server, "start")
+        self._stop_hooks = hooks_of(server, "stop")
         handlers = [getattr(server, a) for a in server.methods] + [
             e.handler for e in self._entrypoints
         ]
+        serves_async = any_async(handlers)
+        if prefetch is None:
+            prefetch = PREFETCH_PER_WORKER * max_workers
+            if serves_async:
+                prefetch = max(prefetch, max_concurrency or ASYNC_PREFETCH)
+        self.prefetch = prefetch
+        self.max_concurrency = self.prefetch if max_concurrency is None else max_concurrency
+        """How many async handlers run at once (the event loop's tasks); default: the prefetch."""
+        needs_loop = serves_async or any_async(self._start_hooks + self._stop_hooks)
         self._loop = (
-            HandlerLoop(f"rpcgen-{server.service_name}-aio") if any_async(handlers) else None
+            HandlerLoop(f"rpcgen-{server.service_name}-aio", self.max_concurrency)
+            if needs_loop
+            else None
         )
         self._dispatcher.loop = self._loop
-        self._start_hooks = hooks_of(server, "start")
-        self._stop_hooks = hooks_of(server, "stop")
         self._event_consumers: dict[str, Served] = {}
         self._requests: SimpleQueue[Delivery | tuple[EventEntrypoint, Delivery] | None] = (
             SimpleQueue()
@@ -121,11 +152,13 @@ class ServiceRunner:
         self._workers: list[threading.Thread] = []
         self._consumer: Served | None = None
         self._consuming = threading.Event()  # set once _consumer is assigned
+        self._outbox: list[Reply] = []  # async replies of this loop iteration (on the loop)
         self.stopping = threading.Event()
         """Set when a stop is requested or the connection is lost."""
         self._now = threading.Event()  # stop_now(): end the drain at once
         self._draining = False  # set by stop(): workers hand back what they take
-        self._running: dict[int, Delivery | tuple[EventEntrypoint, Delivery]] = {}  # by thread
+        # What runs now, by worker thread id or (async handlers) by asyncio task.
+        self._running: dict[object, Delivery | tuple[EventEntrypoint, Delivery]] = {}
         # Ids of running deliveries whose settling is claimed, by their worker (ack, reply) or by
         # a drain cut short (requeue): each is settled once. Guarded by _settling, as _running.
         self._settling = threading.Lock()
@@ -199,7 +232,7 @@ class ServiceRunner:
         self._dispatcher.max_message_bytes = self._connection.max_message_bytes
         try:
             for hook in self._start_hooks:
-                hook(self._connection)
+                run_hook(hook, self._loop, self._connection)
         except BaseException:
             if self._owns_connection:
                 self._connection.close()
@@ -214,7 +247,7 @@ class ServiceRunner:
                 wire.service_queue(svc),
                 wire.service_binding(svc),
                 self.prefetch,
-                self._requests.put,
+                self._take_request,
                 on_lost=lambda _err: self.stopping.set(),
                 arguments=arguments,
                 answer=self._answer,  # in memory, a waiting caller may serve its own call
@@ -261,6 +294,8 @@ class ServiceRunner:
         consumers = self._consumers()
         for consumer in consumers:
             consumer.stop()
+        if self._loop is not None:  # async deliveries waiting for a slot are handed back now
+            self._loop.open_gate()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             self._hand_back_unstarted()
@@ -279,14 +314,14 @@ class ServiceRunner:
                 self._unstarted_handed_back,
             )
         self._shutdown_workers(timeout=0 if not settled else None)
-        if self._loop is not None:
-            self._loop.close()
         stop_hooks, self._stop_hooks = self._stop_hooks, []  # once, however often stop() runs
         for hook in stop_hooks:
             try:
-                hook()
+                run_hook(hook, self._loop)
             except Exception:
                 log.exception("the stop hook %s failed", getattr(hook, "__name__", hook))
+        if self._loop is not None:
+            self._loop.close()  # after the stop hooks: an async one runs on it
         if self._owns_connection and self._connection is not None:
             self._connection.close()
         return settled
@@ -309,24 +344,24 @@ class ServiceRunner:
             self._hand_back(item, None)
 
     def _hand_back_running(self) -> None:
-        """The drain was cut short: requeue what the workers still run, logging each. A worker
-        that finishes later finds its delivery claimed and drops the outcome."""
+        """The drain was cut short: requeue what the workers and async tasks still run, logging
+        each. One that finishes later finds its delivery claimed and drops the outcome."""
         with self._settling:
             running = [
-                (ident, item)
-                for ident, item in self._running.items()
+                (key, item)
+                for key, item in self._running.items()
                 if id(_delivery(item)) not in self._claimed
             ]
-            for _ident, item in running:
+            for _key, item in running:
                 self._claimed.add(id(_delivery(item)))
         if running:
             log.warning("the drain was cut short with %d still running", len(running))
-        for ident, item in running:
-            self._hand_back(item, self._call_id_of(ident) or "none (not decoded yet)")
+        for key, item in running:
+            self._hand_back(item, self._call_id_of(key) or "none (not decoded yet)")
 
-    def _call_id_of(self, ident: int) -> str | None:
-        call_ids = [self._dispatcher.running.get(ident)]
-        call_ids += [e.running.get(ident) for e in self._entrypoints]
+    def _call_id_of(self, key: object) -> str | None:
+        call_ids = [self._dispatcher.running.get(key)]
+        call_ids += [e.running.get(key) for e in self._entrypoints]
         return next((c for c in call_ids if c is not None), None)
 
     def _hand_back(
@@ -352,18 +387,34 @@ class ServiceRunner:
             call_id,
         )
 
-    def _claim(self, delivery: Delivery) -> bool:
-        """Whether the worker that ran ``delivery`` may settle it: False if the drain handed it
-        back meanwhile (its outcome is then dropped)."""
+    def _claim(self, delivery: Delivery, key: object) -> bool:
+        """Whether the worker (thread id) or task ``key`` that ran ``delivery`` may settle it:
+        False if the drain handed it back meanwhile (its outcome is then dropped)."""
         with self._settling:
             if id(delivery) in self._claimed:
                 log.info("dropped the late outcome of %s: it was handed back", delivery.routing_key)
                 return False
-            running = self._running.get(threading.get_ident())
+            running = self._running.get(key)
             if running is not None and _delivery(running) is delivery:
-                # Only a worker's delivery can be handed back; its worker forgets the claim.
+                # Only a worker's or task's delivery can be handed back; it forgets the claim.
                 self._claimed.add(id(delivery))
             return True
+
+    def _begin(self, key: object, item: Delivery | tuple[EventEntrypoint, Delivery]) -> bool:
+        """Register ``item`` as run by ``key`` (a worker thread id or an asyncio task), unless
+        a drain began: then it is handed back, not started, and False returned."""
+        with self._settling:  # with stop()'s setting of _draining: one or the other
+            draining = self._draining
+            if not draining:
+                self._running[key] = item
+        if draining:
+            self._hand_back(item, None)
+        return not draining
+
+    def _end(self, key: object, item: Delivery | tuple[EventEntrypoint, Delivery]) -> None:
+        with self._settling:
+            del self._running[key]
+            self._claimed.discard(id(_delivery(item)))
 
     def _shutdown_workers(self, timeout: float | None) -> None:
         for _ in self._workers:
@@ -375,12 +426,7 @@ class ServiceRunner:
     def _work(self) -> None:
         requests, ident = self._requests, threading.get_ident()
         while (request := requests.get()) is not None:
-            with self._settling:  # with stop()'s setting of _draining: one or the other
-                draining = self._draining
-                if not draining:
-                    self._running[ident] = request
-            if draining:  # a drain began: not started, so handed back
-                self._hand_back(request, None)
+            if not self._begin(ident, request):  # a drain began: handed back
                 continue
             try:
                 if isinstance(request, Delivery):
@@ -388,19 +434,75 @@ class ServiceRunner:
                 else:
                     self._handle_event(*request)
             finally:
-                with self._settling:
-                    del self._running[ident]
-                    self._claimed.discard(id(_delivery(request)))
+                self._end(ident, request)
+
+    def _take_request(self, delivery: Delivery) -> None:
+        """A request arrived (on the I/O thread): to the loop if its handler is async, else to
+        the workers."""
+        if self._loop is not None and self._dispatcher.is_async(delivery.routing_key):
+            self._loop.spawn(partial(self._answer_async, delivery))
+        else:
+            self._requests.put(delivery)
 
     def _take_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
-        self._requests.put((entry, delivery))
+        if self._loop is not None and is_async(entry.handler):
+            self._loop.spawn(partial(self._handle_event_async, entry, delivery))
+        else:
+            self._requests.put((entry, delivery))
+
+    async def _answer_async(self, request: Delivery) -> None:
+        """Run one request's async handler in a task on the loop; hand its reply on (unless
+        a drain handed the request back first, before it started or while it ran)."""
+        key = asyncio.current_task()
+        if not self._begin(key, request):
+            return
+        try:
+            try:
+                body = await self._dispatcher.reply_for_async(request)
+            except Exception as exc:
+                log.exception("request to %s failed outside its handler", request.routing_key)
+                body = wire.error_reply(exc)
+            if not self._claim(request, key):
+                return
+            # Replies of one loop iteration go to the consumer together: one I/O turn, one write.
+            reply_to = request.properties.reply_to
+            props = None if body is None else reply_properties(request.properties)
+            self._outbox.append((request.tag, request.epoch, reply_to, props, body))
+            if len(self._outbox) == 1:
+                asyncio.get_running_loop().call_soon(self._flush_outbox)
+        finally:
+            self._end(key, request)
+
+    def _flush_outbox(self) -> None:
+        replies, self._outbox = self._outbox, []
+        self._consuming.wait()  # a request can arrive before consume() has returned
+        assert self._consumer is not None
+        self._consumer.reply_all(replies)
+
+    async def _handle_event_async(self, entry: EventEntrypoint, delivery: Delivery) -> None:
+        key = asyncio.current_task()
+        if not self._begin(key, (entry, delivery)):
+            return
+        try:
+            limit = self._dispatcher.max_message_bytes
+            outcome = await entry.handle_async(delivery, self._dispatcher.middleware, limit)
+            self._settle_event(entry, delivery, outcome, key)
+        finally:
+            self._end(key, (entry, delivery))
 
     def _handle_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
         """Run one event's handler; ack, requeue or dead-letter it (see ``_handling``)."""
-        outcome, reason = entry.handle(delivery, self._loop, self._dispatcher.max_message_bytes)
+        limit = self._dispatcher.max_message_bytes
+        outcome = entry.handle(delivery, self._loop, self._dispatcher.middleware, limit)
+        self._settle_event(entry, delivery, outcome, threading.get_ident())
+
+    def _settle_event(
+        self, entry: EventEntrypoint, delivery: Delivery, result: Outcome, key: object
+    ) -> None:
+        outcome, reason = result
         self._consuming.wait()
         consumer = self._event_consumers[entry.queue]
-        if not self._claim(delivery):
+        if not self._claim(delivery, key):
             return
         if outcome == "ack":
             consumer.ack(delivery.tag, delivery.epoch)
@@ -417,12 +519,16 @@ class ServiceRunner:
         except BaseException as exc:  # even SystemExit from a handler must not kill a worker
             log.exception("request to %s failed outside its handler", request.routing_key)
             body = wire.error_reply(exc)
+        self._settle_request(request, body, threading.get_ident())
+
+    def _settle_request(self, request: Delivery, body: bytes | None, key: object) -> None:
+        """Hand a request's reply (or its ack) to the consumer; from any thread."""
         # A request can arrive before consume() has returned: wait for the assignment.
         self._consuming.wait()
         consumer = self._consumer
         assert consumer is not None
         props = request.properties
-        if not self._claim(request):
+        if not self._claim(request, key):
             return
         if body is None:
             consumer.ack(request.tag, request.epoch)

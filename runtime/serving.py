@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 
 from rpcgen.runtime import logs
 from rpcgen.runtime._codec.wire import DEFAULT_EXCHANGE
-from rpcgen.runtime._startup import StartupAborted
+from rpcgen.runtime._startup import StartupAborted, open_when_up
 from rpcgen.runtime._transport import Transport
 from rpcgen.runtime.errors import RpcConnectionError
+from rpcgen.runtime.hooks import hooks_of
+from rpcgen.runtime.middleware import Middleware
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.probes import ProbeServer, Response
 from rpcgen.runtime.server import Server, ServiceRunner
@@ -50,6 +52,8 @@ def run_in_background(
     max_workers: int = 10,
     prefetch: int | None = None,
     queue_type: str | None = None,
+    max_concurrency: int | None = None,
+    middleware: Sequence[Middleware] = (),
     **options: Unpack[ConnectionOptions],
 ) -> Iterator[ServiceRunner]:
     """Serve ``server`` in background threads for the duration of the block (tests, demos)."""
@@ -60,6 +64,8 @@ def run_in_background(
         max_workers=max_workers,
         prefetch=prefetch,
         queue_type=queue_type,
+        max_concurrency=max_concurrency,
+        middleware=middleware,
         **options,
     )
     runner.start()
@@ -70,13 +76,15 @@ def run_in_background(
 
 
 def serve(
-    server: Server,
+    server: Server | Sequence[Server],
     uri: str | Sequence[str] | None = None,
     *,
     max_workers: int = 10,
     prefetch: int | None = None,
     shutdown_timeout: float | None = None,
     queue_type: str | None = None,
+    max_concurrency: int | None = None,
+    middleware: Sequence[Middleware] = (),
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     http_port: int | None = None,
     http_host: str = "0.0.0.0",
@@ -99,49 +107,99 @@ def serve(
     the drain at once. A lost broker is reconnected to as ``reconnect`` says; raises
     ``RpcConnectionError`` only if reconnecting is given up (at once with ``reconnect=None``).
     Signal handlers are installed only when called from the main thread.
+
+    ``server`` may be a list of servers (``rpcgen serve a:A b:B``): they share one connection,
+    each keeps its own queues, prefetch, workers and loop, every one gets the settings given
+    here, a signal drains them all side by side, and the probes answer for all of them.
     """
-    runner = ServiceRunner(
-        server,
-        uri,
-        max_workers=max_workers,
-        prefetch=prefetch,
-        queue_type=queue_type,
-        startup_timeout=startup_timeout,
-        **options,
-    )
-    probes = None if http_port is None else ProbeServer(runner, http_port, http_host)
+    servers = [server] if isinstance(server, Server) else list(server)
+    if not servers:
+        raise ValueError("nothing to serve")
+    names = [s.service_name for s in servers]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two servers of one service in one process: {names}")
+    hub = _Runners()
+    stopping = threading.Event()  # the first signal (also ends the wait for the broker)
+
+    def first() -> None:
+        stopping.set()
+        for runner in hub.runners:
+            runner.stopping.set()
+
+    def again() -> None:
+        stopping.set()
+        for runner in hub.runners:
+            runner.stop_now()
+
+    def runner_of(s: Server, connection: Transport | None, **more: float) -> ServiceRunner:
+        return ServiceRunner(
+            s,
+            uri,
+            connection=connection,
+            max_workers=max_workers,
+            prefetch=prefetch,
+            queue_type=queue_type,
+            max_concurrency=max_concurrency,
+            middleware=middleware,
+            **more,
+            **options,
+        )
+
+    connection: Transport | None = None
+    if len(servers) == 1:  # the runner owns its connection and waits for the broker itself
+        hub.runners.append(runner_of(servers[0], None, startup_timeout=startup_timeout))
+    probes = None if http_port is None else ProbeServer(hub, http_port, http_host)
     if probes is not None:
         for path, respond in (http_routes or {}).items():
             probes.route(path, respond)
         probes.start()
     # Before start: a signal also ends the wait for a broker that is not up yet.
-    restore = _on_signals(runner.stopping.set, runner.stop_now)
+    restore = _on_signals(first, again)
+    settled = True
     try:
         try:
-            runner.start()
+            if len(servers) > 1:
+                calls_out = any(hooks_of(s, "start") for s in servers)
+                shared: ConnectionOptions = {**options, "client_name": "+".join(names)}
+                connection = open_when_up(
+                    uri, startup_timeout, stopping, reply_queue=calls_out, **shared
+                )
+                hub.runners.extend(runner_of(s, connection) for s in servers)
+                if stopping.is_set():
+                    first()
+            for runner in hub.runners:
+                runner.start()
+                hub.started.append(runner)
         except StartupAborted:
-            log.info("stopped %s before it connected", server.service_name)
+            log.info("stopped %s before it connected", ", ".join(names))
             return True
-        try:
-            while not runner.stopping.wait(1.0):
-                pass
-            limit = "" if shutdown_timeout is None else f" (at most {shutdown_timeout:g} s)"
-            log.info("draining %s%s; a second signal stops at once", server.service_name, limit)
         finally:
-            settled = runner.stop(shutdown_timeout)
+            if len(hub.started) < len(hub.runners):  # a start failed: stop those started
+                settled = _stop_all(hub.started, shutdown_timeout)
+        try:
+            while not any(r.stopping.is_set() for r in hub.runners):
+                stopping.wait(0.5)
+            limit = "" if shutdown_timeout is None else f" (at most {shutdown_timeout:g} s)"
+            log.info("draining %s%s; a second signal stops at once", ", ".join(names), limit)
+        finally:
+            first()  # one runner stopping (its connection lost for good) stops them all
+            settled = _stop_all(hub.started, shutdown_timeout)
     finally:
         restore()
+        if connection is not None:
+            connection.close()
         if probes is not None:
             probes.close()
-    if runner.error is not None:
-        raise runner.error
+    for runner in hub.started:
+        if runner.error is not None:
+            raise runner.error
     if not settled:
-        log.warning("stopped %s with its drain cut short", server.service_name)
+        log.warning("stopped %s with its drain cut short", ", ".join(names))
     return settled
 
 
 def serve_main(
-    factory: Callable[[], Server],
+    factory: Callable[[], Server] | Sequence[Callable[[], Server]],
     amqp_uri: str | Sequence[str] | None = None,
     max_workers: int = 10,
     queue_type: str | None = None,
@@ -155,23 +213,27 @@ def serve_main(
     http_host: str = "0.0.0.0",
     drain_timeout: float | None = DEFAULT_DRAIN_TIMEOUT,
     http_routes: Mapping[str, Callable[[], Response]] | None = None,
+    max_concurrency: int | None = None,
 ) -> int:
-    """Entry point of ``rpcgen serve module:obj``: serve ``factory()`` (a ``Server`` subclass or
-    a function returning an instance) and return an exit code.
+    """Entry point of ``rpcgen serve module:obj [module:obj ...]``: serve what each factory (a
+    ``Server`` subclass or a function returning an instance) makes, and return an exit code.
 
     Logging is configured (``logs.configure``: ``log_level``, ``log_format`` ``text`` or
-    ``json``) after ``factory()`` runs and only if the root logger has no handler by then, so
+    ``json``) after the factories run and only if the root logger has no handler by then, so
     an application that configures its own logging keeps it.
     """
-    server = factory()
-    logs.configure(log_level, log_format, service=server.service_name)
+    factories = [factory] if callable(factory) else list(factory)
+    servers = [make() for make in factories]
+    service = servers[0].service_name if len(servers) == 1 else None
+    logs.configure(log_level, log_format, service=service)
     try:
         settled = serve(
-            server,
+            servers,
             amqp_uri,
             max_workers=max_workers,
             prefetch=prefetch,
             queue_type=queue_type,
+            max_concurrency=max_concurrency,
             startup_timeout=startup_timeout,
             http_port=http_port,
             http_host=http_host,
@@ -183,6 +245,45 @@ def serve_main(
         log.error("%s", exc)
         return 1
     return 0 if settled else EXIT_DRAIN_CUT_SHORT
+
+
+class _Runners:
+    """The runners one ``serve`` serves, as the probes see them (``probes.Probed``)."""
+
+    def __init__(self) -> None:
+        self.runners: list[ServiceRunner] = []
+        self.started: list[ServiceRunner] = []
+
+    def readiness(self) -> str | None:
+        if not self.runners:
+            return "starting"  # waiting for the broker
+        return self._first([(r, r.readiness()) for r in self.runners])
+
+    def liveness(self) -> str | None:
+        return self._first([(r, r.liveness()) for r in self.runners])
+
+    def _first(self, problems: list[tuple[ServiceRunner, str | None]]) -> str | None:
+        for runner, problem in problems:
+            if problem is not None:
+                if len(self.runners) == 1:
+                    return problem
+                return f"{runner.server.service_name}: {problem}"
+        return None
+
+
+def _stop_all(runners: Sequence[ServiceRunner], timeout: float | None) -> bool:
+    """Drain ``runners`` side by side, each within ``timeout``; whether all finished."""
+    if len(runners) == 1:
+        return runners[0].stop(timeout)
+    results: list[bool] = []
+    threads = [
+        threading.Thread(target=lambda r=r: results.append(r.stop(timeout))) for r in runners
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return all(results)
 
 
 def _on_signals(first: Callable[[], None], again: Callable[[], None]) -> Callable[[], None]:

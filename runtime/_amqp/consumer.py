@@ -29,10 +29,13 @@ from rpcgen.runtime._amqp.calls import Confirms
 from rpcgen.runtime._amqp.contract import ChannelHost
 from rpcgen.runtime.errors import RpcConnectionError
 
-__all__ = ["Consumer", "Delivery", "consume"]
+__all__ = ["Consumer", "Delivery", "Reply", "consume"]
 
 log = logging.getLogger(__name__)
 _Pika = Any  # pika ships no type hints
+Reply = tuple[int, "int | None", str, _Pika, "bytes | None"]
+"""A request's delivery tag and epoch, and its reply's routing key, properties and body (None:
+ack it without a reply)."""
 
 
 def consume(
@@ -146,6 +149,18 @@ class Consumer:
             self._publish_reply, delivery_tag, epoch, routing_key, properties, body, exchange
         )
         self._host.post(post)
+
+    def reply_all(self, replies: Sequence[Reply]) -> None:
+        """Several ``reply`` (or ``ack``, for a None body) at once: one hand-over to the I/O
+        lock, one write for all of them (the async runner's replies of one loop iteration)."""
+        self._host.post(partial(self._reply_all, replies))
+
+    def _reply_all(self, replies: Sequence[Reply]) -> None:
+        for tag, epoch, routing_key, properties, body in replies:
+            if body is None:
+                self._ack(tag, epoch)
+            else:
+                self._publish_reply(tag, epoch, routing_key, properties, body, None)
 
     def ack(self, delivery_tag: int, epoch: int | None = None) -> None:
         """Ack a request that gets no reply."""

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from rpcgen.runtime._amqp.consumer import Delivery
+from rpcgen.runtime._amqp.consumer import Delivery, Reply
 from rpcgen.runtime._memory.broker import MemoryBroker, Message, Subscription
 from rpcgen.runtime._memory.headers import travelled
 from rpcgen.runtime.errors import RpcConnectionError
@@ -85,6 +85,14 @@ class MemoryConsumer:
                 self._settle(delivery_tag, requeue=True)
                 return
             self._settle(delivery_tag, requeue=False)
+
+    def reply_all(self, replies: Sequence[Reply]) -> None:
+        """Several ``reply`` (or ``ack``, for a None body) at once."""
+        for tag, epoch, routing_key, properties, body in replies:
+            if body is None:
+                self.ack(tag, epoch)
+            else:
+                self.reply(tag, routing_key, properties, body, epoch)
 
     def ack(self, delivery_tag: int, epoch: int | None = None) -> None:
         with self._broker.lock:

@@ -33,13 +33,15 @@ call, getting back the decoded result or the declared error::
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import math
+import textwrap
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar, overload
 
 import pika
 from rpcgen.runtime import context
@@ -51,6 +53,7 @@ from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
 from rpcgen.runtime._memory import MemoryBroker
 from rpcgen.runtime._memory.connection import travelled
 from rpcgen.runtime.errors import MalformedRequest, RpcConnectionError, RpcTimeout
+from rpcgen.runtime.middleware import Middleware, middleware_of
 from rpcgen.runtime.server import Server
 
 __all__ = ["TRANSPORTS", "MemoryBroker", "entrypoint", "worker_factory"]
@@ -75,22 +78,49 @@ def worker_factory(cls: type[S], /, *args: Any, **replace: object) -> S:
     takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
     given = {k: v for k, v in replace.items() if takes_any or k in accepted}
     server = cls(*args, **given)
+    known = _annotations(cls) | _hook_attributes(cls)
     for name, value in replace.items():
         if name in given:
             continue
-        if not hasattr(server, name) and name not in _annotations(cls):
-            raise TypeError(f"{cls.__name__} has no attribute or parameter {name!r} to replace")
+        if not hasattr(server, name) and name not in known:
+            raise TypeError(
+                f"{cls.__name__} has no attribute or parameter {name!r} to replace (nor does a "
+                "start hook set it)"
+            )
         setattr(server, name, value)
     return server
 
 
+@overload
+def entrypoint(  # an async method: its result, not a coroutine
+    handler: Callable[P, Coroutine[Any, Any, R]],
+    *,
+    context_data: Mapping[str, object] | None = None,
+    call_id_stack: Sequence[str] = (),
+    timeout: float | None = None,
+    middleware: Sequence[Middleware] | None = None,
+) -> Callable[P, R]: ...
+
+
+@overload
 def entrypoint(
     handler: Callable[P, R],
     *,
     context_data: Mapping[str, object] | None = None,
     call_id_stack: Sequence[str] = (),
     timeout: float | None = None,
-) -> Callable[P, R]:
+    middleware: Sequence[Middleware] | None = None,
+) -> Callable[P, R]: ...
+
+
+def entrypoint(
+    handler: Callable[P, Any],
+    *,
+    context_data: Mapping[str, object] | None = None,
+    call_id_stack: Sequence[str] = (),
+    timeout: float | None = None,
+    middleware: Sequence[Middleware] | None = None,
+) -> Callable[P, Any]:
     """``handler`` (a bound method of a server) callable as one request would reach it.
 
     The call's arguments are encoded as the generated client encodes them, the server's
@@ -106,7 +136,11 @@ def entrypoint(
     a dispatcher encodes it, decoded and validated as the handler's queue would (a payload
     that would be dead-lettered raises ``MalformedRequest``), run with the event's context; an
     exception of the handler is raised (a runner would log it, then ack or requeue the event).
+
+    ``middleware``: None runs the server class's own ``middleware`` around the handler, as a
+    runner does; a list runs exactly those instead (``[]``: none).
     """
+    chain = None if middleware is None else middleware_of(None, middleware)
     server = getattr(handler, "__self__", None)
     name = getattr(handler, "__name__", "")
     methods: Mapping[str, Any] = getattr(type(server), "methods", {})
@@ -114,11 +148,11 @@ def entrypoint(
     if isinstance(server, Server) and method is None:
         entries = [e for e in event_entrypoints(server, server.service_name) if e.attr == name]
         if entries:
-            return _event_call(server, entries[0], context_data, call_id_stack)
+            return _event_call(server, entries[0], context_data, call_id_stack, chain)
     if not isinstance(server, Server) or method is None:
         raise TypeError(f"{handler!r} is not an RPC method or event handler of a Server instance")
 
-    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+    def call(*args: P.args, **kwargs: P.kwargs) -> Any:
         body = method.codec.encode_request(args, kwargs)
         try:
             props = _properties(call_id_stack, context_data, timeout)
@@ -126,6 +160,8 @@ def entrypoint(
             raise RpcConnectionError(f"this context cannot be sent: {exc!r}") from exc
         delivery = Delivery(1, method.routing_key, props, body)
         dispatcher = Dispatcher(server)
+        if chain is not None:
+            dispatcher.middleware = chain
         loop = HandlerLoop(f"rpcgen-{server.service_name}-test") if any_async([handler]) else None
         dispatcher.loop = loop
         try:
@@ -135,8 +171,7 @@ def entrypoint(
                 loop.close()
         if reply is None:
             raise RpcTimeout(method.routing_key, timeout or 0.0)
-        result: R = method.codec.decode_reply(reply)
-        return result
+        return method.codec.decode_reply(reply)
 
     return call
 
@@ -146,6 +181,7 @@ def _event_call(
     entry: EventEntrypoint,
     context_data: Mapping[str, object] | None,
     call_id_stack: Sequence[str],
+    chain: Sequence[Middleware] | None,
 ) -> Callable[..., Any]:
     """An event handler called as one event would reach it (``EventEntrypoint.handle``)."""
 
@@ -178,7 +214,8 @@ def _event_call(
         traced = dataclasses.replace(entry, handler=async_handler if is_async else handler)
         loop = HandlerLoop(f"rpcgen-{server.service_name}-test") if is_async else None
         try:
-            outcome, reason = traced.handle(delivery, loop)
+            own = middleware_of(server) if chain is None else chain
+            outcome, reason = traced.handle(delivery, loop, own)
         finally:
             if loop is not None:
                 loop.close()
@@ -207,6 +244,35 @@ def _properties(
         headers=wire.context_to_headers(headers),
     )
     return travelled(props)
+
+
+def _hook_attributes(cls: type) -> set[str]:
+    """The attributes that ``cls``'s start hooks set on ``self`` (``self.name = ...``)."""
+    names: set[str] = set()
+    for attr in dir(cls):
+        hook = getattr(cls, attr, None)
+        if hook is None or getattr(hook, "__rpcgen_hook__", None) != "start":
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(hook)))
+        except (OSError, TypeError, SyntaxError):  # no source: any name the code stores
+            names.update(getattr(getattr(hook, "__code__", None), "co_names", ()))
+            continue
+        for node in ast.walk(tree):
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+                targets = [node.target]
+            for target in targets:
+                for sub in ast.walk(target):
+                    if (
+                        isinstance(sub, ast.Attribute)
+                        and isinstance(sub.value, ast.Name)
+                        and sub.value.id == "self"
+                    ):
+                        names.add(sub.attr)
+    return names
 
 
 def _annotations(cls: type) -> set[str]:

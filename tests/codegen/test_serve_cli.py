@@ -93,3 +93,74 @@ def _prefetch_counts(rabbit_vhost: Vhost, queue: str) -> list[int]:
         if found or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
+
+
+APP_TWO = (
+    APP
+    + """
+
+import asyncio
+import pathlib
+
+import rpcgen.runtime as rt
+from generated.shop import Order, OrdersAsyncServer, ProductsAsyncClient
+
+
+class Orders(OrdersAsyncServer):
+    @rt.on_start
+    async def open(self, connection: rt.Transport) -> None:
+        self.products = ProductsAsyncClient(connection)
+
+    async def create_order(self, product_id: str, quantity: int) -> Order:
+        pathlib.Path("started").write_text(product_id)
+        await asyncio.sleep(1.0)  # still running when SIGTERM arrives
+        return Order(1, product_id, quantity)
+
+    async def get_order(self, order_id: int) -> Order:
+        return Order(order_id, "sku", 1)
+"""
+)
+
+
+def test_serve_runs_several_services_and_sigterm_drains_them_all(
+    amqp_uri: str, rabbit_vhost: Vhost, tmp_path: Path
+) -> None:
+    from generated.shop import Order, OrdersClient
+
+    (tmp_path / "app.py").write_text(APP_TWO)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "rpcgen", "serve", "app:Impl", "app:Orders"]
+    proc = subprocess.Popen(
+        [*command, "--amqp-uri", amqp_uri],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        with (
+            HelloServiceClient.connect(amqp_uri, timeout=10) as hello,
+            OrdersClient.connect(amqp_uri, timeout=10) as orders,
+        ):
+            wait_until_served(hello, proc)
+            rabbit_vhost.wait_for_consumers("rpc-orders")
+            assert hello.compute(2, 3) == 5
+            assert orders.get_order(7) == Order(7, "sku", 1)
+            # Each keeps its own prefetch: the sync default, and the async server's.
+            assert _prefetch_counts(rabbit_vhost, "rpc-hello_service") == [100]
+            assert _prefetch_counts(rabbit_vhost, "rpc-orders") == [rt.ASYNC_PREFETCH]
+            in_flight = orders.create_order.call_async("sku-9", 2)
+            deadline = time.monotonic() + 10
+            while not (tmp_path / "started").exists():
+                assert time.monotonic() < deadline, "create_order never started"
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGTERM)
+            assert in_flight.result(timeout=10) == Order(1, "sku-9", 2)  # drained, answered
+        output, _ = proc.communicate(timeout=20)
+        assert proc.returncode == 0, output
+        assert "serving hello_service" in output and "serving orders" in output
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)

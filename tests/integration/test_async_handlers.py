@@ -1,5 +1,6 @@
-"""Async handlers: ``async def`` methods and event handlers served on the runner's loop, at most
-``max_workers`` at once, with the request's context for the async calls they make. Every test
+"""Async handlers: ``async def`` methods and event handlers served as tasks on the runner's loop,
+at most ``max_concurrency`` at once (not bound to the ``max_workers`` threads, which run the sync
+methods of a mixed server), with the request's context for the async calls they make. Every test
 runs on both transports."""
 
 from __future__ import annotations
@@ -7,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 
 import rpcgen.runtime as rt
 
 from generated.hello import DivisionByZero, HelloServiceAsyncServer, HelloServiceClient
+from tests.integration.conftest import Peek
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestAsyncClient, ItestClient, ItestServer
 from tests.integration.test_events import OrderCreated, OrdersEvents, order_created
@@ -49,16 +52,16 @@ class AsyncItest(rt.Server):
         self.events.put((payload, "" if ctx is None else ctx.call_id))
 
 
-def test_async_handlers_answer_bounded_by_max_workers(rpc_uri: str) -> None:
+def test_async_handlers_run_as_tasks_not_bounded_by_max_workers(rpc_uri: str) -> None:
     impl = AsyncItest()
     with (
-        rt.run_in_background(impl, rpc_uri, max_workers=3, prefetch=20),
+        rt.run_in_background(impl, rpc_uri, max_workers=1),
         ItestClient.connect(rpc_uri, timeout=20) as client,
     ):
         assert client.hello("a") == "hello, a"
-        futures = [client.sleep.call_async(0.3) for _ in range(9)]
-        assert [f.result() for f in futures] == [0.3] * 9
-        assert impl.most == 3  # at most max_workers at once, and they did overlap
+        futures = [client.sleep.call_async(0.5) for _ in range(30)]
+        assert [f.result() for f in futures] == [0.5] * 30
+        assert impl.most == 30  # all at once on the loop, with a single worker thread
         try:
             client.fail("boom")
         except rt.RemoteError as exc:
@@ -69,6 +72,60 @@ def test_async_handlers_answer_bounded_by_max_workers(rpc_uri: str) -> None:
             events.order_created(OrderCreated(3, "s", 1))
         payload, call_id = impl.events.get(timeout=10)
         assert payload == OrderCreated(3, "s", 1) and call_id.startswith("itest.on_order.")
+
+
+def test_max_concurrency_bounds_async_handlers(rpc_uri: str) -> None:
+    impl = AsyncItest()
+    with (
+        rt.run_in_background(impl, rpc_uri, max_concurrency=3) as runner,
+        ItestClient.connect(rpc_uri, timeout=20) as client,
+    ):
+        assert runner.max_concurrency == 3
+        futures = [client.sleep.call_async(0.3) for _ in range(9)]
+        assert [f.result() for f in futures] == [0.3] * 9
+        assert impl.most == 3  # at most max_concurrency at once, and they did overlap
+
+
+class MixedItest(AsyncItest):
+    """Async ``hello`` and ``sleep``, a sync ``context`` that blocks its worker thread."""
+
+    methods = {  # noqa: RUF012
+        name: ItestServer.methods[name] for name in ("hello", "sleep", "fail", "context")
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.sync_running = 0
+        self.sync_most = 0
+
+    def context(self) -> dict[str, str]:
+        with self.lock:
+            self.sync_running += 1
+            self.sync_most = max(self.sync_most, self.sync_running)
+        self.release.wait(20)
+        with self.lock:
+            self.sync_running -= 1
+        return {"thread": threading.current_thread().name}
+
+
+def test_a_mixed_server_runs_sync_methods_on_workers_and_async_ones_on_its_loop(
+    rpc_uri: str,
+) -> None:
+    impl = MixedItest()
+    with (
+        rt.run_in_background(impl, rpc_uri, max_workers=2),
+        ItestClient.connect(rpc_uri, timeout=20) as client,
+    ):
+        blocked = [client.context.call_async() for _ in range(4)]
+        # Both workers are held by sync calls: async calls still answer, on the loop.
+        assert [client.sleep.call_async(0.05).result() for _ in range(3)] == [0.05] * 3
+        assert client.hello("b") == "hello, b"
+        assert not any(f.done() for f in blocked)
+        impl.release.set()
+        threads = {f.result()["thread"] for f in blocked}
+    assert impl.sync_most == 2  # sync methods stay limited by max_workers
+    assert all(name.startswith("rpcgen-itest-") for name in threads) and len(threads) <= 2
 
 
 CONTEXT: rt.Method[dict[str, str]] = ItestServer.methods["context"]  # type: ignore[assignment]
@@ -130,3 +187,24 @@ def test_a_generated_async_skeleton_serves_like_the_sync_one(rpc_uri: str) -> No
             assert "cannot divide 1 by zero" in str(exc)
         else:
             raise AssertionError("no DivisionByZero")
+
+
+def test_stop_drains_async_handlers_in_flight(rpc_uri: str, peek: Peek) -> None:
+    impl = AsyncItest()
+    runner = rt.ServiceRunner(impl, rpc_uri)
+    runner.start()
+    stopped = False
+    try:
+        with ItestClient.connect(rpc_uri, timeout=20) as client:
+            in_flight = [client.sleep.call_async(0.5) for _ in range(5)]
+            deadline = time.monotonic() + 10
+            while impl.running < 5:  # every one is awaiting on the loop
+                assert time.monotonic() < deadline, "the handlers never started"
+                time.sleep(0.01)
+            assert runner.stop(timeout=20)  # settled: answered and acked
+            stopped = True
+            assert [f.result() for f in in_flight] == [0.5] * 5
+    finally:
+        if not stopped:
+            runner.stop()
+    assert peek.message_count("rpc-itest") == 0

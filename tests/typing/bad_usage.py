@@ -163,3 +163,28 @@ class WrongHooks(HelloServiceServer):
     @rt.on_stop  # E: arg-type
     def stop(self, connection: rt.Connection) -> None:
         pass
+
+
+class WrongAsyncHooks(HelloServiceAsyncServer):
+    @rt.on_start  # E: type-var
+    async def start(self, connection: rt.Transport) -> int:
+        return 1
+
+    @rt.on_stop  # E: arg-type
+    async def stop(self, connection: rt.Transport) -> None:
+        pass
+
+
+class NotMiddleware:
+    pass
+
+
+def wrong_middleware(server: HelloServiceServer) -> None:
+    rt.ServiceRunner(server, "memory://x", middleware=[NotMiddleware()])  # E: list-item
+
+
+def wrong_entrypoint_result(server: HelloServiceAsyncServer) -> None:
+    from rpcgen.runtime.testing import entrypoint
+
+    total: str = entrypoint(server.compute)(1, 2)  # E: assignment
+    entrypoint(server.compute)("1", 2)  # E: arg-type

@@ -293,3 +293,47 @@ class WithHooks(HelloServiceServer):
 
     def divide(self, a: int, b: int) -> float:
         return a / b
+
+
+class WithAsyncHooks(HelloServiceAsyncServer):
+    """Async hooks: awaited on the loop of the async handlers."""
+
+    @rt.on_start
+    async def open_pool(self, connection: rt.Transport) -> None:
+        self.client = HelloServiceAsyncClient(connection)
+
+    @rt.on_stop
+    async def close_pool(self) -> None:
+        await asyncio.sleep(0)
+
+    async def compute(self, a: int, b: int) -> int:
+        return await self.client.compute(a, b)
+
+    async def test(self, name: str) -> str:
+        return name
+
+    async def divide(self, a: int, b: int) -> float:
+        return a / b
+
+
+class NeedsUser(rt.Middleware):
+    def before(self, call: rt.HandlerCall) -> None:
+        if call.kind == "rpc" and "user" not in call.context.data:
+            raise PermissionError(call.name)
+
+    def after(self, call: rt.HandlerCall, result: object, error: BaseException | None) -> None:
+        pass
+
+
+class Audited(WithAsyncHooks):
+    middleware = (NeedsUser(),)
+
+
+def entrypoints_have_the_results_of_their_methods(server: WithAsyncHooks) -> None:
+    from rpcgen.runtime.testing import entrypoint, worker_factory
+
+    total: int = entrypoint(server.compute, middleware=[])(1, 2)
+    name: str = entrypoint(worker_factory(Audited, client=None).test)("ann")
+    assert (total, name) == (3, "ann")
+    with rt.run_in_background(server, "memory://x", max_concurrency=50, middleware=[NeedsUser()]):
+        pass

@@ -91,3 +91,8 @@ def test_good_usage_imports_and_its_servers_instantiate() -> None:
         sys.path.remove(str(HERE))
     servers = good_usage.servers()
     assert [s.service_name for s in servers] == ["hello_service", "ledger"]
+
+
+def test_the_documented_async_worker_test_file_passes_mypy_strict(tmp_path: Path) -> None:
+    done = mypy(REPO / "tests/memory/test_async_worker.py", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
