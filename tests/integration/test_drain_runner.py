@@ -3,13 +3,16 @@ goes back at once, what runs past the deadline goes back too, and another runner
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 
+import pytest
 import rpcgen.runtime as rt
 
 from tests.integration.impls import Itest
-from tests.integration.stubs import ItestClient
+from tests.integration.stubs import ItestClient, ItestServer
 
 
 class Held(Itest):
@@ -20,6 +23,25 @@ class Held(Itest):
     def sleep(self, seconds: float) -> float:
         self.started.release()
         assert self.release.wait(60)
+        return -1.0
+
+
+class AsyncHeld(rt.Server):
+    """``itest.sleep`` as an ``async def`` handler that awaits until released."""
+
+    service_name = "itest"
+    methods = {"sleep": ItestServer.methods["sleep"]}  # noqa: RUF012
+
+    def __init__(self) -> None:
+        self.started = threading.Semaphore(0)
+        self.release = threading.Event()
+        self.finished = 0
+
+    async def sleep(self, seconds: float) -> float:
+        self.started.release()
+        while not self.release.is_set():
+            await asyncio.sleep(0.01)
+        self.finished += 1
         return -1.0
 
 
@@ -65,4 +87,39 @@ def test_running_handlers_finish_within_the_deadline(rpc_uri: str) -> None:
             assert runner.stop(30) is True  # finished: nothing handed back
             assert call.result(timeout=30) == 0.5  # answered by the stopping runner itself
     finally:
+        runner.stop(10)
+
+
+def test_stop_hands_back_unstarted_async_requests_at_once_and_cuts_off_running_tasks(
+    rpc_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    held = AsyncHeld()
+    runner = rt.ServiceRunner(held, rpc_uri, max_concurrency=1, prefetch=5)
+    runner.start()
+    caplog.set_level(logging.INFO, logger="rpcgen.runtime.server")
+    try:
+        with ItestClient.connect(rpc_uri, timeout=60) as client:
+            calls = [client.sleep.call_async(float(i)) for i in range(3)]
+            assert held.started.acquire(timeout=30)  # one task runs, two wait for a slot
+            assert not held.started.acquire(timeout=0.3)  # max_concurrency holds them
+            settled: list[bool] = []
+            stopper = threading.Thread(target=lambda: settled.append(runner.stop(60)))
+            stopper.start()
+            with rt.run_in_background(Quick(), rpc_uri):
+                deadline = time.monotonic() + 30
+                while sum(call.done() for call in calls) < 2:  # the two not started
+                    assert time.monotonic() < deadline, "the waiting requests were not handed back"
+                    time.sleep(0.02)
+                assert stopper.is_alive()  # still draining the running task
+                assert runner.readiness() == "stopping"
+                runner.stop_now()
+                stopper.join(30)
+                assert settled == [False]
+                # All three answered by Quick (the held handler would answer -1.0).
+                assert sorted(call.result(timeout=30) for call in calls) == [0.0, 1.0, 2.0]
+        assert held.finished == 0  # the two handed back never ran, the cut-off one never ended
+        cut = [r.getMessage() for r in caplog.records if "drain deadline cut it off" in r.message]
+        assert len(cut) == 1 and "itest.sleep (call id itest.sleep." in cut[0], cut
+    finally:
+        held.release.set()
         runner.stop(10)
