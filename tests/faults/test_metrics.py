@@ -24,7 +24,7 @@ from rpcgen.runtime.testing.node import free_port
 
 from tests.integration.helpers import close_connections, declare_ghost, raw_channel
 from tests.integration.impls import Itest
-from tests.integration.stubs import InsufficientFunds, ItestClient
+from tests.integration.stubs import InsufficientFunds, ItestClient, ItestServer
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(110)]
 
@@ -152,6 +152,75 @@ def test_a_scrape_shows_the_counts_of_a_known_workload(
     finally:
         runner.stop(10)
         probes.close()
+
+
+class AsyncCounted(rt.Server):
+    """``Counted`` with ``async def`` handlers: they run as tasks on the runner's loop."""
+
+    service_name = "itest"
+    methods = {n: ItestServer.methods[n] for n in ("hello", "withdraw", "fail")}  # noqa: RUF012
+
+    async def hello(self, name: str) -> str:
+        return f"hello, {name}"
+
+    async def withdraw(self, amount: int) -> int:
+        if amount > 100:
+            raise InsufficientFunds(f"balance 100 < {amount}")
+        return 100 - amount
+
+    async def fail(self, message: str) -> None:
+        raise ValueError(message)
+
+    @ping.handler()
+    async def on_ping(self, payload: Ping) -> None:
+        if payload.n == 0:
+            raise ValueError("zero")
+
+
+def test_async_handlers_are_counted_as_sync_ones_are(meter: PrometheusMeter, amqp_uri: str) -> None:
+    with (
+        rt.run_in_background(AsyncCounted(), amqp_uri) as runner,
+        rt.Connection(amqp_uri, client_name="caller") as connection,
+    ):
+        client, raw = ItestClient(connection, timeout=10), rt.RawClient(connection, timeout=10)
+        for name in "abc":
+            assert client.hello(name) == f"hello, {name}"
+        for _ in range(2):
+            with pytest.raises(InsufficientFunds):
+                client.withdraw(200)
+        with pytest.raises(rt.RemoteError):
+            client.fail("boom")
+        with pytest.raises(rt.IncorrectSignature):
+            raw.call("itest", "hello", [1, 2, 3], {})
+        with Pinger.connect(amqp_uri) as pinger:
+            for n in (1, 2, 0):
+                pinger.ping(Ping(n))
+        deadline = time.monotonic() + 30
+        events, svc = "rpcgen_events_handled_total", {"service": "itest"}
+        while value(samples := _samples(meter), events, **svc, handler="on_ping",
+                    outcome="error") < 1:  # fmt: skip
+            assert time.monotonic() < deadline, "the events were not handled"
+            time.sleep(0.05)
+        assert runner.prefetch == rt.ASYNC_PREFETCH  # it served them as async tasks
+    handled = "rpcgen_server_handled_total"
+    assert value(samples, handled, **svc, method="hello", outcome="ok") == 3
+    assert value(samples, handled, **svc, method="hello", outcome="rejected") == 1
+    assert value(samples, handled, **svc, method="withdraw", outcome="declared_error") == 2
+    assert value(samples, handled, **svc, method="fail", outcome="error") == 1
+    assert value(samples, "rpcgen_server_started_total", **svc, method="hello") == 3
+    assert value(samples, "rpcgen_server_handling_seconds_count", **svc, method="hello") == 3
+    assert value(samples, "rpcgen_server_in_flight", **svc, method="hello") == 0
+    assert value(samples, events, **svc, handler="on_ping", outcome="ok") == 2
+
+
+def _samples(meter: PrometheusMeter) -> Samples:
+    status, _type, body = render(meter.registry)
+    assert status == 200
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body.decode())
+        for s in family.samples
+    }
 
 
 APP = """
