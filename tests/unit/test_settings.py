@@ -114,3 +114,15 @@ def test_the_cli_pages_sample_file(tmp_path: Path) -> None:
     assert (settings.queue_type, settings.http_port, settings.metrics) == ("quorum", 8080, True)
     assert settings.log_format == "json"
     assert resolve({}, {"RPCGEN_METRICS": "no"}, path).metrics is False
+
+
+def test_max_concurrency_follows_the_same_precedence(tmp_path: Path) -> None:
+    path = tmp_path / "rpcgen.toml"
+    path.write_text("[serve]\nmax_concurrency = 200\n")
+    assert resolve({}, {}).max_concurrency is None  # the runner's default: the prefetch
+    assert resolve({}, {}, path).max_concurrency == 200
+    environ = {"RPCGEN_MAX_CONCURRENCY": "300"}
+    assert resolve({}, environ, path).max_concurrency == 300
+    assert resolve({"max_concurrency": 400}, environ, path).max_concurrency == 400
+    with pytest.raises(SettingsError, match=r"\$RPCGEN_MAX_CONCURRENCY: '0'"):
+        resolve({}, {"RPCGEN_MAX_CONCURRENCY": "0"})
