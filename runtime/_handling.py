@@ -15,7 +15,9 @@ One event in (``EventEntrypoint.handle``), never raising:
   saying why and where it came from, and acked once the dead letter is confirmed;
 - the handler runs with the event's context (``current_context()``): its ``nameko.*`` headers
   and a call-id stack grown by the handler's own call id, which the calls and events it makes
-  carry on;
+  carry on; never a deadline (a Nameko dispatcher copies the one of the call it served into its
+  events' headers): an event runs on its own time, and the handler's calls get their own
+  timeouts;
 - the event is acked when the handler returns or raises (Nameko's policy), or requeued if it
   raised and the handler has ``requeue_on_error``.
 """
@@ -112,7 +114,8 @@ class EventEntrypoint:
             payload = event.codec.decode(delivery.body)
         except Exception as exc:
             return "dead", str(exc)
-        ctx = context.incoming(props.headers, wire.new_call_id(self.service, self.attr))
+        call_id = wire.new_call_id(self.service, self.attr)
+        ctx = context.incoming(props.headers, call_id, adopt_deadline=False)
         ident = threading.get_ident()
         self.running[ident] = ctx.call_id
         try:

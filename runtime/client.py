@@ -121,7 +121,7 @@ class Client(BaseClient[Transport]):
     ) -> Iterator[_C]:
         """A client on a connection of its own (``options``: see ``Connection``), closed when
         the block ends; ``memory://NAME`` connects to an in-process broker (tests)."""
-        connection = open_connection(uri, **options)
+        connection = open_connection(uri, reply_queue=not cls._dispatch_only, **options)
         try:
             yield cls._owning(connection, timeout)
         finally:
