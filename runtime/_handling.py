@@ -181,8 +181,17 @@ def event_entrypoints(server: object, service: str) -> list[EventEntrypoint]:
             continue
         event = spec.event
         ident = spec.broadcast_identifier
-        if spec.handler_type == "broadcast" and ident is None:
+        if spec.handler_type != "broadcast":
+            ident = None
+        elif ident is None:
             ident = uuid.uuid4().hex  # Nameko's default: a new queue per instance
+        elif callable(ident):  # per instance, like Nameko's overridable property
+            ident = ident(server)
+            if not isinstance(ident, str) or not ident:
+                raise ValueError(
+                    f"{type(server).__name__}.{attr}: broadcast_identifier returned {ident!r};"
+                    " it must return a non-empty string"
+                )
         queue = wire.event_queue(event.service, event.name, spec.handler_type, service, attr, ident)
         found.append(EventEntrypoint(service, attr, spec, getattr(server, attr), queue))
     return found
