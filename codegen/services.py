@@ -26,6 +26,7 @@ RESERVED_NAMES = frozenset(
         "connect",
         "close",
         "with_timeout",
+        "dispatch_async",
         "service_name",
         "methods",
         "_abc_impl",
@@ -38,6 +39,7 @@ RESERVED_NAMES = frozenset(
         "_owning",
         "_owns_connection",
         "_publish",
+        "_publish_async",
         "_timeout",
         "_traced",
     }

@@ -308,3 +308,38 @@ def test_a_per_instance_broadcast_identifier_gets_missed_broadcasts(rabbit_vhost
 def test_a_broadcast_identifier_function_must_return_a_string(rpc_uri: str) -> None:
     with pytest.raises(ValueError, match="broadcast_identifier returned ''"):
         rt.ServiceRunner(Host(""), rpc_uri)
+
+
+class Counting(rt.Server):
+    service_name = "counting"
+
+    def __init__(self) -> None:
+        self.got: queue.Queue[int] = queue.Queue()
+
+    @OrdersEvent.order_created.handler()
+    def on_order(self, payload: OrderCreated) -> None:
+        self.got.put(payload.order_id)
+
+
+def test_dispatch_async_pipelines_and_resolves_once_the_broker_has_each_event(
+    rpc_uri: str,
+) -> None:
+    server = Counting()
+    with rt.run_in_background(server, rpc_uri), OrdersEvents.connect(rpc_uri) as events:
+        futures = [
+            events.dispatch_async(OrdersEvent.order_created, OrderCreated(i, "sku", 1))
+            for i in range(50)
+        ]
+        assert [f.result(timeout=15) for f in futures] == [None] * 50
+        assert sorted(_take(server.got, 50)) == list(range(50))  # type: ignore[type-var]
+
+
+def test_dispatch_async_fails_its_future_when_the_broker_refuses(rabbit_vhost: Vhost) -> None:
+    """The exchange was declared with other flags: the broker refuses, the future says so."""
+    params = pika.URLParameters(rabbit_vhost.uri)
+    with pika.BlockingConnection(params) as conn:
+        conn.channel().exchange_declare("orders.events", "direct")
+    with OrdersEvents.connect(rabbit_vhost.uri) as events:
+        future = events.dispatch_async(OrdersEvent.order_created, OrderCreated(1, "a", 1))
+        with pytest.raises(rt.RpcError):
+            future.result(timeout=15)
