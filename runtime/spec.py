@@ -128,7 +128,7 @@ class Event(Generic[P]):
         *,
         reliable_delivery: bool = True,
         requeue_on_error: bool = False,
-        broadcast_identifier: str | Callable[[_S], str] | None = None,
+        broadcast_identifier: str | Callable[[Any], str] | None = None,
         prefetch: int | None = None,
     ) -> Callable[[Callable[[_S, P], _T]], Callable[[_S, P], _T]]:
         """Register the decorated method of a server class as a handler of this event.
