@@ -136,3 +136,49 @@ def test_an_rpcgen_handler_ignores_the_deadline_nameko_copies_into_its_events(
     assert ctx is not None and ctx.deadline is None
     assert "rpcgen_deadline_ms" not in ctx.data
     assert re.fullmatch(rf"users\.create\.{UUID4}", ctx.call_id_stack[1])
+
+
+def test_rpcgen_and_nameko_singletons_share_one_queue(
+    start_nameko: StartNameko,
+    nameko_client: NamekoClient,
+    rabbit_vhost: Vhost,
+    users: ModuleType,
+) -> None:
+    """Singletons of one event in two services (rpcgen's two, Nameko's two) consume one queue:
+    every event is handled once in the whole cluster, and the queue ends empty."""
+
+    class RSingles(rt.Server):
+        service_name = "rsingles"
+
+        def __init__(self) -> None:
+            self.got: queue.Queue[str] = queue.Queue()
+
+        @users.UsersEvent.user_created.handler("singleton")
+        def one(self, payload: Any) -> None:
+            self.got.put(payload.name)
+
+        @users.UsersEvent.user_created.handler("singleton")
+        def two(self, payload: Any) -> None:
+            self.got.put(payload.name)
+
+    start_nameko(module="event_users", services=("users", "naudit"))
+    mine = RSingles()
+    count = 40
+    with rt.run_in_background(mine, rabbit_vhost.uri) as runner:
+        rabbit_vhost.wait_for_consumers("evt-users-user.created", count=4)
+        with users.UsersEvents.connect(rabbit_vhost.uri) as events:
+            for i in range(count):
+                events.user_created(users.UserCreated(f"u{i}"))
+        deadline = time.monotonic() + 30
+        while True:
+            received: list[dict[str, Any]] = nameko_client.call("naudit", "received").value
+            theirs = [r["payload"]["name"] for r in received if r["kind"] != "pool"]
+            if len(theirs) + mine.got.qsize() >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        ours = [mine.got.get_nowait() for _ in range(mine.got.qsize())]
+        assert runner.error is None
+    print(f"rpcgen took {len(ours)}, Nameko {len(theirs)}")
+    assert sorted(ours + theirs) == sorted(f"u{i}" for i in range(count))  # each exactly once
+    row = rabbit_vhost.queue("evt-users-user.created")
+    assert row is not None and (row.messages_ready, row.messages_unacknowledged) == (0, 0)
