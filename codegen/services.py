@@ -90,7 +90,12 @@ def build_service(cls: type, src: Source) -> ServiceSpec | None:
     rpc = [(m, f) for m, f in members if not hasattr(f, EVENT_ATTR)]
     methods = [spec for m, f in rpc if (spec := _build_method(cls, m, f, src))]
     if len(src.problems) == before and not methods and not events:
-        src.problem(name, "", "the service declares no methods or events; add at least one")
+        src.problem(
+            name,
+            "",
+            "the service declares no methods or events; add at least one (a service that only "
+            "handles events needs no IDL: subclass rpcgen.runtime.Server, see docs/events.md)",
+        )
     if len(src.problems) > before:
         return None
     return ServiceSpec(
