@@ -80,6 +80,7 @@ def test_a_handler_only_service_declares_no_rpc_queue(rabbit_vhost: Vhost) -> No
         assert "rpc-audit" not in names
         assert "evt-users-user.created--audit.created" in names
         assert runner.error is None
+        assert runner.readiness() is None  # ready without an RPC queue to consume
 
 
 HANDLER_ONLY_APP = """
