@@ -5,7 +5,8 @@
 Figures (medians of interleaved repetitions):
 - dispatch/s: events published with publisher confirms. Nameko: one worker calling its
   ``EventDispatcher`` n times (it waits for each confirm). rpcgen: the sync ``OrdersEvents``
-  (waits for each confirm, like Nameko) and the asyncio ``OrdersAsyncEvents`` with 100 in flight
+  (waits for each confirm, like Nameko), its ``dispatch_async`` with 100 futures in flight from
+  one thread (done when all are confirmed), and the asyncio ``OrdersAsyncEvents`` with 100 in flight
   (confirms tracked, not waited for one by one).
 - handled/s end to end: n events dispatched, until the last one has been handled by a
   ``service_pool`` handler (default settings: 10 workers, prefetch 10). Nameko: its
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import statistics
 import subprocess
@@ -71,6 +73,22 @@ def rpcgen_sync_dispatch(uri: str, n: int) -> float:
         start = time.perf_counter()
         for i in range(n):
             events.order_created(OrderCreated(i, "sku", 1))
+        return n / (time.perf_counter() - start)
+
+
+def rpcgen_sync_pipelined(uri: str, n: int, in_flight: int = 100) -> float:
+    """``dispatch_async`` from one thread, at most ``in_flight`` unconfirmed; done when every
+    future has resolved (every event confirmed)."""
+    with OrdersEvents.connect(uri) as events:
+        event = OrdersEvent.order_created
+        start = time.perf_counter()
+        pending: collections.deque[rt.RpcFuture[None]] = collections.deque()
+        for i in range(n):
+            if len(pending) >= in_flight:
+                pending.popleft().result()
+            pending.append(events.dispatch_async(event, OrderCreated(i, "sku", 1)))
+        for future in pending:
+            future.result()
         return n / (time.perf_counter() - start)
 
 
@@ -184,6 +202,9 @@ def main() -> None:
                     runs = {
                         "Nameko EventDispatcher, dispatch/s": lambda: nameko.dispatch_rate(n),
                         "rpcgen sync dispatch/s": lambda: rpcgen_sync_dispatch(uri, n),
+                        "rpcgen sync dispatch_async/s (100 in flight)": lambda: (
+                            rpcgen_sync_pipelined(uri, n)
+                        ),
                         "rpcgen asyncio dispatch/s (100 in flight)": lambda: rpcgen_async_dispatch(
                             uri, n
                         ),

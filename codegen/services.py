@@ -26,18 +26,21 @@ RESERVED_NAMES = frozenset(
         "connect",
         "close",
         "with_timeout",
+        "dispatch_async",
         "service_name",
         "methods",
         "middleware",
         "_abc_impl",
         "_call",
         "_connection",
+        "_dispatch_only",
         "_invoke",
         "_invoke_async",
         "_is_protocol",
         "_owning",
         "_owns_connection",
         "_publish",
+        "_publish_async",
         "_timeout",
         "_traced",
     }
@@ -52,10 +55,11 @@ def python_name(member: str) -> str:
     return f"{member}_" if member in RESERVED_NAMES else member
 
 
-# An event type is one word of the routing key on "<service>.events". The rule is the runtime's
-# (rpcgen.runtime._codec.wire.is_topic_word), copied: importing the runtime would import pika.
+# An event type is the routing key on "<service>.events". The rule is the runtime's
+# (rpcgen.runtime._codec.wire.is_event_type), copied: importing the runtime would import pika.
 # It is looser than the service-name rule above on purpose: an IDL must be able to name any
-# event type a Nameko service dispatches, and Nameko's event types are any string.
+# event type a Nameko service dispatches (any routing key, dots included), except the binding
+# wildcards '*' and '#'.
 _MAX_SHORTSTR = 255
 _KIND_PROBLEMS = {
     inspect.Parameter.VAR_POSITIONAL: "*{name} is not supported; declare each parameter by name",
@@ -87,7 +91,12 @@ def build_service(cls: type, src: Source) -> ServiceSpec | None:
     rpc = [(m, f) for m, f in members if not hasattr(f, EVENT_ATTR)]
     methods = [spec for m, f in rpc if (spec := _build_method(cls, m, f, src))]
     if len(src.problems) == before and not methods and not events:
-        src.problem(name, "", "the service declares no methods or events; add at least one")
+        src.problem(
+            name,
+            "",
+            "the service declares no methods or events; add at least one (a service that only "
+            "handles events needs no IDL: subclass rpcgen.runtime.Server, see docs/events.md)",
+        )
     if len(src.problems) > before:
         return None
     return ServiceSpec(
@@ -320,8 +329,8 @@ def _build_event(
     name = getattr(func, EVENT_ATTR)
     if not _is_event_type(name):
         report(
-            f"event name {name!r} is not a single AMQP topic word; it must be 1 to 255 bytes "
-            "without '.', '*', '#', whitespace or control characters"
+            f"event name {name!r} is not a routing key a handler can bind to exactly; it must be "
+            "1 to 255 bytes (UTF-8) without '*' or '#' (wildcards in a binding)"
         )
     _check_python_name(cls, member, "event method", report)
     if getattr(func, RAISES_ATTR, ()):
@@ -370,9 +379,9 @@ def _build_event(
 
 
 def _is_event_type(name: object) -> bool:
-    """The runtime's ``is_topic_word`` for an ``@event`` name (a test keeps the two equal)."""
+    """The runtime's ``is_event_type`` for an ``@event`` name (a test keeps the two equal)."""
     if not isinstance(name, str) or not name:
         return False
     if len(name.encode("utf-8", "surrogatepass")) > _MAX_SHORTSTR:
         return False
-    return not any(ch in ".*#" or ch.isspace() or not ch.isprintable() for ch in name)
+    return "*" not in name and "#" not in name

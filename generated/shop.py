@@ -110,6 +110,7 @@ class OrdersEvents(rt.Client):
     """
 
     service_name: ClassVar[str] = "orders"
+    _dispatch_only: ClassVar[bool] = True  # connect() opens no reply queue
 
     def order_created(self, payload: OrderCreated) -> None:
         """An order was created."""
@@ -123,6 +124,7 @@ class OrdersAsyncEvents(rt.AsyncClient):
     """
 
     service_name: ClassVar[str] = "orders"
+    _dispatch_only: ClassVar[bool] = True  # connect() opens no reply queue
 
     async def order_created(self, payload: OrderCreated) -> None:
         """An order was created."""

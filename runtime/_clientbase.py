@@ -22,6 +22,9 @@ class BaseClient(Generic[ConnT]):
     """
 
     service_name: ClassVar[str]
+    _dispatch_only: ClassVar[bool] = False
+    """True on generated event dispatchers: ``connect`` then opens a connection without a reply
+    queue (a dispatcher never waits for a reply)."""
 
     def __init__(self, connection: ConnT, *, timeout: float | None = DEFAULT_TIMEOUT) -> None:
         self._connection = connection

@@ -15,7 +15,9 @@ One event in (``EventEntrypoint.handle``), never raising:
   saying why and where it came from, and acked once the dead letter is confirmed;
 - the handler runs with the event's context (``current_context()``): its ``nameko.*`` headers
   and a call-id stack grown by the handler's own call id, which the calls and events it makes
-  carry on;
+  carry on; never a deadline (a Nameko dispatcher copies the one of the call it served into its
+  events' headers): an event runs on its own time, and the handler's calls get their own
+  timeouts;
 - the event is acked when the handler returns or raises (Nameko's policy), or requeued if it
   raised and the handler has ``requeue_on_error``.
 """
@@ -156,7 +158,8 @@ class EventEntrypoint:
             payload = event.codec.decode(delivery.body)
         except Exception as exc:
             return "dead", str(exc)
-        ctx = context.incoming(props.headers, wire.new_call_id(self.service, self.attr))
+        call_id = wire.new_call_id(self.service, self.attr)
+        ctx = context.incoming(props.headers, call_id, adopt_deadline=False)
         return HandlerCall(
             self.service, self.attr, "event", self.spec.handler_type, self.server, (payload,),
             {}, ctx, is_async(self.handler), event=event.name,
@@ -236,8 +239,17 @@ def event_entrypoints(server: object, service: str) -> list[EventEntrypoint]:
             continue
         event = spec.event
         ident = spec.broadcast_identifier
-        if spec.handler_type == "broadcast" and ident is None:
+        if spec.handler_type != "broadcast":
+            ident = None
+        elif ident is None:
             ident = uuid.uuid4().hex  # Nameko's default: a new queue per instance
+        elif callable(ident):  # per instance, like Nameko's overridable property
+            ident = ident(server)
+            if not isinstance(ident, str) or not ident:
+                raise ValueError(
+                    f"{type(server).__name__}.{attr}: broadcast_identifier returned {ident!r};"
+                    " it must return a non-empty string"
+                )
         queue = wire.event_queue(event.service, event.name, spec.handler_type, service, attr, ident)
         found.append(EventEntrypoint(service, attr, spec, getattr(server, attr), queue, server))
     return found

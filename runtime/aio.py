@@ -88,14 +88,16 @@ class AsyncConnection:
     async def open(
         cls,
         uri: str | Sequence[str] | None = None,
+        *,
+        reply_queue: bool = True,
         **options: Unpack[ConnectionOptions],
     ) -> AsyncConnection:
         """Connect without blocking the event loop; the result owns (and closes) its connection.
 
-        ``options``: see ``Connection``.
+        ``options``: see ``Connection``; ``reply_queue=False`` for a connection that never calls.
         """
         loop = asyncio.get_running_loop()
-        connect = partial(open_connection, uri, **options)
+        connect = partial(open_connection, uri, reply_queue=reply_queue, **options)
         self = cls(await loop.run_in_executor(None, connect))
         self._owned = True
         return self
@@ -145,7 +147,7 @@ class AsyncClient(BaseClient[AsyncConnection]):
     ) -> AsyncIterator[_A]:
         """A client on a connection of its own (``options``: see ``Connection``), closed when
         the block ends."""
-        connection = await AsyncConnection.open(uri, **options)
+        connection = await AsyncConnection.open(uri, reply_queue=not cls._dispatch_only, **options)
         try:
             yield cls._owning(connection, timeout)
         finally:

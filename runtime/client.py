@@ -121,7 +121,7 @@ class Client(BaseClient[Transport]):
     ) -> Iterator[_C]:
         """A client on a connection of its own (``options``: see ``Connection``), closed when
         the block ends; ``memory://NAME`` connects to an in-process broker (tests)."""
-        connection = open_connection(uri, **options)
+        connection = open_connection(uri, reply_queue=not cls._dispatch_only, **options)
         try:
             yield cls._owning(connection, timeout)
         finally:
@@ -157,14 +157,33 @@ class Client(BaseClient[Transport]):
 
     def _publish(self, event: Event[P], payload: P) -> None:
         """Dispatch one event; returns once the broker has confirmed it (generated ``*Events``)."""
+        self._publish_async(event, payload, will_drive=True).result()
+
+    def dispatch_async(self, event: Event[P], payload: P) -> RpcFuture[None]:
+        """Dispatch ``event`` without waiting: the future resolves once the broker has
+        confirmed it (``result()`` returns None) or fails with the reason it did not.
+
+        ``events.dispatch_async(OrdersEvent.order_created, payload)`` pipelines dispatches from
+        one thread while keeping the guarantee of the blocking form, per event, for whoever
+        waits on its future. mypy checks ``payload`` against the event's payload type.
+        """
+        return self._publish_async(event, payload)
+
+    def _publish_async(
+        self, event: Event[P], payload: P, *, will_drive: bool = False
+    ) -> RpcFuture[None]:
         body = event.codec.encode(payload)
         future: RpcFuture[None] = RpcFuture(event, self._connection)
         if _tracing.tracer is not None:
             with _tracing.tracer.send(event, future._resolve) as on_done:
-                self._connection.dispatch(event, body, self._timeout, on_done, will_drive=True)
+                self._connection.dispatch(
+                    event, body, self._timeout, on_done, will_drive=will_drive
+                )
         else:
-            self._connection.dispatch(event, body, self._timeout, future._resolve, will_drive=True)
-        future.result()
+            self._connection.dispatch(
+                event, body, self._timeout, future._resolve, will_drive=will_drive
+            )
+        return future
 
 
 class BoundMethod(Generic[R]):

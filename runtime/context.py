@@ -99,11 +99,21 @@ def leave(token: Token[CallContext | None]) -> None:
     _current.reset(token)
 
 
-def incoming(headers: Mapping[str, object] | None, call_id: str) -> CallContext:
-    """Build a worker's context from a request's headers and the worker's own call id."""
+def incoming(
+    headers: Mapping[str, object] | None, call_id: str, *, adopt_deadline: bool = True
+) -> CallContext:
+    """Build a worker's context from a request's headers and the worker's own call id.
+
+    An event handler passes ``adopt_deadline=False``: an event is handled on its own time, so a
+    deadline a Nameko dispatcher copied into the event's headers from the call it was serving is
+    dropped (the rest of the context data and the call-id stack are kept, as Nameko keeps them).
+    """
     data = wire.headers_to_context(headers)
     # wire is laxer than Nameko here: a stack of the wrong type never splits into characters.
     stack = wire.child_call_id_stack(data.pop("call_id_stack", None), call_id)
+    if not adopt_deadline:
+        data.pop(DEADLINE_KEY, None)
+        return CallContext(data=data, call_id_stack=tuple(stack))
     return CallContext(data=data, call_id_stack=tuple(stack), deadline=deadline_of(data))
 
 

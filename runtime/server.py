@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 from queue import Empty, SimpleQueue
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar
 
 from rpcgen.runtime._amqp.consumer import Delivery, Reply
@@ -51,10 +52,16 @@ log = logging.getLogger(__name__)
 
 
 class Server(abc.ABC):
-    """Base of generated ``<Name>Server`` skeletons; subclass it and implement every method."""
+    """Base of generated ``<Name>Server`` skeletons; subclass it and implement every method.
+
+    A service that only handles events subclasses ``Server`` itself (or the skeleton of an IDL
+    service without methods), sets ``service_name`` and declares its handlers: with no
+    ``methods``, its runner declares and consumes no ``rpc-<service>`` queue, as Nameko does
+    for a service with only ``@event_handler``s.
+    """
 
     service_name: ClassVar[str]
-    methods: ClassVar[Mapping[str, Method[object]]]
+    methods: ClassVar[Mapping[str, Method[object]]] = MappingProxyType({})
     middleware: Sequence[Middleware] = ()
     """Middleware around every handler of this class (after the runner's; see ``middleware``)."""
 
@@ -145,7 +152,10 @@ class ServiceRunner:
             else None
         )
         self._dispatcher.loop = self._loop
-        self._event_consumers: dict[str, Served] = {}
+        # Keyed by entrypoint, not queue: handlers whose queues coincide (two singletons of one
+        # event) each consume the queue on a channel of their own, as Nameko's do, and each
+        # event is acked on the channel it came on.
+        self._event_consumers: dict[int, Served] = {}
         self._requests: SimpleQueue[Delivery | tuple[EventEntrypoint, Delivery] | None] = (
             SimpleQueue()
         )
@@ -191,9 +201,10 @@ class ServiceRunner:
             return "stopping"
         if not self._consuming.is_set():
             return "starting"
-        queues = {wire.service_queue(self.server.service_name): self._consumer}
-        queues.update(self._event_consumers)
-        idle = sorted(queue for queue, c in queues.items() if c is None or not c.consuming)
+        queues = [(e.queue, self._event_consumers.get(id(e))) for e in self._entrypoints]
+        if self.server.methods:  # a handler-only service has no RPC queue
+            queues.insert(0, (wire.service_queue(self.server.service_name), self._consumer))
+        idle = sorted({queue for queue, c in queues if c is None or not c.consuming})
         if idle:
             return f"not consuming {', '.join(idle)} (the connection is down or reconnecting)"
         return None
@@ -242,18 +253,19 @@ class ServiceRunner:
             worker.start()
             self._workers.append(worker)
         try:
-            self._consumer = consume(
-                self._connection,
-                wire.service_queue(svc),
-                wire.service_binding(svc),
-                self.prefetch,
-                self._take_request,
-                on_lost=lambda _err: self.stopping.set(),
-                arguments=arguments,
-                answer=self._answer,  # in memory, a waiting caller may serve its own call
-            )
+            if self.server.methods:  # a handler-only service has no RPC queue, as in Nameko
+                self._consumer = consume(
+                    self._connection,
+                    wire.service_queue(svc),
+                    wire.service_binding(svc),
+                    self.prefetch,
+                    self._take_request,
+                    on_lost=lambda _err: self.stopping.set(),
+                    arguments=arguments,
+                    answer=self._answer,  # in memory, a waiting caller may serve its own call
+                )
             for entry in self._entrypoints:
-                self._event_consumers[entry.queue] = consume(
+                self._event_consumers[id(entry)] = consume(
                     self._connection,
                     entry.queue,
                     entry.spec.event.name,
@@ -371,7 +383,7 @@ class ServiceRunner:
         delivery = _delivery(item)
         self._consuming.wait()
         consumer = (
-            self._consumer if isinstance(item, Delivery) else self._event_consumers[item[0].queue]
+            self._consumer if isinstance(item, Delivery) else self._event_consumers[id(item[0])]
         )
         assert consumer is not None
         consumer.requeue(delivery.tag, delivery.epoch)
@@ -501,7 +513,7 @@ class ServiceRunner:
     ) -> None:
         outcome, reason = result
         self._consuming.wait()
-        consumer = self._event_consumers[entry.queue]
+        consumer = self._event_consumers[id(entry)]
         if not self._claim(delivery, key):
             return
         if outcome == "ack":

@@ -128,7 +128,7 @@ class Event(Generic[P]):
         *,
         reliable_delivery: bool = True,
         requeue_on_error: bool = False,
-        broadcast_identifier: str | None = None,
+        broadcast_identifier: str | Callable[[Any], str] | None = None,
         prefetch: int | None = None,
     ) -> Callable[[Callable[[_S, P], _T]], Callable[[_S, P], _T]]:
         """Register the decorated method of a server class as a handler of this event.
@@ -136,7 +136,10 @@ class Event(Generic[P]):
         mypy checks the method's payload parameter against the event's payload type. The
         options are Nameko's ``@event_handler`` options, with its queue names and flags
         (``docs/wire.md`` §7.3): a ``broadcast`` handler with the default (random) identifier
-        cannot be reliable, as in Nameko.
+        cannot be reliable, as in Nameko. ``broadcast_identifier`` is a string, or a function
+        of the server instance that returns one when the runner starts (Nameko's overridable
+        property): e.g. ``lambda server: server.host_id``, stable per instance, so that with
+        ``reliable_delivery=True`` a restarted instance gets the broadcasts it missed.
         """
         if handler_type not in ("service_pool", "singleton", "broadcast"):
             raise ValueError(f"unknown handler_type {handler_type!r}")
@@ -164,7 +167,7 @@ class EventHandler:
     handler_type: HandlerType
     reliable_delivery: bool
     requeue_on_error: bool
-    broadcast_identifier: str | None
+    broadcast_identifier: str | Callable[[Any], str] | None
     prefetch: int | None
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "event_exchange",
     "event_queue",
     "headers_to_context",
+    "is_event_type",
     "is_plain_header_value",
     "is_topic_word",
     "new_call_id",
@@ -103,6 +104,18 @@ def is_topic_word(name: str) -> bool:
     if not name or len(name.encode("utf-8", "surrogatepass")) > _MAX_SHORTSTR:
         return False
     return not any(ch in ".*#" or ch.isspace() or not ch.isprintable() for ch in name)
+
+
+def is_event_type(name: str) -> bool:
+    """Whether ``name`` can be an event type: any routing key a Nameko service can dispatch under.
+
+    That is any AMQP short string (1 to 255 bytes), dots included (a handler's binding matches
+    ``user.created`` exactly), except ``*`` and ``#``, which would make the handler's binding a
+    wildcard that matches other event types.
+    """
+    if not name or len(name.encode("utf-8", "surrogatepass")) > _MAX_SHORTSTR:
+        return False
+    return "*" not in name and "#" not in name
 
 
 def dumps(obj: object) -> bytes:

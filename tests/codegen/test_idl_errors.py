@@ -175,7 +175,9 @@ CASES: dict[str, tuple[str, str]] = {
     ),
     "no methods": (
         "    pass\n",
-        "idl/m.py:11: Svc: the service declares no methods or events; add at least one",
+        "idl/m.py:11: Svc: the service declares no methods or events; add at least one (a "
+        "service that only handles events needs no IDL: subclass rpcgen.runtime.Server, see "
+        "docs/events.md)",
     ),
     "dataclass field type": (
         "    def m(self) -> Rec: ...\n\n\n@dataclasses.dataclass\nclass Rec:\n    tags: set[str]\n",

@@ -38,6 +38,18 @@ def test_not_topic_words(name: str) -> None:
     assert not wire.is_topic_word(name)
 
 
+@pytest.mark.parametrize(
+    "name", ["user.created", "spam.ham", "a..b", ".", "order created", "café", "a" * 255]
+)
+def test_event_types(name: str) -> None:
+    assert wire.is_event_type(name)
+
+
+@pytest.mark.parametrize("name", ["", "a*", "user.#", "#", "*.created", "é" * 128])
+def test_not_event_types(name: str) -> None:
+    assert not wire.is_event_type(name)
+
+
 def test_request_bodies_match_appendix_a() -> None:
     assert wire.request_body(["bob"], {}) == b'{"args": ["bob"], "kwargs": {}}'
     assert (

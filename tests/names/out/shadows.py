@@ -617,6 +617,7 @@ class ShadowsEvents(rt.Client):
     """
 
     service_name: ClassVar[str] = "shadows"
+    _dispatch_only: ClassVar[bool] = True  # connect() opens no reply queue
 
     def list_event(self, payload: list[str]) -> None:
         self._publish(_Shadows_event_list_event, payload)
@@ -638,6 +639,7 @@ class ShadowsAsyncEvents(rt.AsyncClient):
     """
 
     service_name: ClassVar[str] = "shadows"
+    _dispatch_only: ClassVar[bool] = True  # connect() opens no reply queue
 
     async def list_event(self, payload: list[str]) -> None:
         await self._publish(_Shadows_event_list_event, payload)
