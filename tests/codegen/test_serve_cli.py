@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 import rpcgen.runtime as rt
 from cgtools import REPO
 from rpcgen.runtime.testing import Vhost
+from rpcgen.runtime.testing.node import free_port
 
 from generated.hello import DivisionByZero, HelloServiceClient
 
@@ -85,6 +88,14 @@ def test_serve_answers_generated_clients_and_stops_on_sigterm(
     assert "guest:guest@" not in output  # the password never reaches the log
 
 
+def _probe(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
 def _prefetch_counts(rabbit_vhost: Vhost, queue: str) -> list[int]:
     """Prefetch of each consumer of ``queue`` (an external broker's statistics lag ~5 s)."""
     deadline = time.monotonic() + 15
@@ -130,8 +141,9 @@ def test_serve_runs_several_services_and_sigterm_drains_them_all(
     (tmp_path / "app.py").write_text(APP_TWO)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     command = [sys.executable, "-m", "rpcgen", "serve", "app:Impl", "app:Orders"]
+    port = free_port()  # the probes answer for both services
     proc = subprocess.Popen(
-        [*command, "--amqp-uri", amqp_uri],
+        [*command, "--amqp-uri", amqp_uri, "--http-port", str(port), "--http-host", "127.0.0.1"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -147,6 +159,8 @@ def test_serve_runs_several_services_and_sigterm_drains_them_all(
             rabbit_vhost.wait_for_consumers("rpc-orders")
             assert hello.compute(2, 3) == 5
             assert orders.get_order(7) == Order(7, "sku", 1)
+            assert _probe(port, "/healthz") == (200, "ok\n")
+            assert _probe(port, "/readyz") == (200, "ok\n")
             # Each keeps its own prefetch: the sync default, and the async server's.
             assert _prefetch_counts(rabbit_vhost, "rpc-hello_service") == [100]
             assert _prefetch_counts(rabbit_vhost, "rpc-orders") == [rt.ASYNC_PREFETCH]
@@ -156,6 +170,11 @@ def test_serve_runs_several_services_and_sigterm_drains_them_all(
                 assert time.monotonic() < deadline, "create_order never started"
                 time.sleep(0.02)
             proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while (ready := _probe(port, "/readyz")) == (200, "ok\n"):  # until the drain shows
+                assert time.monotonic() < deadline, "still ready after SIGTERM"
+                time.sleep(0.01)
+            assert ready == (503, "hello_service: stopping\n")
             assert in_flight.result(timeout=10) == Order(1, "sku-9", 2)  # drained, answered
         output, _ = proc.communicate(timeout=20)
         assert proc.returncode == 0, output
