@@ -3,11 +3,11 @@
 Everything generated code and users need is importable from here.
 """
 
-from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Backoff, Connection
-from rpcgen.runtime._amqp.uris import mask_uri
-from rpcgen.runtime._transport import Transport, open_connection
+from rpcgen.runtime._amqp import Backoff, Connection, mask_uri
+from rpcgen.runtime._connect import open_connection
+from rpcgen.runtime._transport import DEFAULT_TIMEOUT, Transport
 from rpcgen.runtime.aio import AsyncClient, AsyncConnection
-from rpcgen.runtime.client import BoundMethod, Client, RpcFuture
+from rpcgen.runtime.client import Client, RpcFuture
 from rpcgen.runtime.context import CallContext, context_data, current_context
 from rpcgen.runtime.errors import (
     BadRequest,
@@ -48,7 +48,6 @@ __all__ = [
     "AsyncConnection",
     "Backoff",
     "BadRequest",
-    "BoundMethod",
     "CallContext",
     "Client",
     "Connection",

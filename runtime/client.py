@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from rpcgen.runtime import _tracing
-from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT
 from rpcgen.runtime._clientbase import BaseClient
-from rpcgen.runtime._transport import Transport, open_connection
+from rpcgen.runtime._connect import open_connection
+from rpcgen.runtime._transport import DEFAULT_TIMEOUT, Transport
 from rpcgen.runtime.errors import RpcTimeout
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Event, Method
@@ -25,7 +25,7 @@ from rpcgen.runtime.spec import Event, Method
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["DEFAULT_TIMEOUT", "BoundMethod", "Client", "RpcFuture"]
+__all__ = ["DEFAULT_TIMEOUT", "Client", "RpcFuture"]
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
@@ -161,19 +161,3 @@ class Client(BaseClient[Transport]):
         else:
             self._connection.dispatch(event, body, self._timeout, future._resolve, will_drive=True)
         future.result()
-
-
-class BoundMethod(Generic[R]):
-    """Base of the generated per-method callables: ``client.compute(1, 2)`` and ``.call_async``."""
-
-    __slots__ = ("_client", "_method")
-
-    def __init__(self, client: Client, method: Method[R]) -> None:
-        self._client = client
-        self._method = method
-
-    def _call(self, args: tuple[object, ...], kwargs: dict[str, object]) -> R:
-        return self._client._invoke(self._method, args, kwargs)
-
-    def _call_async(self, args: tuple[object, ...], kwargs: dict[str, object]) -> RpcFuture[R]:
-        return self._client._invoke_async(self._method, args, kwargs)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["run_in_background", "serve", "serve_main"]
 
-log = logging.getLogger("rpcgen.runtime.server")
+log = logging.getLogger(__name__)
 
 
 @contextmanager

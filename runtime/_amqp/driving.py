@@ -79,16 +79,16 @@ class Driver:
 
     # -- operations -----------------------------------------------------------------------------
 
-    def post(self, op: Callable[[], None], *, rouse: bool = True) -> None:
+    def post(self, op: Callable[[], None], *, wake_background: bool = True) -> None:
         """Run ``op`` under the lock: now if it is free, else before its holder releases it.
 
-        ``rouse=False`` is for a caller that will ``drive`` next: it reads what follows itself,
-        so a parked background thread is left alone.
+        ``wake_background=False`` is for a caller that will ``drive`` next: it reads what
+        follows itself, so a parked background thread is left alone.
         """
         self._ops.append(op)
-        self.help(rouse=rouse)
+        self.help(wake_background=wake_background)
 
-    def help(self, *, rouse: bool = True) -> None:
+    def help(self, *, wake_background: bool = True) -> None:
         """Run queued operations if the lock is free."""
         lock = self.lock
         while self._ops and lock.acquire(False):
@@ -96,7 +96,7 @@ class Driver:
                 self.turn()
             finally:
                 lock.release()
-        if rouse and self._parked and not self._driving:  # work for the parked background thread
+        if wake_background and self._parked and not self._driving:  # work for the parked thread
             self._unpark()
 
     def turn(self) -> None:
@@ -185,7 +185,7 @@ class Driver:
             with self.lock:
                 self.turn()
                 wait = self.loop.next_timeout()
-            self.help(rouse=False)
+            self.help(wake_background=False)
             if is_done():
                 return
             if deadline is not None:

@@ -40,6 +40,7 @@ from typing import Any
 
 from pika import data as pika_data
 from rpcgen.runtime._amqp.driving import in_turn
+from rpcgen.runtime._codec.wire import UndecodedHeaders, undecoded
 
 __all__ = ["MAX_HEADER_DEPTH", "MAX_HEADER_VALUES", "UndecodedHeaders", "install", "undecoded"]
 
@@ -50,19 +51,6 @@ MAX_HEADER_VALUES = 4096
 
 _TIMESTAMP = b"T"
 _NESTED = (b"F", b"A")
-
-
-class UndecodedHeaders(dict[str, Any]):
-    """An empty table standing for one that was not decoded; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
-
-
-def undecoded(headers: object) -> str | None:
-    """Why a message's headers were not decoded (see the module), or None if they were."""
-    return headers.reason if isinstance(headers, UndecodedHeaders) else None
 
 
 class _OverBound(Exception):

@@ -17,7 +17,7 @@ from pika.channel import Channel as PikaChannel
 from pika.connection import Connection as PikaConnection
 from pika.exceptions import ShortStringTooLong
 from pika.spec import BasicProperties
-from rpcgen.runtime._amqp import transport
+from rpcgen.runtime._amqp import frames as transport
 
 
 class _Nbio:

@@ -35,8 +35,10 @@ from pika import data as pika_data
 from pika.adapters.utils.io_services_utils import _AsyncPlaintextTransport
 from pika.exceptions import ShortStringTooLong
 from pika.spec import BasicProperties
+from rpcgen.runtime._amqp import pikafix
+from rpcgen.runtime._codec import wire
 
-__all__ = ["RECV_BYTES", "encode_properties", "install", "publish"]
+__all__ = ["RECV_BYTES", "as_received", "encode_properties", "install", "publish"]
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +183,22 @@ def encode_properties(p: Any) -> bytes:
             flags |= flag
             out.append(_short(value))
     return _U16(flags) + b"".join(out)  # every flag fits the first word: no continuation
+
+
+def as_received(props: Any) -> Any:
+    """``props`` as a receiver decodes them from the wire (the in-memory transport's headers).
+
+    Plain headers (``wire.is_plain_header``: everything rpcgen and Nameko send) decode to what
+    was sent, so they are passed on as they are; anything else goes through the encoder above
+    and pika's decoder (made total by ``pikafix``), which raise for what cannot be sent.
+    """
+    headers = props.headers
+    if not headers or all(wire.is_plain_header(k, v) for k, v in headers.items()):
+        return props
+    pikafix.install()
+    decoded = BasicProperties()
+    decoded.decode(encode_properties(props))
+    return decoded
 
 
 def _short(value: str | bytes) -> bytes:
