@@ -305,12 +305,15 @@ def _short_key(key: object) -> bool:
 
 
 def _decimal_encodable(value: decimal.Decimal) -> bool:
+    if not value.is_finite():  # NaN, sNaN, infinity
+        return False
     value = value.normalize()
     exponent = value.as_tuple().exponent
-    if not isinstance(exponent, int):  # NaN, infinity
+    assert isinstance(exponent, int)
+    if exponent < -255 or exponent > 9:  # too many decimals, or 10**10 and more: not 32 bits
         return False
-    raw = int(value * (decimal.Decimal(10) ** -exponent)) if exponent < 0 else int(value)
-    return -exponent <= 255 and _MIN_INT <= raw <= _MAX_INT
+    raw = int(value.scaleb(-exponent)) if exponent < 0 else int(value)
+    return _MIN_INT <= raw <= _MAX_INT
 
 
 _MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
