@@ -238,7 +238,7 @@ def is_plain_header(key: str, value: object) -> bool:
     The one rule for skipping the slow checks (the dispatcher's ``sendable`` headers, the
     in-memory transport's encode-and-decode): the key still fits an AMQP short string once sent
     on as ``nameko.<key>`` (``fits_as_context_key``), and the value is a str, a list of str
-    (Nameko's own headers) or an int that fits 64 bits (rpcgen's deadline). Anything else must
+    (Nameko's own headers) or an int (or bool) that fits 64 bits (rpcgen's deadline). Anything else must
     be checked (``is_encodable_header``): AMQP decoders read more types than they encode
     (floats, ints over 64 bits).
     """
@@ -246,7 +246,7 @@ def is_plain_header(key: str, value: object) -> bool:
         return False
     if isinstance(value, str):
         return True
-    if type(value) is int:
+    if isinstance(value, int):  # pika decodes a 64-bit int as its own subclass of int
         return _MIN_LONG <= value <= _MAX_LONG
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
