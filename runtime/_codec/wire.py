@@ -238,9 +238,9 @@ def is_plain_header(key: str, value: object) -> bool:
     The one rule for skipping the slow checks (the dispatcher's ``sendable`` headers, the
     in-memory transport's encode-and-decode): the key still fits an AMQP short string once sent
     on as ``nameko.<key>`` (``fits_as_context_key``), and the value is a str, a list of str
-    (Nameko's own headers) or an int (or bool) that fits 64 bits (rpcgen's deadline). Anything else must
-    be checked (``is_encodable_header``): AMQP decoders read more types than they encode
-    (floats, ints over 64 bits).
+    (Nameko's own headers) or an int (or bool) that fits 64 bits (rpcgen's deadline). Anything
+    else must be checked (``is_encodable_header``): AMQP decoders read more types than they
+    encode (floats, ints over 64 bits).
     """
     if not fits_as_context_key(key):
         return False
