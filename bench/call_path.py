@@ -41,12 +41,23 @@ from generated.hello import HelloServiceClient, HelloServiceServer  # noqa: E402
 PACKAGE = Path(rpcgen.__file__).parent  # as imported: an editable install links the files
 GENERATED = ROOT / "generated"
 
-# Layers, top (0) to bottom; a call from a lower layer into a higher one is a turn-back.
+# Layers, top (0) to bottom; a call from a lower layer into a higher one is a turn-back. The
+# libraries any layer may use (pure, no I/O, no callbacks) are left out: calls into them are
+# never turn-backs (``_codec``, ``spec``, ``errors``, ``context``, ``_transport``, ``_calls``...).
+LIBRARIES = (
+    "runtime/_codec",
+    "runtime/spec",
+    "runtime/errors",
+    "runtime/context",
+    "runtime/_tracing",
+    "runtime/_transport",
+    "runtime/_calls",
+    "runtime/_topology",
+)
 LAYERS = [
     ("generated/", "runtime/generated_api", "runtime/client", "runtime/aio", "runtime/server"),
-    ("runtime/context", "runtime/_dispatch", "runtime/_handling", "runtime/_asyncrun"),
-    ("runtime/_codec", "runtime/spec", "runtime/errors", "runtime/_tracing"),
-    ("runtime/_connect", "runtime/_transport", "runtime/_calls", "runtime/_topology"),
+    ("runtime/_dispatch", "runtime/_handling", "runtime/_asyncrun"),
+    ("runtime/_connect",),
     ("runtime/_amqp/connection", "runtime/_memory/connection", "runtime/_memory/consumer"),
     ("runtime/_amqp/client_side", "runtime/_amqp/calling", "runtime/_amqp/calls"),
     ("runtime/_amqp/consumer", "runtime/_amqp/link", "runtime/_amqp/topology"),
@@ -93,6 +104,8 @@ def _hop(code: types.CodeType) -> str | None:
 
 def _layer(hop: str) -> int:
     module = hop.split(":")[0]
+    if module.startswith(LIBRARIES):
+        return len(LAYERS) + 1  # the bottom: calling one is never a turn-back
     for rank, prefixes in enumerate(LAYERS):
         if module.startswith(prefixes):
             return rank
@@ -145,16 +158,29 @@ def _caller(frame: types.FrameType | None, entry: types.FrameType) -> tuple[str,
 
 
 def _report(name: str, counts: collections.Counter[tuple[Call, ...]]) -> None:
+    """The commonest path as a tree, each call edge once (loops and repeats folded)."""
     calls, n = counts.most_common(1)[0]
-    modules = {hop.split(":")[0] for _, _, hop in calls}
-    back = [hop for _, caller, hop in calls if caller and _layer(hop) < _layer(caller)]
+    calls = tuple(c for c in calls if "<" not in c[2])  # comprehensions and lambdas: inline
+    hops = dict.fromkeys(hop for _, _, hop in calls)
+    modules = {hop.split(":")[0] for hop in hops}
+    back = dict.fromkeys(
+        f"{caller.split(':')[0]} -> {hop.split(':')[0]}"
+        for _, caller, hop in calls
+        if caller and _layer(hop) < _layer(caller)
+    )
     print(
-        f"\n{name}: {len(calls)} hops, {len(modules)} modules, {len(back)} turn-backs "
+        f"\n{name}: {len(hops)} functions in {len(modules)} modules, {len(back)} turn-backs "
         f"(the commonest of {len(counts)} paths: {n} of {sum(counts.values())})"
     )
+    seen: set[tuple[str, str]] = set()
     for depth, caller, hop in calls:
+        if (caller, hop) in seen:
+            continue
+        seen.add((caller, hop))
         mark = "   <- turn-back" if caller and _layer(hop) < _layer(caller) else ""
         print(f"    {'  ' * depth}{hop}{mark}")
+    for edge in back:
+        print(f"  turn-back: {edge}")
 
 
 @contextmanager

@@ -285,7 +285,12 @@ class _Core:
         self.exchange = exchange
         self._wants_reply_queue = reply_queue
         self.loop = loop = DriverLoop()
-        self.io = Driver(loop, needs_background=self._needs_background, on_fault=self._on_fault)
+        self.io = io = Driver(
+            loop, needs_background=self._needs_background, on_fault=self._on_fault
+        )
+        # ChannelHost.post, any thread: run an operation under the I/O lock, soon. The driver's
+        # own method, so that a consumer's reply goes straight to it.
+        self.post = io.post
         self.link = link = Link(
             self, loop, uris, params, timeout=connect_timeout, reconnect=reconnect
         )
@@ -319,10 +324,6 @@ class _Core:
     @property
     def closing(self) -> bool:
         return self.link.phase.ending
-
-    def post(self, op: Callable[[], None]) -> None:
-        """Any thread: run ``op`` under the I/O lock, soon (see ``Driver.post``)."""
-        self.io.post(op)
 
     def add_user(self, user: ChannelUser) -> None:
         if self.side.failure is not None:

@@ -1,4 +1,7 @@
-"""Leaner socket I/O for one pika connection: a send without a poll round, a read without a retry.
+"""Frames out and in: one send per turn, a send without a poll round, a read without a retry.
+
+``BatchingConnection`` collects the frames of a turn in an ``outbox`` that the I/O driver
+flushes in one ``send()``.
 
 pika's plaintext transport buffers every ``write()``, turns on write interest, and sends only
 when the loop next reports the socket writable: two ``poller.modify`` calls and a dispatch
@@ -32,13 +35,21 @@ from functools import partial
 from typing import Any
 
 from pika import data as pika_data
+from pika.adapters.select_connection import SelectConnection
 from pika.adapters.utils.io_services_utils import _AsyncPlaintextTransport
 from pika.exceptions import ShortStringTooLong
 from pika.spec import BasicProperties
 from rpcgen.runtime._amqp import pikafix
 from rpcgen.runtime._codec import wire
 
-__all__ = ["RECV_BYTES", "as_received", "encode_properties", "install", "publish"]
+__all__ = [
+    "RECV_BYTES",
+    "BatchingConnection",
+    "as_received",
+    "encode_properties",
+    "install",
+    "publish",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +59,35 @@ RECV_BYTES = 64 * 1024
 _MAX_CONSUME_BYTES = 1024 * 1024  # per readable event, so a flood cannot starve timers and writes
 
 _Transport = Any  # pika ships no type hints
+
+
+class BatchingConnection(SelectConnection):  # type: ignore[misc]
+    """Hands the transport all frames of a turn as one buffer, so a turn costs one ``send()``.
+
+    pika writes each frame separately (three for a publish, one for an ack) and its transport
+    makes one system call per buffer; ``Driver.turn`` flushes the outbox instead. ``publish``
+    below appends its frames here too.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.outbox: list[bytes] = []
+        super().__init__(*args, **kwargs)
+
+    def _adapter_emit_data(self, data: bytes) -> None:
+        self.outbox.append(data)
+
+    def flush_outbox(self) -> None:
+        outbox = self.outbox
+        if outbox:
+            data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
+            outbox.clear()
+            if self._transport is not None:
+                self._transport.write(data)
+
+    def abort(self, error: Exception) -> None:
+        """Drop the socket now, without a close handshake; pika then reports ``error``."""
+        if not self.is_closed:
+            self._terminate_stream(error)
 
 
 def install(connection: Any) -> bool:

@@ -15,7 +15,6 @@ import logging
 from typing import Any, Protocol
 
 from pika import exceptions as pika_errors
-from pika.adapters.select_connection import SelectConnection
 from rpcgen.runtime import _topology as topology
 from rpcgen.runtime._amqp import frames
 from rpcgen.runtime._amqp.ioloop import DriverLoop
@@ -44,7 +43,7 @@ class LinkOwner(Protocol):
 
     def reply_queue_gone(self, why: str) -> None: ...
 
-    def link_attempt(self, conn: _BatchingConnection) -> None:
+    def link_attempt(self, conn: frames.BatchingConnection) -> None:
         """A new pika connection is being opened (its frames go out through ``conn.outbox``)."""
 
     def link_ready(self, channel: Pika, reconnected: bool) -> None: ...
@@ -64,34 +63,6 @@ class LinkOwner(Protocol):
 
     def link_finished(self) -> None:
         """Nothing more will happen: the I/O thread may stop."""
-
-
-class _BatchingConnection(SelectConnection):  # type: ignore[misc]
-    """Hands the transport all frames of a turn as one buffer, so a turn costs one ``send()``.
-
-    pika writes each frame separately (three for a publish, one for an ack) and its transport
-    makes one system call per buffer; ``Driver.turn`` flushes the outbox instead.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.outbox: list[bytes] = []
-        super().__init__(*args, **kwargs)
-
-    def _adapter_emit_data(self, data: bytes) -> None:
-        self.outbox.append(data)
-
-    def flush_outbox(self) -> None:
-        outbox = self.outbox
-        if outbox:
-            data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
-            outbox.clear()
-            if self._transport is not None:
-                self._transport.write(data)
-
-    def abort(self, error: Exception) -> None:
-        """Drop the socket now, without a close handshake; pika then reports ``error``."""
-        if not self.is_closed:
-            self._terminate_stream(error)
 
 
 class Link:
@@ -114,7 +85,7 @@ class Link:
         self.timeout = timeout  # the bound of every phase but READY and WAITING
         self._reconnect = reconnect
         self.phase = Phase(loop)
-        self.pika: _BatchingConnection | None = None
+        self.pika: frames.BatchingConnection | None = None
         self.channel: Pika = None
         self.current = 0  # index of the URI in use (or being tried)
         self._round: list[int] = []  # URIs still to try in this round
@@ -147,7 +118,7 @@ class Link:
         self.phase.enter(State.CONNECTING, 2 * self.timeout + 1, self._stalled)
         self.pika = None  # callbacks of the previous connection are stale from here on
         try:
-            self.pika = _BatchingConnection(
+            self.pika = frames.BatchingConnection(
                 self._params[self.current],
                 on_open_callback=self._on_open,
                 on_open_error_callback=self._on_open_error,
