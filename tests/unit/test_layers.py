@@ -110,3 +110,66 @@ def test_a_connection_shows_its_users_api_only() -> None:
     user |= {"max_message_bytes", "close"}
     transport = {"call", "dispatch", "forget", "drive", "consume"}  # ``_transport.Transport``
     assert public == user | transport
+
+
+# pika's own private members that rpcgen's frame layer tunes on purpose (frames.py says why),
+# and namedtuple's ``_replace``, public despite its underscore.
+FOREIGN_PRIVATES = {
+    "runtime/_amqp/frames.py": {
+        "_tx_buffers",
+        "_sock",
+        "_protocol",
+        "_state",
+        "_STATE_ACTIVE",
+        "_raise_if_not_open",
+        "_body_max_length",
+    },
+    "runtime/_amqp/uris.py": {"_replace"},
+}
+
+
+def _defined_names(tree: ast.AST) -> set[str]:
+    """Every name a module defines or assigns (functions, classes, attributes, slots)."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.add(node.value)  # __slots__ entries
+    return names
+
+
+def _private_reaches(rel: str, source: str) -> list[str]:
+    """``x._name`` (``x`` not ``self``, ``cls`` or ``super()``) where this module defines no
+    ``_name``: a reach into another module's private member."""
+    tree = ast.parse(source)
+    own = _defined_names(tree) | FOREIGN_PRIVATES.get(rel, set())
+    bad = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+            continue
+        if node.attr.startswith("__") or node.attr in own:
+            continue
+        target = node.value
+        if isinstance(target, ast.Name) and target.id in ("self", "cls"):
+            continue
+        if isinstance(target, ast.Call) and getattr(target.func, "id", None) == "super":
+            continue
+        bad.append(f"{rel}:{node.lineno}: {ast.unparse(node)}")
+    return bad
+
+
+def test_no_module_reaches_into_another_modules_private_members() -> None:
+    bad = [v for path in _modules() for v in _private_reaches(_rel(path), path.read_text())]
+    assert bad == []
+
+
+def test_the_private_check_finds_a_reach() -> None:
+    source = "def f(conn):\n    return conn._core.link\n"
+    assert _private_reaches("runtime/probe.py", source) == ["runtime/probe.py:2: conn._core"]
+    own = "class A:\n    def __init__(self):\n        self._core = 1\n\ndef f(a):\n    a._core\n"
+    assert _private_reaches("runtime/probe.py", own) == []  # the module's own member
