@@ -40,6 +40,7 @@ from pika.adapters.utils.io_services_utils import _AsyncPlaintextTransport
 from pika.exceptions import ShortStringTooLong
 from pika.spec import BasicProperties
 from rpcgen.runtime._amqp import pikafix
+from rpcgen.runtime._amqp.pikatypes import Pika
 from rpcgen.runtime._codec import wire
 
 __all__ = [
@@ -57,8 +58,6 @@ RECV_BYTES = 64 * 1024
 """Bytes asked of one ``recv()``: below glibc's mmap threshold, so no mmap per read."""
 
 _MAX_CONSUME_BYTES = 1024 * 1024  # per readable event, so a flood cannot starve timers and writes
-
-_Transport = Any  # pika ships no type hints
 
 
 class BatchingConnection(SelectConnection):  # type: ignore[misc]
@@ -96,7 +95,7 @@ def install(connection: Any) -> bool:
     Call it once the connection is open (its transport exists), under the lock that serialises
     the connection's I/O. Installing twice is harmless.
     """
-    transport: _Transport = getattr(connection, "_transport", None)
+    transport: Pika = getattr(connection, "_transport", None)
     if type(transport) is not _AsyncPlaintextTransport:  # TLS, or not connected
         return False
     if "_consume" in vars(transport):
@@ -107,7 +106,7 @@ def install(connection: Any) -> bool:
     return True
 
 
-def _write(transport: _Transport, buffered_write: Any, data: bytes) -> None:
+def _write(transport: Pika, buffered_write: Any, data: bytes) -> None:
     if transport._tx_buffers or transport._state != transport._STATE_ACTIVE or not data:
         buffered_write(data)  # order behind what is queued; pika handles the odd states
         return
@@ -122,7 +121,7 @@ def _write(transport: _Transport, buffered_write: Any, data: bytes) -> None:
         buffered_write(data[sent:])
 
 
-def _consume(transport: _Transport) -> None:
+def _consume(transport: Pika) -> None:
     # Raises what pika's own _consume raises: BlockingIOError when nothing is there (pika's
     # caller treats it as "try again"), RxEndOfFile at end of stream.
     sock, protocol = transport._sock, transport._protocol
