@@ -1,6 +1,6 @@
-"""Frames out and in: one send per turn, a send without a poll round, a read without a retry.
+"""Frames out and in: one send per cycle, a send without a poll round, a read without a retry.
 
-``BatchingConnection`` collects the frames of a turn in an ``outbox`` that the I/O driver
+``BatchingConnection`` collects the frames of a cycle in an ``outbox`` that the I/O driver
 flushes in one ``send()``.
 
 pika's plaintext transport buffers every ``write()``, turns on write interest, and sends only
@@ -61,10 +61,10 @@ _MAX_CONSUME_BYTES = 1024 * 1024  # per readable event, so a flood cannot starve
 
 
 class BatchingConnection(SelectConnection):  # type: ignore[misc]
-    """Hands the transport all frames of a turn as one buffer, so a turn costs one ``send()``.
+    """Hands the transport all frames of a cycle as one buffer, so a cycle costs one ``send()``.
 
     pika writes each frame separately (three for a publish, one for an ack) and its transport
-    makes one system call per buffer; ``Driver.turn`` flushes the outbox instead. ``publish``
+    makes one system call per buffer; ``Driver.cycle`` flushes the outbox instead. ``publish``
     below appends its frames here too.
     """
 

@@ -308,7 +308,7 @@ class Link:
         log.debug("pika raised while %s on %s", state.value, self.uri, exc_info=exc)
         if conn is not None and not conn.is_closed:
             try:
-                conn.abort(error)  # closes its socket (now or in a later turn)
+                conn.abort(error)  # closes its socket (now or in a later cycle)
             except Exception:
                 log.debug("abandoning the connection raised too", exc_info=True)
         if state in (State.CLOSING, State.CLOSED):
