@@ -68,7 +68,7 @@ LAYERS = [
 ENTRIES = {
     "RemoteMethod._send": "sync call (caller thread)",
     "ServiceRunner._serve_request": "served request (worker thread)",
-    "ServiceRunner._answer": "served request (worker thread)",
+    "ServiceRunner._answer": "served request (worker thread)",  # main before the renames
 }
 Call = tuple[int, str, str]  # depth below the entry, calling hop, called hop
 
