@@ -173,28 +173,25 @@ class Driver:
             with self._park:
                 self._driving = True
                 self._driver_ident = threading.get_ident()
-            self._drive(is_done, deadline)
+            while not is_done() and not self.stopped:
+                with self.lock:
+                    self.cycle()
+                    wait = self.loop.next_timeout()
+                self.run_queued(wake_background=False)
+                if is_done():
+                    return
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return
+                    wait = left if wait is None else min(wait, left)
+                self.loop.wait(wait)
         finally:
             with self._park:
                 self._driving = False
                 if self._parked and (self.finished or self._needs_background()):
                     self._park.notify()
             self._token.release()
-
-    def _drive(self, is_done: Callable[[], bool], deadline: float | None) -> None:
-        while not is_done() and not self.stopped:
-            with self.lock:
-                self.cycle()
-                wait = self.loop.next_timeout()
-            self.run_queued(wake_background=False)
-            if is_done():
-                return
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                wait = left if wait is None else min(wait, left)
-            self.loop.wait(wait)
 
     # -- the background thread ----------------------------------------------------------------
 
