@@ -103,40 +103,37 @@ class Driver:
         """One I/O cycle, lock held: queued operations, the outbox flushed, then whatever the
         socket and timers have ready (a non-blocking poll)."""
         _cycles.active = True
+        ops, loop, output = self._ops, self.loop, self.output
         try:
-            self._cycle()
+            for _ in range(4):  # operations write, writes get flushed, reads may queue more
+                while ops:
+                    try:
+                        ops.popleft()()
+                    except Exception:
+                        log.exception("rpcgen I/O operation failed")
+                if self.stopped:
+                    return
+                output = self.output
+                try:
+                    if output is not None:
+                        output.flush_outbox()
+                    loop.run_once()
+                except Exception as exc:  # pika raised out of its I/O: the link decides
+                    self._fault(exc)
+                    output = self.output
+                    continue
+                if not ops and not loop.writing and not (output is not None and output.outbox):
+                    break
+            if output is not None:  # what the last pass queued must at least reach the
+                try:  # transport, whose write interest then wakes a waiter
+                    output.flush_outbox()
+                except Exception as exc:
+                    self._fault(exc)
+            loop.snapshot()
+            if self._driving and threading.get_ident() != self._driver_ident:
+                loop.wake()  # this cycle may have completed the driver's call: look again
         finally:
             _cycles.active = False
-
-    def _cycle(self) -> None:
-        ops, loop, output = self._ops, self.loop, self.output
-        for _ in range(4):  # operations write, writes get flushed, reads may queue more
-            while ops:
-                try:
-                    ops.popleft()()
-                except Exception:
-                    log.exception("rpcgen I/O operation failed")
-            if self.stopped:
-                return
-            output = self.output
-            try:
-                if output is not None:
-                    output.flush_outbox()
-                loop.run_once()
-            except Exception as exc:  # pika raised out of its I/O: the link decides what follows
-                self._fault(exc)
-                output = self.output
-                continue
-            if not ops and not loop.writing and not (output is not None and output.outbox):
-                break
-        if output is not None:  # what the last pass queued must at least reach the transport,
-            try:  # whose write interest then wakes a waiter
-                output.flush_outbox()
-            except Exception as exc:
-                self._fault(exc)
-        loop.snapshot()
-        if self._driving and threading.get_ident() != self._driver_ident:
-            loop.wake()  # this cycle may have completed the driver's call: it must look again
 
     def _fault(self, exc: Exception) -> None:
         try:
