@@ -18,8 +18,8 @@ use); its insides are ``_Core``, the ``contract.ChannelHost`` its consumers talk
 
 Losing the broker (docs/reliability.md): a connection lost after it was opened is
 re-established by rounds over every URI, spaced by ``reconnect`` (a ``Backoff``); calls and
-consumers carry on as ``calling`` and ``consumer`` describe. A nack of a request (a quorum queue
-whose leader moved) reopens the connection and republishes the call, three times at most.
+consumers carry on as ``client_side`` and ``consumer`` describe. A nack of a request (a quorum
+queue whose leader moved) reopens the connection and republishes the call, three times at most.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Deliveries are handed to the runner (``on_delivery``) in the publishing thread, under the
 broker's lock; a reply is published and its request acked in one step (a memory broker confirms
 at once). ``caller`` carries, per thread, a sync caller's offer to serve its own request
-(``MemoryBroker.caller_runs``). ``Declarer`` is the part of a pika channel that ``topology``'s
+(``MemoryBroker.caller_runs``). ``Declarer`` is the part of a pika channel that ``_topology``'s
 declare steps call, applied to the broker.
 """
 
@@ -131,7 +131,7 @@ class MemoryConsumer:
 
 
 class Declarer:
-    """The part of a pika channel that ``topology`` declare steps call, applied to the broker."""
+    """The part of a pika channel that ``_topology`` declare steps call, applied to the broker."""
 
     def __init__(self, broker: MemoryBroker, owner: MemoryConnection) -> None:
         self._broker = broker
