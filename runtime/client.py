@@ -253,9 +253,7 @@ class RemoteMethod(Generic[F]):
 
     def _send(self, *args: object, **kwargs: object) -> object:
         wire_args, wire_kwargs = self._pack(*args, **kwargs)
-        # A sync call is a future waited for at once, in this thread (which reads the reply).
-        client = self._client
-        return client._invoke_async(self._method, wire_args, wire_kwargs, will_drive=True).result()
+        return self._client._invoke(self._method, wire_args, wire_kwargs)
 
     if TYPE_CHECKING:  # calling it is calling the declaration, to type checkers
 
