@@ -7,4 +7,4 @@ imports ``rpcgen.runtime``; the ``rpcgen`` command lives in ``rpcgen.cli``.
 from rpcgen.codegen.markers import event, exc_path, raises, service
 
 __all__ = ["event", "exc_path", "raises", "service"]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: pyproject reads it, CHANGELOG.md says what changed

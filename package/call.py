@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import os
 import re
 import sys
 import types
@@ -34,6 +35,7 @@ from typing import Any
 
 import rpcgen.runtime as rt
 from rpcgen.codegen.model import EventSpec, MethodSpec, ModuleSpec, ServiceSpec
+from rpcgen.runtime._codec.wire import DEFAULT_EXCHANGE
 
 __all__ = [
     "EXIT_NO_ANSWER",
@@ -301,11 +303,14 @@ def parse_context(items: Sequence[str]) -> dict[str, object]:
 
 
 @contextmanager
-def _client(uris: Sequence[str] | None, timeout: float | None) -> Iterator[rt.RawClient]:
+def _client(
+    uris: Sequence[str] | None, timeout: float | None, exchange: str | None = None
+) -> Iterator[rt.RawClient]:
     connect_timeout = 10.0 if timeout is None else min(10.0, max(timeout, 1.0))
     try:
         connection = rt.Connection(
             list(uris) if uris else None,
+            exchange=exchange or os.environ.get("RPCGEN_EXCHANGE") or DEFAULT_EXCHANGE,
             client_name="rpcgen_call",
             connect_timeout=connect_timeout,
             reconnect=None,
@@ -327,6 +332,7 @@ def call(
     kwargs_json: str | None = None,
     timeout: float | None = rt.DEFAULT_TIMEOUT,
     uris: Sequence[str] | None = None,
+    exchange: str | None = None,
     context: Sequence[str] = (),
     out: Any = None,
     err: Any = None,
@@ -341,7 +347,7 @@ def call(
         idl_method = load_contract(idl).find(target) if idl is not None else None
         if idl_method is not None:
             args, kwargs = bind(idl_method, args, kwargs)
-        with _client(uris, timeout) as client, rt.context_data(**data):
+        with _client(uris, timeout, exchange) as client, rt.context_data(**data):
             if idl_method is not None:
                 result = client.call_method(idl_method.method, args, kwargs)
             else:

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rpcgen._clihelp import TidyGroup
 from rpcgen.contract_cli import contract
+from rpcgen.start_cli import start
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    cls=TidyGroup,  # plain --help screens (rpcgen._clihelp)
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -92,21 +95,35 @@ def serve_command(
             "--amqp-uri",
             metavar="URI",
             help="amqp:// or amqps:// URI; repeat it for failover (tried in turn); "
-            "default: $RPCGEN_AMQP_URI, else localhost.",
+            "$RPCGEN_AMQP_URI (comma-separated for failover); default: localhost.",
+            show_default=False,
+        ),
+    ] = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange",
+            metavar="NAME",
+            help="The RPC exchange (Nameko's rpc_exchange); $RPCGEN_EXCHANGE; default: nameko-rpc.",
             show_default=False,
         ),
     ] = None,
     max_workers: Annotated[
-        int, typer.Option("--max-workers", min=1, help="Requests handled at once.")
-    ] = 10,
+        int | None,
+        typer.Option(
+            "--max-workers",
+            help="Requests handled at once; $RPCGEN_MAX_WORKERS; default: 10.",
+            show_default=False,
+        ),
+    ] = None,
     prefetch: Annotated[
         int | None,
         typer.Option(
             "--prefetch",
-            min=1,
-            help="Requests held unacknowledged at once; default: 10 x --max-workers. A "
-            "request holds its slot until its reply is confirmed, so fast handlers need several "
-            "each; a stalled server holds at most this many (docs: Performance).",
+            help="Requests held unacknowledged at once; $RPCGEN_PREFETCH; default: 10 x "
+            "--max-workers. A request holds its slot until its reply is confirmed, so fast "
+            "handlers need several each; a stalled server holds at most this many "
+            "(docs: Performance).",
             show_default=False,
         ),
     ] = None,
@@ -116,18 +133,118 @@ def serve_command(
             "--queue-type",
             metavar="TYPE",
             help="x-queue-type of the service queue, e.g. quorum; every peer of the service "
-            "must declare it the same way.",
+            "must declare it the same way; $RPCGEN_QUEUE_TYPE.",
+            show_default=False,
+        ),
+    ] = None,
+    startup_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--startup-timeout",
+            metavar="SECONDS",
+            help="How long to keep trying a broker that is not up yet (with backoff), then "
+            "exit 1; $RPCGEN_STARTUP_TIMEOUT; default: 60.",
+            show_default=False,
+        ),
+    ] = None,
+    drain_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--drain-timeout",
+            metavar="SECONDS",
+            help="After SIGTERM, how long running handlers may finish (requests not started "
+            "are handed back at once); then what still runs is handed back and the exit "
+            "status is 3. $RPCGEN_DRAIN_TIMEOUT; default: 25 (fits a 30 s grace period).",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL",
+            help="DEBUG, INFO, WARNING, ERROR; $RPCGEN_LOG_LEVEL; default: INFO. Ignored when "
+            "the application configures logging itself.",
+            show_default=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            metavar="FORMAT",
+            help="text, or json (one object per line); $RPCGEN_LOG_FORMAT; default: text.",
+            show_default=False,
+        ),
+    ] = None,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            "--http-port",
+            metavar="PORT",
+            help="Serve /healthz (liveness) and /readyz (readiness) on this port; "
+            "$RPCGEN_HTTP_PORT; default: none.",
+            show_default=False,
+        ),
+    ] = None,
+    http_host: Annotated[
+        str | None,
+        typer.Option(
+            "--http-host",
+            metavar="ADDRESS",
+            help="The address --http-port listens on; $RPCGEN_HTTP_HOST; default: 0.0.0.0.",
+            show_default=False,
+        ),
+    ] = None,
+    metrics: Annotated[
+        bool | None,
+        typer.Option(
+            "--metrics/--no-metrics",
+            help="Serve Prometheus metrics on /metrics of --http-port (needs "
+            "rpcgen[prometheus]); $RPCGEN_METRICS; default: off.",
+            show_default=False,
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="A TOML file whose [serve] table sets any of these options; $RPCGEN_CONFIG. "
+            "A flag beats $RPCGEN_<OPTION>, which beats the file.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
-    """Serve MODULE:OBJ until SIGTERM or SIGINT (then finish in-flight requests and exit 0).
+    """Serve MODULE:OBJ until SIGTERM or SIGINT, then drain: exit 0, or 3 if cut short.
 
     OBJ is your subclass of a generated <Name>Server, or a function that returns an instance
     of one (to read configuration or open resources first), e.g. `rpcgen serve app:make`.
     """
     from rpcgen.runtime import Server, serve_main
+    from rpcgen.settings import SettingsError, resolve
 
+    flags = {
+        "amqp_uri": amqp_uri or None,
+        "exchange": exchange,
+        "max_workers": max_workers,
+        "prefetch": prefetch,
+        "queue_type": queue_type,
+        "startup_timeout": startup_timeout,
+        "drain_timeout": drain_timeout,
+        "log_level": log_level,
+        "log_format": log_format,
+        "http_port": http_port,
+        "http_host": http_host,
+        "metrics": metrics,
+    }
+    try:
+        settings = resolve(flags, os.environ, config)
+    except SettingsError as exc:
+        _fail(str(exc), code=2)
+    routes = _metrics_routes() if settings.metrics else {}
+    if routes and settings.http_port is None:
+        _fail("--metrics needs --http-port (the port /metrics is served on)", code=2)
     factory = _import_target(target)
     if isinstance(factory, type):
         if not issubclass(factory, Server):
@@ -139,15 +256,57 @@ def serve_command(
         _fail(f"{target} is neither a server class nor a function returning a server")
     code = serve_main(
         _checked(factory, target, Server),
-        amqp_uri=amqp_uri or None,
-        max_workers=max_workers,
-        prefetch=prefetch,
-        queue_type=queue_type,
+        amqp_uri=list(settings.amqp_uri) if settings.amqp_uri else None,
+        max_workers=settings.max_workers,
+        prefetch=settings.prefetch,
+        queue_type=settings.queue_type,
+        exchange=settings.exchange,
+        startup_timeout=settings.startup_timeout,
+        drain_timeout=settings.drain_timeout,
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+        http_port=settings.http_port,
+        http_host=settings.http_host,
+        http_routes=routes,
     )
     raise typer.Exit(code)
 
 
+def _metrics_routes() -> dict[str, Any]:
+    """``/metrics`` with rpcgen's Prometheus metrics, installed now."""
+    try:
+        from rpcgen.prometheus import instrument, render
+    except ImportError as exc:
+        _fail(f"--metrics needs prometheus_client: pip install 'rpcgen[prometheus]' ({exc})", 2)
+    instrument()
+    return {"/metrics": render}
+
+
 app.registered_commands += contract.registered_commands  # diff, export, scaffold, call
+app.registered_commands += start.registered_commands  # broker, init
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from rpcgen import __version__
+
+        typer.echo(f"rpcgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print rpcgen's version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Typed RPC over RabbitMQ, wire-compatible with Nameko."""
 
 
 def _import_target(target: str) -> object:
@@ -168,9 +327,9 @@ def _import_target(target: str) -> object:
     return obj
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"rpcgen: {message}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 def main() -> None:

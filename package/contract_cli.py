@@ -235,6 +235,16 @@ def call_command(
             show_default=False,
         ),
     ] = None,
+    exchange: Annotated[
+        str | None,
+        typer.Option(
+            "--exchange",
+            metavar="NAME",
+            help="The RPC exchange (Nameko's rpc_exchange); default: $RPCGEN_EXCHANGE, "
+            "else nameko-rpc.",
+            show_default=False,
+        ),
+    ] = None,
     context: Annotated[
         list[str] | None,
         typer.Option(
@@ -278,6 +288,7 @@ def call_command(
         kwargs_json=kwargs_json,
         timeout=timeout,
         uris=amqp_uri,
+        exchange=exchange,
         context=context or (),
     )
     raise typer.Exit(code)

@@ -39,6 +39,10 @@ class HandlerLoop:
         asyncio.set_event_loop(self._loop)
         self._loop.run_forever()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def wait(self, awaitable: Awaitable[T], ctx: context.CallContext | None) -> T:
         """Run ``awaitable`` on the loop (inside ``ctx``) and wait for its outcome here."""
         return asyncio.run_coroutine_threadsafe(_within(awaitable, ctx), self._loop).result()

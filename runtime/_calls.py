@@ -150,11 +150,12 @@ class CallTable:
             return
         call.finish(body, None)
 
-    def expire_due(self) -> None:
-        """Fail the calls whose deadline passed with ``RpcTimeout``."""
+    def expire_due(self, detail: str = "") -> None:
+        """Fail the calls whose deadline passed with ``RpcTimeout`` (``detail``: why, if known)."""
         for call in self.deadlines.due():
             if self.pending.pop(call.correlation_id, None) is not None:
-                call.finish(b"", RpcTimeout(call.method.routing_key, call.timeout or 0.0))
+                timeout = call.timeout or 0.0
+                call.finish(b"", RpcTimeout(call.method.routing_key, timeout, detail))
 
     def fail_all(self, error: BaseException) -> None:
         """Fail every call waiting with ``error``."""

@@ -25,11 +25,12 @@ cannot loop:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rpcgen.runtime import _tracing, context
+from rpcgen.runtime import _metrics, _tracing, context
 from rpcgen.runtime._asyncrun import HandlerLoop, awaited
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._transport import DEFAULT_MAX_MESSAGE_BYTES, Delivery, Properties
@@ -52,6 +53,7 @@ class Dispatcher:
         self.max_message_bytes = max_message_bytes
         self.expired = 0  # requests not run because they arrived after their deadline
         self.loop: HandlerLoop | None = None  # runs async handlers (set by the runner)
+        self.running: dict[int, str] = {}  # thread id -> call id of the handler it runs
         self._routes: dict[str, tuple[Method[object], Callable[..., object]]] = {
             method.routing_key: (method, getattr(server, attr))
             for attr, method in server.methods.items()
@@ -67,11 +69,13 @@ class Dispatcher:
                 request.routing_key,
                 props.correlation_id,
             )
+            self._count(request.routing_key, "rejected")
             return None
         deadline = context.deadline_of(props.headers)
         if deadline is not None and time.time() > deadline:
             self.expired += 1  # its caller gave up: running it would only load the server
             log.debug("skipped %s: it arrived after its deadline", request.routing_key)
+            self._count(request.routing_key, "expired")
             return None
         try:
             method, handler, args, kwargs = self._decode(request)
@@ -80,6 +84,7 @@ class Dispatcher:
             body = wire.error_reply(exc)
             if _tracing.tracer is not None:
                 _tracing.tracer.rejected(self.service, request.routing_key, props.headers, exc)
+            self._count(request.routing_key, "rejected")
         else:
             body = self._run(method, handler, args, kwargs, _sendable(props.headers))
         return self._bounded(body, request.routing_key)
@@ -118,10 +123,32 @@ class Dispatcher:
         headers: Mapping[str, object] | None,
     ) -> bytes:
         ctx = context.incoming(headers, wire.new_call_id(self.service, method.name))
-        if _tracing.tracer is not None:  # a SERVER span around the run (``_tracing``)
-            with _tracing.tracer.serve(self.service, method, ctx) as span:
-                return span.reply(self._serve(method, span.wrap(handler), args, kwargs, ctx))
-        return self._serve(method, handler, args, kwargs, ctx)
+        ident = threading.get_ident()
+        self.running[ident] = ctx.call_id
+        meter, started = _metrics.meter, 0.0
+        if meter is not None:
+            meter.request_started(self.service, method.name)
+            started = time.perf_counter()
+        try:
+            if _tracing.tracer is not None:  # a SERVER span around the run (``_tracing``)
+                with _tracing.tracer.serve(self.service, method, ctx) as span:
+                    body, outcome = self._serve(method, span.wrap(handler), args, kwargs, ctx)
+                    body = span.reply(body)
+            else:
+                body, outcome = self._serve(method, handler, args, kwargs, ctx)
+        finally:
+            del self.running[ident]
+        if meter is not None:
+            meter.request_handled(self.service, method.name, outcome, time.perf_counter() - started)
+        return body
+
+    def _count(self, routing_key: str, outcome: str) -> None:
+        """Count a request no handler ran for (the method is ``unknown`` if it is not ours, so
+        that a stream of made-up names cannot grow the metrics without bound)."""
+        if _metrics.meter is not None:
+            route = self._routes.get(routing_key)
+            name = "unknown" if route is None else route[0].name
+            _metrics.meter.request_handled(self.service, name, outcome, 0.0)
 
     def _serve(
         self,
@@ -130,23 +157,24 @@ class Dispatcher:
         args: Sequence[object],
         kwargs: dict[str, object],
         ctx: context.CallContext,
-    ) -> bytes:
+    ) -> tuple[bytes, str]:
+        """The reply body and the outcome (``_metrics.SERVER_OUTCOMES``)."""
         token = context.enter(ctx)
         try:
             result = awaited(handler(*args, **kwargs), self.loop, ctx)
         except ServiceError as exc:  # declared in the IDL: an ordinary outcome
             log.debug("%s raised %r", ctx.call_id, exc)
-            return wire.error_reply(exc)
+            return wire.error_reply(exc), "declared_error"
         except Exception as exc:
-            log.warning("%s failed", ctx.call_id, exc_info=True)
-            return wire.error_reply(exc)
+            log.error("%s failed", ctx.call_id, exc_info=True)  # undeclared: alert-worthy
+            return wire.error_reply(exc), "error"
         finally:
             context.leave(token)
         try:
-            return method.codec.encode_reply(result)
+            return method.codec.encode_reply(result), "ok"
         except Exception as exc:  # UnserializableValueError, or a result of the wrong type
             log.warning("%s returned a result that cannot be sent: %r", ctx.call_id, exc)
-            return wire.error_reply(exc)
+            return wire.error_reply(exc), "error"
 
     def _bounded(self, body: bytes, routing_key: str) -> bytes:
         """``body``, or a ``PayloadTooLarge`` error reply in its place if it is over the limit."""

@@ -23,13 +23,14 @@ One event in (``EventEntrypoint.handle``), never raising:
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from rpcgen.runtime import _metrics, _tracing, context
 from rpcgen.runtime import _topology as topology
-from rpcgen.runtime import _tracing, context
 from rpcgen.runtime._asyncrun import HandlerLoop, awaited
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._transport import DEFAULT_MAX_MESSAGE_BYTES, Delivery, Properties
@@ -58,6 +59,7 @@ class EventEntrypoint:
     spec: EventHandler
     handler: Callable[[Any], object]
     queue: str
+    running: dict[int, str] = field(default_factory=dict)  # thread id -> call id it handles
 
     @property
     def exclusive(self) -> bool:
@@ -83,6 +85,16 @@ class EventEntrypoint:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> Outcome:
         """Run the handler on one event; never raises."""
+        outcome = self._handle(delivery, loop, max_message_bytes)
+        if _metrics.meter is not None:
+            kind, reason = outcome
+            label = "dead_lettered" if kind == "dead" else "error" if reason else "ok"
+            _metrics.meter.event_handled(self.service, self.attr, label)
+        return outcome
+
+    def _handle(
+        self, delivery: Delivery, loop: HandlerLoop | None, max_message_bytes: int
+    ) -> Outcome:
         event = self.spec.event
         props = delivery.properties
         size = len(delivery.body)
@@ -99,10 +111,15 @@ class EventEntrypoint:
         except Exception as exc:
             return "dead", str(exc)
         ctx = context.incoming(props.headers, wire.new_call_id(self.service, self.attr))
-        if _tracing.tracer is not None:  # a CONSUMER span around the run (``_tracing``)
-            with _tracing.tracer.consume(self, ctx) as span:
-                return span.outcome(self._run(span.wrap(self.handler), payload, ctx, loop))
-        return self._run(self.handler, payload, ctx, loop)
+        ident = threading.get_ident()
+        self.running[ident] = ctx.call_id
+        try:
+            if _tracing.tracer is not None:  # a CONSUMER span around the run (``_tracing``)
+                with _tracing.tracer.consume(self, ctx) as span:
+                    return span.outcome(self._run(span.wrap(self.handler), payload, ctx, loop))
+            return self._run(self.handler, payload, ctx, loop)
+        finally:
+            del self.running[ident]
 
     def _run(
         self,
@@ -116,7 +133,7 @@ class EventEntrypoint:
         try:
             awaited(handler(payload), loop, ctx)
         except Exception:
-            log.warning("%s failed handling %s", ctx.call_id, event.label, exc_info=True)
+            log.error("%s failed handling %s", ctx.call_id, event.label, exc_info=True)
             return ("requeue" if self.spec.requeue_on_error else "ack"), "handler raised"
         finally:
             context.leave(token)

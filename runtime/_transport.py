@@ -180,6 +180,10 @@ class Served(Protocol):
     error: RpcConnectionError | None
     drained: threading.Event
 
+    @property
+    def consuming(self) -> bool:
+        """Whether the broker delivers to this consumer now (readiness)."""
+
     def reply(
         self,
         delivery_tag: int,

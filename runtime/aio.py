@@ -18,10 +18,10 @@ from functools import partial
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rpcgen.runtime import _tracing
+from rpcgen.runtime import _metrics, _tracing
 from rpcgen.runtime._clientbase import BaseClient
 from rpcgen.runtime._connect import open_connection
-from rpcgen.runtime._transport import DEFAULT_TIMEOUT, PendingCall, Transport
+from rpcgen.runtime._transport import DEFAULT_TIMEOUT, Completion, PendingCall, Transport
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Event, Method
 
@@ -161,10 +161,15 @@ class AsyncClient(BaseClient[AsyncConnection]):
         bridge = self._connection._bridge_here()
         future: asyncio.Future[bytes] = bridge.loop.create_future()
         core = self._connection.connection
+        resolve: Completion = partial(bridge.resolve, future)
+        if _metrics.meter is not None:
+            resolve = _metrics.meter.calling(method, resolve)
         if _tracing.tracer is not None:
-            result: R = await self._traced(_tracing.tracer, method, core.call, body, bridge, future)
+            result: R = await self._traced(
+                _tracing.tracer, method, core.call, body, resolve, future
+            )
             return result
-        call = core.call(method, body, self._timeout, partial(bridge.resolve, future))
+        call = core.call(method, body, self._timeout, resolve)
         try:
             raw = await future
         except asyncio.CancelledError:
@@ -179,7 +184,8 @@ class AsyncClient(BaseClient[AsyncConnection]):
         future: asyncio.Future[bytes] = bridge.loop.create_future()
         core = self._connection.connection
         if _tracing.tracer is not None:
-            await self._traced(_tracing.tracer, event, core.dispatch, body, bridge, future)
+            resolve = partial(bridge.resolve, future)
+            await self._traced(_tracing.tracer, event, core.dispatch, body, resolve, future)
             return
         call = core.dispatch(event, body, self._timeout, partial(bridge.resolve, future))
         try:
@@ -194,13 +200,13 @@ class AsyncClient(BaseClient[AsyncConnection]):
         target: Any,
         send: Callable[..., PendingCall],
         body: bytes,
-        bridge: _LoopBridge,
+        resolve: Completion,
         future: asyncio.Future[bytes],
     ) -> Any:
         """``_call`` / ``_publish`` inside a tracer's span (``_tracing``): the span is current
         while the request is built, and ends with the outcome, or when the caller gives up."""
         core = self._connection.connection
-        span = tracer.send(target, partial(bridge.resolve, future))
+        span = tracer.send(target, resolve)
         with span as on_done:
             call = send(target, body, self._timeout, on_done)
         try:

@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
 
-from rpcgen.runtime import _tracing
+from rpcgen.runtime import _metrics, _tracing
 from rpcgen.runtime._clientbase import BaseClient
 from rpcgen.runtime._connect import open_connection
-from rpcgen.runtime._transport import DEFAULT_TIMEOUT, Transport
+from rpcgen.runtime._transport import DEFAULT_TIMEOUT, Completion, Transport
 from rpcgen.runtime.errors import RpcTimeout
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import OMITTED, Event, Method
@@ -164,11 +164,14 @@ class Client(BaseClient[Transport]):
     ) -> RpcFuture[R]:
         body = method.codec.encode_request(args, kwargs)
         future: RpcFuture[R] = RpcFuture(method, self._connection)
+        resolve: Completion = future._resolve
+        if _metrics.meter is not None:
+            resolve = _metrics.meter.calling(method, resolve)
         if _tracing.tracer is not None:
-            with _tracing.tracer.send(method, future._resolve) as on_done:
+            with _tracing.tracer.send(method, resolve) as on_done:
                 self._connection.call(method, body, self._timeout, on_done, will_drive=will_drive)
             return future
-        self._connection.call(method, body, self._timeout, future._resolve, will_drive=will_drive)
+        self._connection.call(method, body, self._timeout, resolve, will_drive=will_drive)
         return future
 
     def _publish(self, event: Event[P], payload: P) -> None:

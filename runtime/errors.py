@@ -164,13 +164,17 @@ class UnknownService(RetryableError):
 class RpcTimeout(RetryableError, TimeoutError):
     """No reply arrived within the time allowed, measured from the call."""
 
-    def __init__(self, routing_key: str, timeout: float) -> None:
-        super().__init__(f"{routing_key}: no reply within {timeout:g} s")
+    def __init__(self, routing_key: str, timeout: float, detail: str = "") -> None:
+        more = f"; {detail}" if detail else ""
+        super().__init__(f"{routing_key}: no reply within {timeout:g} s{more}")
         self.routing_key = routing_key
         self.timeout = timeout
+        self.detail = detail
+        """Why, when the client knows: e.g. ``not connected to the broker since 12:03:07
+        (reconnecting to amqp://...)``."""
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (type(self), (self.routing_key, self.timeout))
+        return (type(self), (self.routing_key, self.timeout, self.detail))
 
 
 class RpcConnectionError(RetryableError, ConnectionError):

@@ -26,3 +26,4 @@ class ConnectionOptions(TypedDict, total=False):
     max_message_bytes: int
     reconnect: Backoff | None
     reply_queue_ttl_ms: int
+    fail_fast: bool

@@ -22,14 +22,14 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from functools import partial
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import TYPE_CHECKING, ClassVar
 
 from rpcgen.runtime._asyncrun import HandlerLoop, any_async
 from rpcgen.runtime._codec import wire
-from rpcgen.runtime._connect import open_connection
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
 from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
+from rpcgen.runtime._startup import open_when_up
 from rpcgen.runtime._transport import Delivery, Served, Transport
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.hooks import hooks_of
@@ -58,6 +58,10 @@ workers with fast handlers wait for confirms (in one run at 100 in flight, 4.6x 
 throughput; 10 per worker: 7.1x, docs/performance.md). The price is bounded: ``bench/spread.py``."""
 
 
+def _delivery(item: Delivery | tuple[EventEntrypoint, Delivery]) -> Delivery:
+    return item if isinstance(item, Delivery) else item[1]
+
+
 class ServiceRunner:
     """Serves one ``Server`` instance: its queue, a pool of workers, and a graceful stop.
 
@@ -71,7 +75,8 @@ class ServiceRunner:
     ``queue_type`` (e.g. ``"quorum"``) declares the service queue with ``x-queue-type``: every
     peer of the service must then declare it identically (see docs/reliability.md).
     ``options`` are the owned connection's settings (see ``Connection``); its default
-    ``reconnect`` makes a server outlive broker restarts.
+    ``reconnect`` makes a server outlive broker restarts. ``startup_timeout`` is how long
+    ``start`` keeps trying to reach a broker that is not up yet (``_startup``; 0: one attempt).
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class ServiceRunner:
         max_workers: int = 10,
         prefetch: int | None = None,
         queue_type: str | None = None,
+        startup_timeout: float = 0.0,
         **options: Unpack[ConnectionOptions],
     ) -> None:
         if max_workers < 1:
@@ -91,6 +97,7 @@ class ServiceRunner:
         self._uri = uri
         self._queue_type = queue_type
         self._options = options
+        self._startup_timeout = startup_timeout
         self._connection = connection
         self._owns_connection = connection is None
         self.max_workers = max_workers
@@ -115,6 +122,14 @@ class ServiceRunner:
         self._consuming = threading.Event()  # set once _consumer is assigned
         self.stopping = threading.Event()
         """Set when a stop is requested or the connection is lost."""
+        self._now = threading.Event()  # stop_now(): end the drain at once
+        self._draining = False  # set by stop(): workers hand back what they take
+        self._running: dict[int, Delivery | tuple[EventEntrypoint, Delivery]] = {}  # by thread
+        # Ids of running deliveries whose settling is claimed, by their worker (ack, reply) or by
+        # a drain cut short (requeue): each is settled once. Guarded by _settling, as _running.
+        self._settling = threading.Lock()
+        self._claimed: set[int] = set()
+        self._unstarted_handed_back = 0
 
     @property
     def connection(self) -> Transport:
@@ -135,6 +150,32 @@ class ServiceRunner:
         """Requests not run because they arrived after their deadline (acked, no reply)."""
         return self._dispatcher.expired
 
+    def readiness(self) -> str | None:
+        """Why the runner cannot take requests now (starting, stopping, a queue not consumed
+        while reconnecting), or None when every queue it serves is being consumed."""
+        if self.stopping.is_set():
+            return "stopping"
+        if not self._consuming.is_set():
+            return "starting"
+        queues = {wire.service_queue(self.server.service_name): self._consumer}
+        queues.update(self._event_consumers)
+        idle = sorted(queue for queue, c in queues.items() if c is None or not c.consuming)
+        if idle:
+            return f"not consuming {', '.join(idle)} (the connection is down or reconnecting)"
+        return None
+
+    def liveness(self) -> str | None:
+        """What is broken for good (reconnecting given up, a worker or the async handlers'
+        loop thread dead), or None."""
+        if self.error is not None:
+            return f"the connection is lost for good: {self.error}"
+        dead = [w.name for w in self._workers if not w.is_alive()]
+        if dead and not self.stopping.is_set():  # stopping: workers end on purpose
+            return f"worker threads died: {', '.join(dead)}"
+        if self._loop is not None and not self._loop.alive and not self.stopping.is_set():
+            return "the async handlers' loop thread died"
+        return None
+
     def _consumers(self) -> list[Served]:
         rpc = [] if self._consumer is None else [self._consumer]
         return rpc + list(self._event_consumers.values())
@@ -146,7 +187,9 @@ class ServiceRunner:
             options: ConnectionOptions = {"client_name": svc, **self._options}
             # A reply queue only if start hooks may build clients on this connection.
             calls_out = bool(self._start_hooks)
-            self._connection = open_connection(self._uri, reply_queue=calls_out, **options)
+            self._connection = open_when_up(
+                self._uri, self._startup_timeout, self.stopping, reply_queue=calls_out, **options
+            )
         arguments: dict[str, object] | None = None
         if self._queue_type is not None:
             arguments = {"x-queue-type": self._queue_type}
@@ -201,20 +244,37 @@ class ServiceRunner:
         )
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Stop taking requests, finish and answer those received, then disconnect.
+        """Drain: stop taking requests, hand back at once the ones received but not started,
+        give the running ones until ``timeout`` seconds (None: no limit), then disconnect.
 
-        Returns False if ``timeout`` passed first; requests not yet acked then go back to the
-        queue when the connection closes, and the broker redelivers them.
+        Returns False if the drain was cut short (``timeout`` passed, or ``stop_now()``): the
+        requests and events still running are then handed back to the broker (requeued, so
+        another instance runs them again: at-least-once) and each is logged with its method
+        and call id; their handlers' late results are dropped.
         """
         self.stopping.set()
-        settled = True
+        with self._settling:
+            self._draining = True
         consumers = self._consumers()
         for consumer in consumers:
             consumer.stop()
         deadline = None if timeout is None else time.monotonic() + timeout
-        for consumer in consumers:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            settled = consumer.drained.wait(left) and settled
+        while True:
+            self._hand_back_unstarted()
+            if all(consumer.drained.is_set() for consumer in consumers):
+                settled = True
+                break
+            left = None if deadline is None else deadline - time.monotonic()
+            if self._now.is_set() or (left is not None and left <= 0):
+                settled = False
+                self._hand_back_running()
+                break
+            self._now.wait(0.05 if left is None else min(0.05, left))
+        if self._unstarted_handed_back:
+            log.info(
+                "handed back %d requests and events not started to the broker",
+                self._unstarted_handed_back,
+            )
         self._shutdown_workers(timeout=0 if not settled else None)
         if self._loop is not None:
             self._loop.close()
@@ -226,9 +286,81 @@ class ServiceRunner:
                 log.exception("the stop hook %s failed", getattr(hook, "__name__", hook))
         if self._owns_connection and self._connection is not None:
             self._connection.close()
-        if not settled:
-            log.warning("stopped with requests still in progress; the broker will redeliver them")
         return settled
+
+    def stop_now(self) -> None:
+        """End a drain at once, as if its deadline had passed (a second SIGTERM or SIGINT)."""
+        self.stopping.set()
+        self._now.set()
+
+    def _hand_back_unstarted(self) -> None:
+        """Requeue every delivery received but not started (another instance takes it)."""
+        while True:
+            try:
+                item = self._requests.get_nowait()
+            except Empty:
+                return
+            if item is None:  # not ours: a worker's stop signal
+                self._requests.put(None)
+                return
+            self._hand_back(item, None)
+
+    def _hand_back_running(self) -> None:
+        """The drain was cut short: requeue what the workers still run, logging each. A worker
+        that finishes later finds its delivery claimed and drops the outcome."""
+        with self._settling:
+            running = [
+                (ident, item)
+                for ident, item in self._running.items()
+                if id(_delivery(item)) not in self._claimed
+            ]
+            for _ident, item in running:
+                self._claimed.add(id(_delivery(item)))
+        if running:
+            log.warning("the drain was cut short with %d still running", len(running))
+        for ident, item in running:
+            self._hand_back(item, self._call_id_of(ident) or "none (not decoded yet)")
+
+    def _call_id_of(self, ident: int) -> str | None:
+        call_ids = [self._dispatcher.running.get(ident)]
+        call_ids += [e.running.get(ident) for e in self._entrypoints]
+        return next((c for c in call_ids if c is not None), None)
+
+    def _hand_back(
+        self, item: Delivery | tuple[EventEntrypoint, Delivery], call_id: str | None
+    ) -> None:
+        """Requeue ``item`` (claimed by the caller, or never started) and log it."""
+        delivery = _delivery(item)
+        self._consuming.wait()
+        consumer = (
+            self._consumer if isinstance(item, Delivery) else self._event_consumers[item[0].queue]
+        )
+        assert consumer is not None
+        consumer.requeue(delivery.tag, delivery.epoch)
+        if call_id is None:  # many at once: counted, and logged one by one only at DEBUG
+            with self._settling:
+                self._unstarted_handed_back += 1
+            log.debug("handed back %s (not started)", delivery.routing_key)
+            return
+        log.warning(
+            "handed back %s (call id %s) to the broker: the drain deadline cut it off while "
+            "running; another instance runs it again",
+            delivery.routing_key,
+            call_id,
+        )
+
+    def _claim(self, delivery: Delivery) -> bool:
+        """Whether the worker that ran ``delivery`` may settle it: False if the drain handed it
+        back meanwhile (its outcome is then dropped)."""
+        with self._settling:
+            if id(delivery) in self._claimed:
+                log.info("dropped the late outcome of %s: it was handed back", delivery.routing_key)
+                return False
+            running = self._running.get(threading.get_ident())
+            if running is not None and _delivery(running) is delivery:
+                # Only a worker's delivery can be handed back; its worker forgets the claim.
+                self._claimed.add(id(delivery))
+            return True
 
     def _shutdown_workers(self, timeout: float | None) -> None:
         for _ in self._workers:
@@ -238,12 +370,24 @@ class ServiceRunner:
         self._workers.clear()
 
     def _work(self) -> None:
-        requests = self._requests
+        requests, ident = self._requests, threading.get_ident()
         while (request := requests.get()) is not None:
-            if isinstance(request, Delivery):
-                self._serve_request(request)
-            else:
-                self._handle_event(*request)
+            with self._settling:  # with stop()'s setting of _draining: one or the other
+                draining = self._draining
+                if not draining:
+                    self._running[ident] = request
+            if draining:  # a drain began: not started, so handed back
+                self._hand_back(request, None)
+                continue
+            try:
+                if isinstance(request, Delivery):
+                    self._serve_request(request)
+                else:
+                    self._handle_event(*request)
+            finally:
+                with self._settling:
+                    del self._running[ident]
+                    self._claimed.discard(id(_delivery(request)))
 
     def _take_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
         self._requests.put((entry, delivery))
@@ -253,6 +397,8 @@ class ServiceRunner:
         outcome, reason = entry.handle(delivery, self._loop, self._dispatcher.max_message_bytes)
         self._consuming.wait()
         consumer = self._event_consumers[entry.queue]
+        if not self._claim(delivery):
+            return
         if outcome == "ack":
             consumer.ack(delivery.tag, delivery.epoch)
         elif outcome == "requeue":
@@ -273,6 +419,8 @@ class ServiceRunner:
         consumer = self._consumer
         assert consumer is not None
         props = request.properties
+        if not self._claim(request):
+            return
         if body is None:
             consumer.ack(request.tag, request.epoch)
         else:

@@ -72,6 +72,7 @@ class ClientSide:
         self.reply_queue = wire.reply_queue_name(client_name, self.reply_to)
         self.channel: Pika = None  # set while calls can be published
         self.failure: RpcConnectionError | None = None  # set once calls can never succeed
+        self.down_since: float | None = None  # Unix time the channel was lost, while it is
         self.calls = CallTable(max_message_bytes)  # waiting for their reply (or confirm)
         self._unsent: list[PendingCall] = []  # to publish once (re)connected
         self._confirms: Confirms[PendingCall] = Confirms()
@@ -105,6 +106,7 @@ class ClientSide:
     def up(self, channel: Pika) -> None:
         """The channel is declared: send what waited for it."""
         self.channel = channel
+        self.down_since = None
         unsent, self._unsent = self._unsent, []
         for call in unsent:
             if not call.done:
@@ -113,6 +115,8 @@ class ClientSide:
     def down(self) -> int:
         """The channel is gone: unconfirmed requests are sent again; returns how many."""
         self.channel = None
+        if self.down_since is None:
+            self.down_since = time.time()
         self._declared.clear()  # declared again on the next channel, before the first publish
         for waiting in self._declaring.values():
             self._unsent.extend(waiting)
@@ -282,5 +286,13 @@ class ClientSide:
 
     def _fire(self) -> None:
         self._timer, self._armed_at = None, math.inf
-        self.calls.expire_due()
+        self.calls.expire_due(self.disconnected())
         self._arm(self.calls.deadlines.next_due())
+
+    def disconnected(self) -> str:
+        """Since when calls cannot reach the broker (empty while connected), for error messages."""
+        since = self.down_since
+        if since is None:
+            return ""
+        when = time.strftime("%H:%M:%S", time.localtime(since))
+        return f"not connected to the broker since {when} (reconnecting to {self._uri()})"

@@ -31,7 +31,7 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
-from rpcgen.runtime import _calls
+from rpcgen.runtime import _calls, _metrics
 from rpcgen.runtime import _topology as topology
 from rpcgen.runtime._amqp import pikafix
 from rpcgen.runtime._amqp.client_side import MAX_NACKS, ClientSide
@@ -82,6 +82,11 @@ class Connection:
     ``state``): neither ``Connection()`` nor ``close()`` waits longer than a few of them,
     whatever the broker does. A request or reply body over ``max_message_bytes`` fails its
     call with ``PayloadTooLarge``: a request before it is published, a reply when it arrives.
+
+    While the connection is down and reconnecting, a call that times out says since when
+    (``RpcTimeout``: ``...; not connected to the broker since 12:03:07 (reconnecting to
+    ...)``); with ``fail_fast=True`` a call or event made meanwhile raises
+    ``RpcConnectionError`` at once instead of waiting to be sent after the reconnect.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class Connection:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         reconnect: Backoff | None = Backoff(),  # noqa: B008 (frozen: one shared instance is fine)
         reply_queue_ttl_ms: int = wire.REPLY_QUEUE_TTL_MS,
+        fail_fast: bool = False,
     ) -> None:
         pikafix.install()
         uris = resolve_uris(uri)
@@ -106,6 +112,7 @@ class Connection:
         ]
         self.client_name = client_name
         self._wants_reply_queue = reply_queue
+        self._fail_fast = fail_fast
         self._core = core = _Core(
             uris,
             params,
@@ -199,6 +206,7 @@ class Connection:
         side = self._side
         if side.failure is not None:
             raise side.failure
+        self._check_connected()
         if not self._wants_reply_queue:
             raise RpcConnectionError("this connection was opened with reply_queue=False")
         call = _calls.request(
@@ -227,10 +235,18 @@ class Connection:
         side = self._side
         if side.failure is not None:
             raise side.failure
+        self._check_connected()
         limit = side.calls.max_message_bytes
         call = _calls.event(event, body, timeout, on_done, max_message_bytes=limit)
         self._io.post(partial(side.submit, call), wake_background=not will_drive)
         return call
+
+    def _check_connected(self) -> None:
+        """With ``fail_fast``, refuse a call while the connection is down."""
+        if self._fail_fast:
+            down = self._side.disconnected()
+            if down:
+                raise RpcConnectionError(f"{down}; fail_fast is set, so nothing was sent")
 
     def forget(self, call: PendingCall) -> None:
         """Stop waiting for ``call`` (its waiter gave up); a reply that comes later is dropped."""
@@ -283,6 +299,7 @@ class _Core:
         reply_queue_ttl_ms: int,
     ) -> None:
         self.exchange = exchange
+        self.client_name = client_name
         self._wants_reply_queue = reply_queue
         self.loop = loop = DriverLoop()
         self.io = io = Driver(
@@ -371,6 +388,8 @@ class _Core:
         self.io.output = conn
 
     def link_ready(self, channel: Pika, reconnected: bool) -> None:
+        if _metrics.meter is not None:
+            _metrics.meter.connection_state(self.client_name, True, reconnected)
         queue = f", reply queue {self.side.reply_queue}" if self._wants_reply_queue else ""
         if reconnected:
             log.warning("reconnected to %s%s", self.link.uri, queue)
@@ -382,6 +401,8 @@ class _Core:
             user.attach()
 
     def link_down(self, error: RpcConnectionError) -> str:
+        if _metrics.meter is not None:
+            _metrics.meter.connection_state(self.client_name, False, False)
         resent = self.side.down()
         for user in list(self._users):
             user.detach()
@@ -389,6 +410,8 @@ class _Core:
         return f" ({pending} calls pending, {resent} to resend)" if pending or resent else ""
 
     def link_over(self, error: RpcConnectionError) -> None:
+        if _metrics.meter is not None:
+            _metrics.meter.connection_state(self.client_name, False, False)
         if self.side.failure is None and self.link.opens:
             log.error("%s", error)
         self.side.fail_all(error)
@@ -397,6 +420,8 @@ class _Core:
         self._settled.set()
 
     def link_closing(self) -> None:
+        if _metrics.meter is not None:
+            _metrics.meter.connection_state(self.client_name, False, False)
         self.side.ack_replies()  # replies already handled must not be redelivered to nobody
         self.side.fail_all(RpcConnectionError(f"the connection to {self.link.uri} was closed"))
         for user in list(self._users):

@@ -100,6 +100,12 @@ class Consumer:
         """Give a delivery back to its queue (an event handler's ``requeue_on_error``)."""
         self._host.post(partial(self._requeue, delivery_tag, epoch))
 
+    @property
+    def consuming(self) -> bool:
+        """Whether deliveries can arrive now: the broker confirmed the consumer on the current
+        channel (false while reconnecting, once stopped, or after a final failure)."""
+        return self._tag is not None and not self._stopped and self.error is None
+
     def stop(self) -> None:
         """Stop taking requests; those already received are still settled."""
         self._host.post(self._cancel)

@@ -50,6 +50,11 @@ class MemoryConsumer:
         self.ready = threading.Event()
         self.drained = threading.Event()
 
+    @property
+    def consuming(self) -> bool:
+        """Whether deliveries can arrive now (subscribed, not stopped, not failed)."""
+        return self._sub is not None and not self._stopped and self.error is None
+
     def subscribe(self, prefetch: int) -> None:
         sub = self._broker.subscribe(self.queue, prefetch, self._deliver, owner=self._connection)
         self._sub = sub

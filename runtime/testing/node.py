@@ -62,8 +62,12 @@ class RabbitNode(Broker):
         cookie: str | None = None,
         epmd_port: int | None = None,
         boot: bool = True,
+        amqp_port: int | None = None,
     ) -> None:
         """Make the node's folder and boot it (unless ``boot=False``: then ``start()`` it).
+
+        ``amqp_port`` fixes the AMQP listener's port (``rpcgen broker --port``); by default, and
+        for every other listener, a free loopback port is picked.
 
         ``cookie`` and ``epmd_port`` are for nodes that must see each other (``RabbitCluster``);
         a node given an ``epmd_port`` leaves that epmd to its owner.
@@ -73,7 +77,8 @@ class RabbitNode(Broker):
                 f"{SBIN}/rabbitmq-server not found: install Debian's rabbitmq-server package"
             )
         self.dir = Path(tempfile.mkdtemp(prefix="rpcgen-rmq-"))
-        self.amqp_port, self.dist_port = free_port(), free_port()
+        self.amqp_port = amqp_port if amqp_port is not None else free_port()
+        self.dist_port = free_port()
         self.epmd_port = epmd_port if epmd_port is not None else free_port()
         self._owns_epmd = epmd_port is None
         self._cookie = cookie or secrets.token_hex(16)

@@ -5,7 +5,8 @@ the names of an earlier one, as a reader would. Samples that need RabbitMQ read 
 ``$RPCGEN_AMQP_URI``, as the runtime does when no URI is given (and as the pages say); the test
 sets it to a vhost of the throwaway broker the pytest plugin starts. A block whose first line is
 ``# fragment: <reason>`` is shown for reading only: it is parsed, not run, and the reason must
-be given. Shell blocks (``console``, ``bash``, ``sh``) are not run, but each ``rpcgen COMMAND``
+be given. Shell blocks (``console``, ``bash``, ``sh``) are not run here (getting-started's
+``$`` lines are, by test_getting_started.py), but each ``rpcgen COMMAND``
 in them must name a command the CLI has, with options that command takes. Each page's samples
 (its IDL modules aside, as idl/ is not type-checked either) also pass ``mypy --strict``.
 """
@@ -143,7 +144,11 @@ def _shell_rpcgen_lines() -> list[tuple[str, str]]:
         for block in blocks(page):
             if block.language not in SHELL:
                 continue
-            for offset, text in enumerate(block.code.splitlines()):
+            lines = block.code.splitlines()
+            session = any(line.startswith("$ ") for line in lines)  # then the rest is output
+            for offset, text in enumerate(lines):
+                if session and not text.startswith("$ "):
+                    continue
                 words = text.removeprefix("$ ").split("#")[0].split()
                 if words[:1] == ["rpcgen"]:
                     found.append((f"{block.page}:{block.line + offset}", " ".join(words)))
@@ -154,8 +159,12 @@ def test_shell_samples_name_real_commands_and_options() -> None:
     commands = _commands()
     lines = _shell_rpcgen_lines()
     assert len(lines) >= 10
+    root = {opt for param in typer.main.get_command(app).params for opt in param.opts}
     for where, text in lines:
         words = text.split()
+        if words[1].startswith("--"):  # rpcgen --version
+            assert words[1] in root, f"{where}: rpcgen has no option {words[1]}"
+            continue
         command = commands.get(words[1])
         assert command is not None, f"{where}: rpcgen has no command {words[1]!r}"
         known = {opt for param in command.params for opt in param.opts}

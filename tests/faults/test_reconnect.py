@@ -10,6 +10,7 @@ calls that waited on it with ``ReplyQueueExpired``.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -137,10 +138,47 @@ def test_a_call_outliving_its_timeout_while_disconnected_times_out(
     ):
         assert c.hello("up") == "hello, up"
         node.stop()
-        with pytest.raises(rt.RpcTimeout):
+        with pytest.raises(rt.RpcTimeout) as timed_out:
             c.hello("down")
+        # It says the broker is the problem, since when, and where it keeps trying.
+        since = r"\d\d:\d\d:\d\d"
+        where = re.escape(f"amqp://guest:***@127.0.0.1:{node.amqp_port}/")
+        assert re.fullmatch(
+            rf"itest\.hello: no reply within 1 s; not connected to the broker since {since} "
+            rf"\(reconnecting to {where}\)",
+            str(timed_out.value),
+        )
         node.start()
         assert c.with_timeout(30).hello("up again") == "hello, up again"
+        assert c.with_timeout(1).hello("up") == "hello, up"  # reconnected: nothing to say
+
+
+def test_fail_fast_refuses_calls_while_disconnected_at_once(
+    rabbit_node_factory: Callable[..., RabbitNode],
+) -> None:
+    node = _node(rabbit_node_factory)
+    fast = Backoff(initial=0.2, max=0.2)
+    with (
+        rt.run_in_background(Itest(), node.uri, max_workers=1, reconnect=Backoff(max=0.5)),
+        rt.Connection(node.uri, reconnect=fast, fail_fast=True) as connection,
+    ):
+        client = ItestClient(connection, timeout=60)
+        assert client.hello("up") == "hello, up"
+        node.stop()
+        _wait_for(lambda: not connection.is_connected)
+        started = time.monotonic()
+        with pytest.raises(rt.RpcConnectionError, match="not connected to the broker since"):
+            client.hello("down")
+        assert time.monotonic() - started < 10  # at once, not after the 60 s timeout
+        node.start()
+        deadline = time.monotonic() + 60
+        while True:  # refused until the connection is back, then served as usual
+            try:
+                assert client.hello("up again") == "hello, up again"
+                break
+            except rt.RpcConnectionError:
+                assert time.monotonic() < deadline, "not reconnected within 60 s"
+                time.sleep(0.2)
 
 
 def test_reconnecting_gives_up_after_its_attempts(

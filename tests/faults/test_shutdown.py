@@ -1,4 +1,5 @@
-"""Graceful shutdown under load: SIGTERM answers every request in flight, loses none."""
+"""Graceful shutdown under load: SIGTERM answers every request running, hands back the ones
+not started, loses none."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def test_sigterm_under_load_answers_everything_in_flight(
                 time.sleep(0.01)
             server.proc.send_signal(signal.SIGTERM)
             assert server.proc.wait(60) == 0, server.log.read_text()
-            # Whatever it had taken it answered before exiting; the rest is still queued.
+            # Whatever it had started it answered before exiting; the rest is queued again.
             answered, queued = _settle(futures, rabbit_vhost)
             assert answered + queued == CALLS
             assert answered > 20, "no request was in flight at SIGTERM"
@@ -40,7 +41,7 @@ def test_sigterm_under_load_answers_everything_in_flight(
             with rt.run_in_background(Itest(), amqp_uri, max_workers=20):
                 results = [f.result() for f in futures]
         assert results == [0.05 + i / 10_000 for i in range(CALLS)]
-        assert "stopping itest" in server.log.read_text()
+        assert "draining itest" in server.log.read_text()
         wait_settled(rabbit_vhost, "rpc-itest")
     finally:
         server.close()

@@ -119,7 +119,7 @@ def test_serve_exits_0_on_sigterm_after_answering(rabbit_vhost: Vhost) -> None:
                 proc.send_signal(signal.SIGTERM)
                 assert [f.result() for f in slow] == [1.0, 1.0]
             assert proc.wait(timeout=30) == 0
-            assert "stopping itest" in proc.stderr.read()
+            assert "draining itest" in proc.stderr.read()
         finally:
             if proc.poll() is None:
                 proc.kill()

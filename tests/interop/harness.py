@@ -152,6 +152,7 @@ class NamekoClient:
 
     driver: NamekoDriver
     uri: str
+    config: Mapping[str, Any] | None = None  # more Nameko config keys, e.g. rpc_exchange
 
     def call(
         self,
@@ -197,6 +198,7 @@ class NamekoClient:
             "context_data": dict(context_data) if context_data is not None else None,
             "timeout": timeout,
             "mode": mode,
+            "config": dict(self.config) if self.config else None,
             "calls": [
                 {"method": c.method, "args": list(c.args), "kwargs": dict(c.kwargs)} for c in calls
             ],

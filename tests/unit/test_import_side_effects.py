@@ -49,3 +49,22 @@ def test_testing_package_does_not_import_pytest() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "False"
+
+
+def test_logging_probes_settings_and_prometheus_configure_nothing_on_import() -> None:
+    probe = """
+import logging
+import prometheus_client
+before = set(prometheus_client.REGISTRY._names_to_collectors)
+import rpcgen.runtime.logs, rpcgen.runtime.probes, rpcgen.settings, rpcgen.prometheus
+from rpcgen.runtime import _metrics
+assert not logging.getLogger().handlers
+assert set(prometheus_client.REGISTRY._names_to_collectors) == before
+assert _metrics.meter is None
+print("ok")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -5,7 +5,8 @@ first stdout line is ``{"nameko": "<version>"}``; then each stdin line is a job:
 
     {"uri": "amqp://...", "proxy": "cluster" | "service", "service": "greeter",
      "context_data": {...} | null, "timeout": 10, "mode": "sync" | "async",
-     "calls": [{"method": "hello", "args": [...], "kwargs": {...}}, ...]}
+     "calls": [{"method": "hello", "args": [...], "kwargs": {...}}, ...],
+     "config": {"rpc_exchange": "..."}}   (optional: more Nameko config keys)
 
 Arguments are decoded with kombu's JSON, so ``{"__type__": "decimal", "__value__": "1.5"}``
 arrives as ``Decimal("1.5")``. All calls of a job share one proxy; in ``async`` mode every call is
@@ -55,7 +56,7 @@ def outcome(get_result):
 def open_proxy(job):
     options = {"context_data": job.get("context_data"), "timeout": job.get("timeout", 10)}
     # 2.x takes a config dict; 3.x reads a global config, or the URI as a publisher option.
-    args = [{"AMQP_URI": job["uri"]}] if NAMEKO_2 else []
+    args = [{"AMQP_URI": job["uri"], **(job.get("config") or {})}] if NAMEKO_2 else []
     if not NAMEKO_2:
         options["uri"] = job["uri"]
     if job.get("proxy", "cluster") == "service":
@@ -64,6 +65,15 @@ def open_proxy(job):
 
 
 def run_job(job):
+    if NAMEKO_2 or not job.get("config"):
+        return run_proxy_job(job)
+    import nameko
+
+    with nameko.config.patch(job["config"]):  # 3.x reads rpc_exchange from its global config
+        return run_proxy_job(job)
+
+
+def run_proxy_job(job):
     with open_proxy(job) as proxy:
         target = (
             proxy if job.get("proxy", "cluster") == "service" else getattr(proxy, job["service"])

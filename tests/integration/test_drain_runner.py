@@ -1,0 +1,68 @@
+"""``ServiceRunner.stop(timeout)`` drains the same way on both transports: what was not started
+goes back at once, what runs past the deadline goes back too, and another runner answers all."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import rpcgen.runtime as rt
+
+from tests.integration.impls import Itest
+from tests.integration.stubs import ItestClient
+
+
+class Held(Itest):
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def sleep(self, seconds: float) -> float:
+        self.started.release()
+        assert self.release.wait(60)
+        return -1.0
+
+
+class Quick(Itest):
+    def sleep(self, seconds: float) -> float:
+        return seconds
+
+
+def test_stop_hands_back_unstarted_at_once_and_running_at_the_deadline(rpc_uri: str) -> None:
+    held = Held()
+    runner = rt.ServiceRunner(held, rpc_uri, max_workers=1, prefetch=5)
+    runner.start()
+    try:
+        with ItestClient.connect(rpc_uri, timeout=60) as client:
+            calls = [client.sleep.call_async(float(i)) for i in range(3)]
+            assert held.started.acquire(timeout=30)  # one runs, two wait in the runner
+            settled: list[bool] = []
+            stopper = threading.Thread(target=lambda: settled.append(runner.stop(60)))
+            stopper.start()
+            with rt.run_in_background(Quick(), rpc_uri):
+                deadline = time.monotonic() + 30
+                while sum(call.done() for call in calls) < 2:  # the two not started
+                    assert time.monotonic() < deadline, "the waiting requests were not handed back"
+                    time.sleep(0.02)
+                assert stopper.is_alive()  # still draining the running one
+                runner.stop_now()
+                stopper.join(30)
+                assert settled == [False]
+                assert sorted(call.result(timeout=30) for call in calls) == [0.0, 1.0, 2.0]
+    finally:
+        held.release.set()
+        runner.stop(10)
+
+
+def test_running_handlers_finish_within_the_deadline(rpc_uri: str) -> None:
+    impl = Itest()
+    runner = rt.ServiceRunner(impl, rpc_uri, max_workers=2)
+    runner.start()
+    try:
+        with ItestClient.connect(rpc_uri, timeout=30) as client:
+            call = client.sleep.call_async(0.5)
+            assert impl.started.acquire(timeout=30)
+            assert runner.stop(30) is True  # finished: nothing handed back
+            assert call.result(timeout=30) == 0.5  # answered by the stopping runner itself
+    finally:
+        runner.stop(10)
