@@ -1,4 +1,4 @@
-"""rpcgen.runtime._amqp.transport: pika's real plaintext transport over a socketpair keeps every
+"""rpcgen.runtime._amqp.frames: pika's real plaintext transport over a socketpair keeps every
 byte in order; ``publish`` writes exactly the frames pika's ``basic_publish`` writes."""
 
 from __future__ import annotations
