@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 import pika  # noqa: E402
 import rpcgen.runtime as rt  # noqa: E402
 from rpcgen.runtime import _dispatch, context  # noqa: E402
-from rpcgen.runtime._amqp.consumer import Delivery  # noqa: E402
+from rpcgen.runtime._transport import Delivery  # noqa: E402
 
 from generated.hello import HelloServiceClient, HelloServiceServer  # noqa: E402
 

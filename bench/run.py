@@ -69,6 +69,18 @@ def parse_args() -> argparse.Namespace:
         help="also run rpcgen against servers with these prefetches, e.g. 40,100 (the default\n"
         "prefetch always runs)",
     )
+    p.add_argument(
+        "--rpcgen-baseline",
+        metavar="PYTHON",
+        help="the python of a venv with another rpcgen (e.g. main's) installed: adds\n"
+        "rpcgen-base and rpcgen-asyncio-base, measured in the same run (generated/ from here)",
+    )
+    p.add_argument(
+        "--rpcgen-python",
+        metavar="PYTHON",
+        help="run the rpcgen systems with this python (e.g. a venv with this tree installed\n"
+        "the same way as --rpcgen-baseline's, so that both are measured alike)",
+    )
     return p.parse_args()
 
 
@@ -124,12 +136,14 @@ def _select(args: argparse.Namespace) -> tuple[list[System], list[str]]:
     nameko = systems_mod.nameko_python(args.nameko_python)
     if nameko is None:
         notes.append("Nameko left out: no .venv-nameko (bench/setup.sh creates it)")
-    chosen = systems_mod.all_systems(nameko, args.rpcgen_prefetch)
+    chosen = systems_mod.all_systems(
+        nameko, args.rpcgen_prefetch, args.rpcgen_baseline, args.rpcgen_python
+    )
     if args.systems:
         wanted = set(args.systems.split(","))
         chosen = [s for s in chosen if s.key in wanted]
     if any(s.key.startswith("rpcgen") for s in chosen):
-        why = systems_mod.rpcgen_available(sys.executable)
+        why = systems_mod.rpcgen_available(args.rpcgen_python or sys.executable)
         if why is not None:
             notes.append(f"rpcgen left out: {why}")
             chosen = [s for s in chosen if not s.key.startswith("rpcgen")]

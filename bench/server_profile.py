@@ -40,8 +40,8 @@ VARIANTS = ("workers", "inline")
 
 def serve(variant: str, uri: str, stats_path: str) -> None:
     """Run the hello server with timestamps around its consumer; write them out on SIGTERM."""
-    from rpcgen.runtime import consumer as consumer_mod
     from rpcgen.runtime import server as server_mod
+    from rpcgen.runtime._amqp import consumer as consumer_mod
     from system_rpcgen import HelloImpl
 
     Consumer = consumer_mod.Consumer
@@ -110,7 +110,7 @@ def _answer_inline(runner: Any) -> None:
             if request is None or runner._consumer is None:
                 queue.put(request)  # shutdown markers; requests before consume() returned
             else:
-                runner._answer(request)
+                runner._serve_request(request)
 
     runner._requests = Inline()
 

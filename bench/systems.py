@@ -65,14 +65,20 @@ ASYNC_PREFETCH = 1000  # rpcgen.runtime.ASYNC_PREFETCH (the bench venv need not 
 RPCGEN_SEMANTICS = "persistent, confirms (tracked asynchronously), mandatory, ack after reply"
 
 
-def _rpcgen_systems(prefetch: int | None) -> list[System]:
-    """The futures and asyncio clients against one rpcgen server; keys get ``-p<N>`` if set."""
-    py = sys.executable
+def _rpcgen_systems(prefetch: int | None, python: str | None = None, tag: str = "") -> list[System]:
+    """The futures and asyncio clients against one rpcgen server; keys get ``-p<N>`` if set.
+
+    ``python`` (default this one) runs both sides; ``tag`` names another rpcgen installed there
+    (keys get ``-<tag>``), so that two rpcgen trees are measured in one run.
+    """
+    py = python or sys.executable
     server: tuple[str, ...] = (py, "system_rpcgen.py", "server", "--uri", "{uri}")
     key, label = "", ""
     if prefetch:
         server += ("--prefetch", str(prefetch))
         key, label = f"-p{prefetch}", f", prefetch {prefetch}"
+    if tag:
+        key, label = f"{key}-{tag}", f"{label} ({tag})"
     semantics = f"{RPCGEN_SEMANTICS}; prefetch {prefetch or '100 (default: 10 x max_workers)'}"
     return [
         System(
@@ -94,14 +100,22 @@ def _rpcgen_systems(prefetch: int | None) -> list[System]:
     ]
 
 
-def all_systems(nameko: str | None, rpcgen_prefetch: Sequence[int] = ()) -> list[System]:
+def all_systems(
+    nameko: str | None,
+    rpcgen_prefetch: Sequence[int] = (),
+    baseline: str | None = None,
+    rpcgen_python: str | None = None,
+) -> list[System]:
     """Every system, in the order of the report; Nameko only when its venv exists.
 
     rpcgen always runs with its default prefetch; each of ``rpcgen_prefetch`` adds both of its
     clients again against a server with that prefetch (``rpcgen-p<N>``, ``rpcgen-asyncio-p<N>``).
+    ``baseline``, the python of a venv with another rpcgen installed, adds both clients on that
+    rpcgen (``rpcgen-base``, ``rpcgen-asyncio-base``), interleaved with this one's;
+    ``rpcgen_python`` runs this tree's rpcgen systems (default: the driver's python).
     """
     py = sys.executable
-    systems = _rpcgen_systems(None)
+    systems = _rpcgen_systems(None, rpcgen_python)
     systems.append(
         System(
             "rpcgen-async-server",
@@ -112,6 +126,8 @@ def all_systems(nameko: str | None, rpcgen_prefetch: Sequence[int] = ()) -> list
             f"{RPCGEN_SEMANTICS}; prefetch {ASYNC_PREFETCH} (default of an async server)",
         )
     )
+    if baseline:
+        systems += _rpcgen_systems(None, baseline, "base")
     for prefetch in rpcgen_prefetch:
         systems += _rpcgen_systems(prefetch)
     if nameko:

@@ -30,7 +30,7 @@ __all__ = [
     "Import",
     "MethodSpec",
     "ModuleSpec",
-    "ParamSpec",
+    "ParameterSpec",
     "ServiceSpec",
     "TypeRef",
     "TypedDictSpec",
@@ -58,7 +58,7 @@ class TypeRef:
 
 
 @dataclass(frozen=True)
-class ParamSpec:
+class ParameterSpec:
     """One IDL parameter; its wire name (the Nameko kwarg name) is its Python name."""
 
     name: str
@@ -80,7 +80,7 @@ class MethodSpec:
 
     name: str
     wire_name: str
-    params: tuple[ParamSpec, ...]
+    params: tuple[ParameterSpec, ...]
     result: TypeRef
     errors: tuple[str, ...]  # generated error class names a client may re-raise
     doc: str | None

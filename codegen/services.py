@@ -9,7 +9,7 @@ from collections.abc import Callable
 from types import FunctionType
 
 from rpcgen.codegen.markers import EVENT_ATTR, RAISES_ATTR, SERVICE_ATTR
-from rpcgen.codegen.model import EventSpec, MethodSpec, ParamSpec, ServiceSpec, TypeRef
+from rpcgen.codegen.model import EventSpec, MethodSpec, ParameterSpec, ServiceSpec, TypeRef
 from rpcgen.codegen.source import Source
 from rpcgen.codegen.types import TypeProblem, describe, render_default, render_type
 
@@ -223,7 +223,7 @@ def _check_python_names(cls: type, members: list[tuple[str, int]], src: Source) 
 
 def _build_param(
     param: inspect.Parameter, hints: dict[str, object], src: Source, report: Callable[[str], None]
-) -> ParamSpec | None:
+) -> ParameterSpec | None:
     name = param.name
     if param.kind in _KIND_PROBLEMS:
         report(_KIND_PROBLEMS[param.kind].format(name=name))
@@ -244,7 +244,7 @@ def _build_param(
             default = render_default(param.default, src.scope)
         except TypeProblem as problem:
             report(f"parameter {name!r}: {problem}")
-    return ParamSpec(name, ref, param.kind is param.KEYWORD_ONLY, default)
+    return ParameterSpec(name, ref, param.kind is param.KEYWORD_ONLY, default)
 
 
 def _build_result(

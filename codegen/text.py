@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from rpcgen.codegen.pyfmt import LINE_LENGTH, Group, assign, docstring, fmt, group, py_str
 
 if TYPE_CHECKING:
-    from rpcgen.codegen.model import EventSpec, MethodSpec, ParamSpec, ServiceSpec
+    from rpcgen.codegen.model import EventSpec, MethodSpec, ParameterSpec, ServiceSpec
 
 __all__ = [
     "BODY",
@@ -88,7 +88,7 @@ def method_object(service: ServiceSpec, method: MethodSpec) -> str:
     return assign(method.const, value, 0, annotation)
 
 
-def _param_object(param: ParamSpec) -> Group:
+def _param_object(param: ParameterSpec) -> Group:
     """``rt.Param("name", type, ...)``, naming only the flags that differ from their defaults."""
     items = [py_str(param.name), param.type.expr]
     if param.keyword_only:

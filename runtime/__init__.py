@@ -3,11 +3,11 @@
 Everything generated code and users need is importable from here.
 """
 
-from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT, Backoff, Connection
-from rpcgen.runtime._amqp.uris import mask_uri
-from rpcgen.runtime._transport import Transport, open_connection
+from rpcgen.runtime._amqp import Backoff, Connection, mask_uri
+from rpcgen.runtime._connect import open_connection
+from rpcgen.runtime._transport import DEFAULT_TIMEOUT, Transport
 from rpcgen.runtime.aio import AsyncClient, AsyncConnection
-from rpcgen.runtime.client import BoundMethod, Client, RpcFuture
+from rpcgen.runtime.client import Client, RemoteMethod, RpcFuture, remote
 from rpcgen.runtime.context import CallContext, context_data, current_context
 from rpcgen.runtime.errors import (
     BadRequest,
@@ -19,6 +19,7 @@ from rpcgen.runtime.errors import (
     RemoteError,
     ReplyQueueExpired,
     ResultTypeError,
+    RetryableError,
     RpcConnectionError,
     RpcError,
     RpcTimeout,
@@ -26,13 +27,7 @@ from rpcgen.runtime.errors import (
     UnknownService,
     UnserializableValueError,
 )
-from rpcgen.runtime.generated_api import (
-    IncompatibleRuntime,
-    RemoteMethod,
-    omit_defaults,
-    remote,
-    require_api,
-)
+from rpcgen.runtime.generated_api import IncompatibleRuntime, omit_defaults, require_api
 from rpcgen.runtime.hooks import on_start, on_stop
 from rpcgen.runtime.middleware import HandlerCall, Middleware, current_call
 from rpcgen.runtime.options import ConnectionOptions
@@ -50,7 +45,6 @@ __all__ = [
     "AsyncConnection",
     "Backoff",
     "BadRequest",
-    "BoundMethod",
     "CallContext",
     "Client",
     "Connection",
@@ -73,6 +67,7 @@ __all__ = [
     "RemoteMethod",
     "ReplyQueueExpired",
     "ResultTypeError",
+    "RetryableError",
     "RpcConnectionError",
     "RpcError",
     "RpcFuture",

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from rpcgen.runtime import context
 
-__all__ = ["HandlerLoop", "any_async", "is_async"]
+__all__ = ["HandlerLoop", "any_async", "awaited", "is_async"]
 
 log = logging.getLogger("rpcgen.runtime.server")
 
@@ -161,7 +161,7 @@ async def _within(awaitable: Awaitable[T], ctx: context.CallContext | None) -> T
             context.leave(token)
 
 
-def settle(result: Any, loop: HandlerLoop | None, ctx: context.CallContext | None) -> Any:
+def awaited(result: Any, loop: HandlerLoop | None, ctx: context.CallContext | None) -> Any:
     """``result`` itself, or, if a handler returned an awaitable, what it resolves to."""
     if loop is not None and inspect.isawaitable(result):
         return loop.wait(result, ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Generic, TypeVar
 
-from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT
+from rpcgen.runtime._transport import DEFAULT_TIMEOUT
 
 __all__ = ["BaseClient"]
 

@@ -12,9 +12,9 @@ cannot loop:
   lacks ``args``/``kwargs``: ``MalformedRequest``; arguments of the wrong type:
   ``IncorrectSignature``;
 - a header pika cannot decode (a timestamp past year 9999) reaches us as its number of seconds
-  (``pikafix``) instead of dropping the connection and looping through redeliveries; a header
-  table too deep, too big or not decodable at all reaches us as ``UndecodedHeaders`` (empty):
-  ``MalformedRequest`` saying why;
+  (``_amqp.pikafix``) instead of dropping the connection and looping through redeliveries; a
+  header table too deep, too big or not decodable at all reaches us as ``UndecodedHeaders``
+  (empty, ``wire.undecoded`` says why): ``MalformedRequest`` saying why;
 - headers pika could not send on (a key too long once prefixed, any value it cannot encode)
   are left out of the handler's context, so the calls it makes do not fail; a
   ``call_id_stack`` that is not a list of strings is read leniently (``context.incoming``);
@@ -31,14 +31,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import pika
-from pika import data as pika_data
 from rpcgen.runtime import _metrics, _tracing, context
-from rpcgen.runtime._amqp import pikafix
-from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
-from rpcgen.runtime._amqp.consumer import Delivery
-from rpcgen.runtime._asyncrun import HandlerLoop, is_async, settle
+from rpcgen.runtime._asyncrun import HandlerLoop, awaited, is_async
 from rpcgen.runtime._codec import wire
+from rpcgen.runtime._transport import DEFAULT_MAX_MESSAGE_BYTES, Delivery, Properties
 from rpcgen.runtime.errors import MalformedRequest, MethodNotFound, PayloadTooLarge, ServiceError
 from rpcgen.runtime.middleware import HandlerCall, Middleware, middleware_of, run_async, run_sync
 from rpcgen.runtime.spec import Method
@@ -180,7 +176,7 @@ class Dispatcher:
         if len(request.body) > self.max_message_bytes:
             what = f"request to {request.routing_key}"
             raise PayloadTooLarge.exceeded(what, len(request.body), self.max_message_bytes)
-        undecodable = pikafix.undecoded(request.properties.headers)
+        undecodable = wire.undecoded(request.properties.headers)
         if undecodable is not None:
             raise MalformedRequest(f"headers not decoded: {undecodable}")
         content_type = request.properties.content_type
@@ -207,7 +203,7 @@ class Dispatcher:
         try:
             if call.is_async:
                 runs = run_async(self.middleware, call, handler)  # type: ignore[arg-type]
-                result = settle(runs, self.loop, call.context)
+                result = awaited(runs, self.loop, call.context)
             else:
                 result = run_sync(self.middleware, call, handler)
         except Exception as exc:
@@ -274,44 +270,29 @@ def _encode(method: Method[object], result: object, call: HandlerCall) -> tuple[
 
 
 def _sendable(headers: Mapping[str, object] | None) -> Mapping[str, object] | None:
-    """``headers`` without the entries pika could not encode again when a handler calls on.
+    """``headers`` without the entries that could not be encoded again when a handler calls on.
 
-    pika decodes more AMQP field types than it encodes (floats, ints over 64 bits), and the
+    AMQP decoders read more field types than pika encodes (floats, ints over 64 bits), and the
     context travels on with every call a handler makes, every key as ``nameko.<key>`` (which
     may no longer fit a short string): such a header would make those calls fail. Nameko's own
-    headers (strings and lists of strings) and 64-bit ints skip the encoding check (``_plain``:
-    checking rpcgen's usual two headers by encoding them cost 11 µs a request, against 4).
+    headers (strings and lists of strings) and 64-bit ints skip the full check
+    (``wire.is_plain_header``: checking rpcgen's usual two headers by encoding them cost 11 µs a
+    request, against 4).
     """
-    if not headers or all(_plain(k, v) for k, v in headers.items()):
+    if not headers or all(wire.is_plain_header(k, v) for k, v in headers.items()):
         return headers
     kept: dict[str, object] = {}
     for key, value in headers.items():
-        try:
-            if not _fits(key):
-                raise ValueError("key too long")
-            pika_data.encode_table([], {key: value})
-        except Exception:
+        if not wire.is_encodable_header(key, value):
             log.info("ignored header %r: it cannot be sent on (%s)", key, type(value).__name__)
             continue
         kept[key] = value
     return kept
 
 
-def _fits(key: str) -> bool:
-    """Whether ``key`` still fits an AMQP short string once sent on as ``nameko.<key>``."""
-    return len(key.encode()) + (0 if key.startswith(wire.HEADER_PREFIX) else _PREFIX_LEN) <= 255
-
-
-_PREFIX_LEN = len(wire.HEADER_PREFIX)
-
-
-def _plain(key: str, value: object) -> bool:
-    return _fits(key) and wire.is_plain_header_value(value)
-
-
-def reply_properties(request: Any) -> Any:
+def reply_properties(request: Any) -> Properties:
     """Nameko's reply properties: ``headers`` present and empty, correlation id copied."""
-    return pika.BasicProperties(
+    return Properties(
         content_type=wire.CONTENT_TYPE,
         content_encoding=wire.CONTENT_ENCODING,
         delivery_mode=wire.PERSISTENT,

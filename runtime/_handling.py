@@ -7,7 +7,7 @@ own, like the RPC queue, by the server's worker pool.
 
 One event in (``EventEntrypoint.handle``), never raising:
 - a body over the connection's ``max_message_bytes`` (never decoded), headers pika could not or
-  must not decode (``pikafix.UndecodedHeaders``), a body that is not JSON, a content type other
+  must not decode (``wire.UndecodedHeaders``), a body that is not JSON, a content type other
   than JSON, or a payload that does not match the event's payload type never reaches the
   handler: it is published to the service's dead-letter
   queue ``rpcgen-dlq-<service>`` (durable, declared by rpcgen; the handler queue itself keeps
@@ -32,20 +32,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import pika
 from rpcgen.runtime import _metrics, _tracing, context
-from rpcgen.runtime._amqp import pikafix, topology
-from rpcgen.runtime._amqp.connection import DEFAULT_MAX_MESSAGE_BYTES
-from rpcgen.runtime._amqp.consumer import Delivery
-from rpcgen.runtime._asyncrun import HandlerLoop, is_async, settle
+from rpcgen.runtime import _topology as topology
+from rpcgen.runtime._asyncrun import HandlerLoop, awaited, is_async
 from rpcgen.runtime._codec import wire
+from rpcgen.runtime._transport import DEFAULT_MAX_MESSAGE_BYTES, Delivery, Properties
 from rpcgen.runtime.errors import MalformedRequest, PayloadTooLarge
 from rpcgen.runtime.middleware import HandlerCall, Middleware, run_async, run_sync
 from rpcgen.runtime.spec import EventHandler
 
 __all__ = ["EventEntrypoint", "Outcome", "dead_letter_queue", "event_entrypoints"]
 
-log = logging.getLogger("rpcgen.runtime.server")
+log = logging.getLogger(__name__)
 
 Outcome = tuple[Literal["ack", "requeue", "dead"], str]
 """What to do with an event: ack it, requeue it, or dead-letter it (with the reason)."""
@@ -149,7 +147,7 @@ class EventEntrypoint:
         if size > max_message_bytes:
             too_large = PayloadTooLarge.exceeded(f"event {event.label}", size, max_message_bytes)
             return "dead", str(too_large)
-        undecodable = pikafix.undecoded(props.headers)
+        undecodable = wire.undecoded(props.headers)
         if undecodable is not None:
             return "dead", f"headers not decoded: {undecodable}"
         try:
@@ -176,7 +174,7 @@ class EventEntrypoint:
         try:
             if call.is_async:
                 runs = run_async(middleware, call, handler)  # type: ignore[arg-type]
-                settle(runs, loop, call.context)
+                awaited(runs, loop, call.context)
             else:
                 run_sync(middleware, call, handler)
         except Exception:
@@ -202,7 +200,7 @@ class EventEntrypoint:
         log.error("%s failed handling %s", call.context.call_id, label, exc_info=True)
         return ("requeue" if self.spec.requeue_on_error else "ack"), "handler raised"
 
-    def dead_letter(self, delivery: Delivery, reason: str) -> tuple[str, Any]:
+    def dead_letter(self, delivery: Delivery, reason: str) -> tuple[str, Properties]:
         """The routing key (on the default exchange) and properties of a dead letter."""
         props = delivery.properties
         log.error(
@@ -220,7 +218,7 @@ class EventEntrypoint:
                 "x-rpcgen-routing-key": delivery.routing_key,
             }
         )
-        dead = pika.BasicProperties(
+        dead = Properties(
             content_type=props.content_type,
             content_encoding=props.content_encoding,
             delivery_mode=wire.PERSISTENT,

@@ -16,8 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rpcgen.runtime._amqp.uris import Backoff
-from rpcgen.runtime._transport import Transport, open_connection
+from rpcgen.runtime._amqp import Backoff
+from rpcgen.runtime._connect import open_connection
+from rpcgen.runtime._transport import Transport
 from rpcgen.runtime.errors import RpcConnectionError
 
 if TYPE_CHECKING:

@@ -1,38 +1,216 @@
 """The seam between clients/servers and what carries their messages: RabbitMQ, or memory.
 
-``Transport`` is what a client (``Client``, ``AsyncClient``, ``RpcFuture``) and a
-``ServiceRunner`` use of a connection; ``_amqp.connection.Connection`` and
-``_memory.MemoryConnection`` both provide it. ``open_connection`` is the one place that reads
-a URI and picks: ``memory://NAME`` (also through ``$RPCGEN_AMQP_URI``) gives a connection to the
-in-process broker of that name (made on first use), anything else a real ``Connection``.
-``consume`` is the server's counterpart: a queue consumer on whichever connection it has.
+Pure: it imports no transport and no pika. Each transport implements these types:
+
+- ``Transport``: what a client (``Client``, ``AsyncClient``, ``RpcFuture``) and a
+  ``ServiceRunner`` use of a connection, ``consume`` included (``_amqp.Connection``,
+  ``_memory.MemoryConnection``);
+- ``Served``: what a runner uses of a queue consumer (``_amqp.consumer.Consumer``,
+  ``_memory.MemoryConsumer``);
+- ``Delivery``: one message as it came off a queue, handed to the runner;
+- ``PendingCall``: one request (or event) between its publish and its outcome;
+- ``Properties``: a message's AMQP basic properties, built once, whoever carries them (the
+  same attribute names as pika's ``BasicProperties``, which a real broker's deliveries carry).
+
+``_connect.open_connection`` is the one place that reads a URI and picks a transport.
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rpcgen.runtime._amqp import topology
-from rpcgen.runtime._amqp.calls import Completion, PendingCall
-from rpcgen.runtime._amqp.connection import Connection
-from rpcgen.runtime._amqp.consumer import Delivery, Reply
-from rpcgen.runtime._amqp.consumer import consume as amqp_consume
-from rpcgen.runtime._amqp.uris import URI_ENV
-from rpcgen.runtime._memory.broker import SCHEME, broker_named
-from rpcgen.runtime._memory.connection import MemoryConnection
 from rpcgen.runtime.errors import RpcConnectionError
-from rpcgen.runtime.spec import Event, Method
 
 if TYPE_CHECKING:
-    from rpcgen.runtime.options import ConnectionOptions
-    from typing_extensions import Unpack
+    from rpcgen.runtime._topology import Step
+    from rpcgen.runtime.spec import Event, Method
 
-__all__ = ["Served", "Transport", "consume", "is_memory_uri", "open_connection"]
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_TIMEOUT",
+    "Completion",
+    "Delivery",
+    "PendingCall",
+    "Properties",
+    "Reply",
+    "Served",
+    "Transport",
+]
 
-_Pika = Any  # pika ships no type hints
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds a call may take in total unless its client says otherwise."""
+DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Largest request or reply body (bytes) a connection sends or accepts unless told otherwise."""
+
+Completion = Callable[[bytes, BaseException | None], None]
+"""``on_done(reply_body, error)``: the reply body (b"" on error) or the error that ended a call."""
+
+
+class Properties:
+    """A message's AMQP basic properties (every one None unless set), as ``BasicProperties``."""
+
+    __slots__ = (
+        "app_id",
+        "cluster_id",
+        "content_encoding",
+        "content_type",
+        "correlation_id",
+        "delivery_mode",
+        "expiration",
+        "headers",
+        "message_id",
+        "priority",
+        "reply_to",
+        "timestamp",
+        "type",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        content_type: str | None = None,
+        content_encoding: str | None = None,
+        headers: dict[str, Any] | None = None,
+        delivery_mode: int | None = None,
+        priority: int | None = None,
+        correlation_id: str | None = None,
+        reply_to: str | None = None,
+        expiration: str | None = None,
+        message_id: str | None = None,
+        timestamp: int | None = None,
+        type: str | None = None,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        cluster_id: str | None = None,
+    ) -> None:
+        self.content_type = content_type
+        self.content_encoding = content_encoding
+        self.headers = headers
+        self.delivery_mode = delivery_mode
+        self.priority = priority
+        self.correlation_id = correlation_id
+        self.reply_to = reply_to
+        self.expiration = expiration
+        self.message_id = message_id
+        self.timestamp = timestamp
+        self.type = type
+        self.user_id = user_id
+        self.app_id = app_id
+        self.cluster_id = cluster_id
+
+    def __repr__(self) -> str:
+        set_ = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__ if getattr(self, k))
+        return f"Properties({set_})"
+
+
+class PendingCall:
+    """One call between its request and its reply; owned by its transport once submitted."""
+
+    __slots__ = (
+        "body",
+        "correlation_id",
+        "deadline",
+        "done",
+        "exchange",
+        "method",
+        "nacks",
+        "on_done",
+        "properties",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        method: Method[object] | Event[Any],
+        correlation_id: str,
+        body: bytes,
+        properties: Properties,
+        timeout: float | None,
+        on_done: Completion,
+        exchange: str | None = None,
+    ) -> None:
+        self.method = method
+        # None: an RPC request on the connection's exchange, done when its reply arrives; else
+        # an event published to this exchange, done when the broker confirms it.
+        self.exchange = exchange
+        self.correlation_id = correlation_id
+        self.body = body
+        self.properties = properties
+        self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.on_done = on_done
+        self.done = False
+        self.nacks = 0  # publishes of this request that RabbitMQ refused
+
+    def finish(self, body: bytes, error: BaseException | None) -> None:
+        """Complete the call once; later completions (duplicates, late timers) are ignored."""
+        if self.done:
+            return
+        self.done = True
+        try:
+            self.on_done(body, error)
+        except Exception:  # a broken waiter must not take the transport's I/O down
+            log.exception("completion of %s failed", self.method.routing_key)
+
+
+class Delivery:
+    """One message as it came off a queue (a request, or an event)."""
+
+    __slots__ = ("body", "epoch", "properties", "routing_key", "tag")
+
+    def __init__(
+        self, tag: int, routing_key: str, properties: Any, body: bytes, epoch: int = 0
+    ) -> None:
+        self.tag = tag
+        self.epoch = epoch  # which channel of its consumer delivered it: tags are per channel
+        self.routing_key = routing_key
+        self.properties = properties  # ``Properties``, or pika's ``BasicProperties``
+        self.body = body
+
+
+Reply = tuple[int, "int | None", str, "Properties | None", "bytes | None"]
+"""A request's delivery tag and epoch, and its reply's routing key, properties and body (None:
+ack it without a reply)."""
+
+
+class Served(Protocol):
+    """What a ``ServiceRunner`` uses of a queue consumer (``Consumer``, ``MemoryConsumer``)."""
+
+    error: RpcConnectionError | None
+    drained: threading.Event
+
+    @property
+    def consuming(self) -> bool:
+        """Whether the broker delivers to this consumer now (readiness)."""
+
+    def reply(
+        self,
+        delivery_tag: int,
+        routing_key: str,
+        properties: Properties,
+        body: bytes,
+        epoch: int | None = None,
+        exchange: str | None = None,
+    ) -> None:
+        """Publish a reply (to ``exchange``, default the connection's) and ack the delivery
+        once the broker has the reply."""
+
+    def reply_all(self, replies: Sequence[Reply]) -> None:
+        """Several ``reply`` (or ``ack``, for a None body) at once: one hand-over, one write
+        (the async runner's replies of one loop iteration)."""
+
+    def ack(self, delivery_tag: int, epoch: int | None = None) -> None: ...
+
+    def requeue(self, delivery_tag: int, epoch: int | None = None) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class Transport(Protocol):
@@ -58,7 +236,9 @@ class Transport(Protocol):
         on_done: Completion,
         *,
         will_drive: bool = False,
-    ) -> PendingCall: ...
+    ) -> PendingCall:
+        """Send one request; ``on_done(reply_body, error)`` runs once. ``will_drive``: the
+        caller calls ``drive`` next, to read its own reply."""
 
     def dispatch(
         self,
@@ -68,86 +248,34 @@ class Transport(Protocol):
         on_done: Completion,
         *,
         will_drive: bool = False,
-    ) -> PendingCall: ...
+    ) -> PendingCall:
+        """Publish one event; ``on_done(b"", error)`` once the broker has it (or not)."""
 
-    def forget(self, call: PendingCall) -> None: ...
+    def forget(self, call: PendingCall) -> None:
+        """Stop waiting for ``call``; a reply that comes later is dropped."""
 
-    def drive(self, is_done: Callable[[], bool], deadline: float | None) -> None: ...
+    def drive(self, is_done: Callable[[], bool], deadline: float | None) -> None:
+        """Do this transport's I/O in the calling thread until ``is_done()`` or ``deadline``,
+        if that helps (a transport with nothing to read returns at once)."""
+
+    def consume(
+        self,
+        queue: str,
+        binding_key: str,
+        prefetch: int,
+        on_delivery: Callable[[Delivery], None],
+        *,
+        on_lost: Callable[[RpcConnectionError], None] | None = None,
+        arguments: dict[str, object] | None = None,
+        setup: Sequence[Step] | None = None,
+        serve_in_caller: Callable[[Delivery], None] | None = None,
+    ) -> Served:
+        """Consume ``queue`` (declared durable with ``arguments`` and bound with
+        ``binding_key`` on the connection's exchange, unless ``setup`` gives other declare
+        steps) within ``prefetch``. ``on_delivery`` runs for each delivery and must hand it
+        off at once; ``on_lost`` runs if the consumer stops because its connection is over.
+        ``serve_in_caller``: how to serve one request in a waiting caller's thread (used by
+        ``MemoryBroker(caller_runs=True)``; a real broker has no use for it). Returns once
+        the broker has registered the consumer."""
 
     def close(self) -> None: ...
-
-
-class Served(Protocol):
-    """What a ``ServiceRunner`` uses of a queue consumer (``Consumer``, ``MemoryConsumer``)."""
-
-    error: RpcConnectionError | None
-    drained: threading.Event
-
-    @property
-    def consuming(self) -> bool: ...
-
-    def reply(
-        self,
-        delivery_tag: int,
-        routing_key: str,
-        properties: _Pika,
-        body: bytes,
-        epoch: int | None = None,
-        exchange: str | None = None,
-    ) -> None: ...
-
-    def reply_all(self, replies: Sequence[Reply]) -> None: ...
-
-    def ack(self, delivery_tag: int, epoch: int | None = None) -> None: ...
-
-    def requeue(self, delivery_tag: int, epoch: int | None = None) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-def is_memory_uri(uri: str | Sequence[str] | None) -> bool:
-    """Whether ``uri`` (None: ``$RPCGEN_AMQP_URI``) names an in-memory broker."""
-    if uri is None:
-        uri = os.environ.get(URI_ENV, "")
-    return isinstance(uri, str) and uri.startswith(SCHEME)
-
-
-def open_connection(
-    uri: str | Sequence[str] | None = None,
-    *,
-    reply_queue: bool = True,
-    **options: Unpack[ConnectionOptions],
-) -> Transport:
-    """A connection on ``uri``: a ``Connection``, or a ``MemoryConnection`` for ``memory://NAME``."""
-    if is_memory_uri(uri):
-        name = (uri if isinstance(uri, str) else os.environ[URI_ENV])[len(SCHEME) :]
-        if not name or "/" in name:
-            raise ValueError(f"a memory URI is memory://NAME, not {uri!r}")
-        return MemoryConnection(broker_named(name), reply_queue=reply_queue, **options)
-    if not isinstance(uri, str) and uri is not None and any(is_memory_uri(u) for u in uri):
-        raise ValueError("a memory:// URI cannot be part of a failover list")
-    return Connection(uri, reply_queue=reply_queue, **options)
-
-
-def consume(
-    connection: Transport,
-    queue: str,
-    binding_key: str,
-    prefetch: int,
-    on_delivery: Callable[[Delivery], None],
-    on_lost: Callable[[RpcConnectionError], None] | None = None,
-    arguments: dict[str, object] | None = None,
-    setup: Sequence[topology.Step] | None = None,
-    answer: Callable[[Delivery], None] | None = None,
-) -> Served:
-    """``_amqp.consumer.consume`` on a real connection, its in-memory twin on a memory one
-    (``answer``: see ``MemoryConnection.consume``; a real broker has no use for it)."""
-    if isinstance(connection, MemoryConnection):
-        return connection.consume(
-            queue, binding_key, prefetch, on_delivery, on_lost, arguments, setup, answer
-        )
-    if isinstance(connection, Connection):
-        return amqp_consume(
-            connection, queue, binding_key, prefetch, on_delivery, on_lost, arguments, setup
-        )
-    raise TypeError(f"cannot serve on {connection!r}: not a Connection")

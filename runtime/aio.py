@@ -19,15 +19,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rpcgen.runtime import _metrics, _tracing
-from rpcgen.runtime._amqp.connection import DEFAULT_TIMEOUT
 from rpcgen.runtime._clientbase import BaseClient
-from rpcgen.runtime._tracing import Completion
-from rpcgen.runtime._transport import Transport, open_connection
+from rpcgen.runtime._connect import open_connection
+from rpcgen.runtime._transport import DEFAULT_TIMEOUT, Completion, PendingCall, Transport
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Event, Method
 
 if TYPE_CHECKING:
-    from rpcgen.runtime._amqp.calls import PendingCall
     from typing_extensions import Unpack
 
 __all__ = ["AsyncClient", "AsyncConnection"]

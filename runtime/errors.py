@@ -12,11 +12,15 @@ The tree::
      ├── UnserializableValueError the server could not encode a result   (nameko.exceptions.*)
      ├── MalformedReply           client: a reply that cannot be read
      │    └── ResultTypeError         client: the result does not match the declared type
-     ├── UnknownService           client: no queue is bound for the service (mandatory publish)
-     ├── RpcTimeout               client: no reply within the call's time limit
-     ├── RpcConnectionError       client: the broker connection was lost; the reply cannot arrive
-     │    └── ReplyQueueExpired       the reply queue expired while calls were pending
+     ├── RetryableError           client: no answer, for a reason that may pass
+     │    ├── UnknownService          no queue is bound for the service (mandatory publish)
+     │    ├── RpcTimeout              no reply within the call's time limit (a TimeoutError)
+     │    └── RpcConnectionError      the broker connection was lost (a ConnectionError)
+     │         └── ReplyQueueExpired      the reply queue expired while calls were pending
      └── PayloadTooLarge          a request or reply over the configured size limit
+
+``RpcTimeout`` is also Python's ``TimeoutError`` and ``RpcConnectionError`` its
+``ConnectionError``, so code that catches the builtins catches them too.
 
 On the wire an error is ``{"exc_type", "exc_path", "exc_args", "value"}``. rpcgen's protocol errors
 travel under Nameko's paths (``nameko.exceptions.MethodNotFound``...) so that Nameko clients rebuild
@@ -40,6 +44,7 @@ __all__ = [
     "RemoteError",
     "ReplyQueueExpired",
     "ResultTypeError",
+    "RetryableError",
     "RpcConnectionError",
     "RpcError",
     "RpcTimeout",
@@ -137,7 +142,15 @@ class ResultTypeError(MalformedReply):
     """The reply's result does not match the method's declared result type."""
 
 
-class UnknownService(RpcError):
+class RetryableError(RpcError):
+    """The call got no answer for a reason that may pass, so trying again may succeed.
+
+    The call may still have run (its reply was lost, or came too late): retry only what is
+    safe to run twice.
+    """
+
+
+class UnknownService(RetryableError):
     """No queue is bound for the service: the mandatory request was returned by the broker."""
 
     def __init__(self, service: str) -> None:
@@ -148,7 +161,7 @@ class UnknownService(RpcError):
         return f"Unknown service `{self.service}`"
 
 
-class RpcTimeout(RpcError):
+class RpcTimeout(RetryableError, TimeoutError):
     """No reply arrived within the time allowed, measured from the call."""
 
     def __init__(self, routing_key: str, timeout: float, detail: str = "") -> None:
@@ -164,7 +177,7 @@ class RpcTimeout(RpcError):
         return (type(self), (self.routing_key, self.timeout, self.detail))
 
 
-class RpcConnectionError(RpcError):
+class RpcConnectionError(RetryableError, ConnectionError):
     """The connection to the broker was lost, so the reply to this call cannot arrive."""
 
 

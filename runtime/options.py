@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from rpcgen.runtime._amqp.uris import Backoff
+from rpcgen.runtime._amqp import Backoff
 
 __all__ = ["ConnectionOptions"]
 

@@ -30,13 +30,12 @@ from queue import Empty, SimpleQueue
 from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar
 
-from rpcgen.runtime._amqp.consumer import Delivery, Reply
 from rpcgen.runtime._asyncrun import HandlerLoop, any_async, is_async
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
 from rpcgen.runtime._handling import EventEntrypoint, Outcome, event_entrypoints
 from rpcgen.runtime._startup import open_when_up
-from rpcgen.runtime._transport import Served, Transport, consume
+from rpcgen.runtime._transport import Delivery, Reply, Served, Transport
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.hooks import hooks_of, run_hook
 from rpcgen.runtime.middleware import Middleware
@@ -254,19 +253,17 @@ class ServiceRunner:
             self._workers.append(worker)
         try:
             if self.server.methods:  # a handler-only service has no RPC queue, as in Nameko
-                self._consumer = consume(
-                    self._connection,
+                self._consumer = self._connection.consume(
                     wire.service_queue(svc),
                     wire.service_binding(svc),
                     self.prefetch,
                     self._take_request,
                     on_lost=lambda _err: self.stopping.set(),
                     arguments=arguments,
-                    answer=self._answer,  # in memory, a waiting caller may serve its own call
+                    serve_in_caller=self._serve_request,  # in memory: see MemoryBroker.caller_runs
                 )
             for entry in self._entrypoints:
-                self._event_consumers[id(entry)] = consume(
-                    self._connection,
+                self._event_consumers[id(entry)] = self._connection.consume(
                     entry.queue,
                     entry.spec.event.name,
                     entry.spec.prefetch or self.prefetch,
@@ -442,7 +439,7 @@ class ServiceRunner:
                 continue
             try:
                 if isinstance(request, Delivery):
-                    self._answer(request)
+                    self._serve_request(request)
                 else:
                     self._handle_event(*request)
             finally:
@@ -524,7 +521,7 @@ class ServiceRunner:
             queue, props = entry.dead_letter(delivery, reason)
             consumer.reply(delivery.tag, queue, props, delivery.body, delivery.epoch, exchange="")
 
-    def _answer(self, request: Delivery) -> None:
+    def _serve_request(self, request: Delivery) -> None:
         """Run one request's handler and hand its reply (or its ack) to the consumer."""
         try:
             body = self._dispatcher.reply_for(request)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["run_in_background", "serve", "serve_main"]
 
-log = logging.getLogger("rpcgen.runtime.server")
+log = logging.getLogger(__name__)
 
 DEFAULT_STARTUP_TIMEOUT = 60.0
 """How long ``serve`` waits for a broker that is not up yet, in seconds."""

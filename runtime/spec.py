@@ -7,9 +7,9 @@ declared errors. Nothing here does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args
 
 if TYPE_CHECKING:
     from rpcgen.runtime._codec.codec import EventCodec, MethodCodec
@@ -141,7 +141,7 @@ class Event(Generic[P]):
         property): e.g. ``lambda server: server.host_id``, stable per instance, so that with
         ``reliable_delivery=True`` a restarted instance gets the broadcasts it missed.
         """
-        if handler_type not in ("service_pool", "singleton", "broadcast"):
+        if handler_type not in get_args(HandlerType):
             raise ValueError(f"unknown handler_type {handler_type!r}")
         if handler_type == "broadcast" and broadcast_identifier is None and reliable_delivery:
             raise ValueError(
@@ -169,7 +169,3 @@ class EventHandler:
     requeue_on_error: bool
     broadcast_identifier: str | Callable[[Any], str] | None
     prefetch: int | None
-
-
-AnyMethod = Method[object]
-MethodTable = Mapping[str, AnyMethod]

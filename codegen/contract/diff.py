@@ -58,7 +58,7 @@ from rpcgen.codegen.contract.changes import Change, type_why
 from rpcgen.codegen.contract.compat import Compat
 from rpcgen.codegen.contract.records_diff import record_changes
 from rpcgen.codegen.contract.typetree import Records, parse
-from rpcgen.codegen.model import MethodSpec, ModuleSpec, ParamSpec, ServiceSpec
+from rpcgen.codegen.model import MethodSpec, ModuleSpec, ParameterSpec, ServiceSpec
 
 __all__ = ["Side", "diff"]
 
@@ -201,7 +201,7 @@ def _renamed(om: MethodSpec, nm: MethodSpec) -> dict[str, str]:
 
 
 def _param(
-    where: str, old: tuple[ParamSpec, Records], new: tuple[ParamSpec, Records]
+    where: str, old: tuple[ParameterSpec, Records], new: tuple[ParameterSpec, Records]
 ) -> Iterator[Change]:
     (op, orecs), (np, nrecs) = old, new
     label = f"parameter {op.name!r}"

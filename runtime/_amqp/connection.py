@@ -7,14 +7,19 @@ asyncio tasks and servers. Its parts, each in its own module:
   request and reads its own reply; a background thread serves the rest);
 - ``link.Link`` connects, declares, reconnects and closes, in the states of ``state.State``,
   every phase bounded in time;
-- ``calling.Calls`` is the client side: requests, confirms, returns, replies and deadlines;
+- ``client_side.ClientSide`` is the client side: requests, confirms, returns, replies and
+  deadlines;
 - consumers (``consumer.Consumer``) are ``contract.ChannelUser``s: the connection attaches them
   when it is ready, detaches them when it goes down and fails them when it is over.
 
+``Connection`` is the user's face (and the ``_transport.Transport`` that clients and runners
+use); its insides are ``_Core``, the ``contract.ChannelHost`` its consumers talk to and the
+``link.LinkOwner`` its link talks to.
+
 Losing the broker (docs/reliability.md): a connection lost after it was opened is
 re-established by rounds over every URI, spaced by ``reconnect`` (a ``Backoff``); calls and
-consumers carry on as ``calling`` and ``consumer`` describe. A nack of a request (a quorum queue
-whose leader moved) reopens the connection and republishes the call, three times at most.
+consumers carry on as ``client_side`` and ``consumer`` describe. A nack of a request (a quorum
+queue whose leader moved) reopens the connection and republishes the call, three times at most.
 """
 
 from __future__ import annotations
@@ -26,17 +31,26 @@ from functools import partial
 from types import TracebackType
 from typing import Any
 
-from rpcgen.runtime import _metrics
-from rpcgen.runtime._amqp import pikafix, topology
-from rpcgen.runtime._amqp.calling import MAX_NACKS, Calls
-from rpcgen.runtime._amqp.calls import Completion, PendingCall
+from rpcgen.runtime import _calls, _metrics
+from rpcgen.runtime import _topology as topology
+from rpcgen.runtime._amqp import pikafix
+from rpcgen.runtime._amqp.client_side import MAX_NACKS, ClientSide
+from rpcgen.runtime._amqp.consumer import Consumer
 from rpcgen.runtime._amqp.contract import ChannelUser
 from rpcgen.runtime._amqp.driving import Driver, Output
 from rpcgen.runtime._amqp.ioloop import DriverLoop
 from rpcgen.runtime._amqp.link import Link
+from rpcgen.runtime._amqp.pikatypes import Pika
 from rpcgen.runtime._amqp.state import State
 from rpcgen.runtime._amqp.uris import Backoff, pika_parameters, resolve_uris
 from rpcgen.runtime._codec import wire
+from rpcgen.runtime._transport import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_TIMEOUT,
+    Completion,
+    Delivery,
+    PendingCall,
+)
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.spec import Event, Method
 
@@ -46,17 +60,10 @@ __all__ = [
     "MAX_NACKS",
     "Backoff",
     "Connection",
-    "PendingCall",
     "State",
 ]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_TIMEOUT = 30.0
-"""Seconds a call may take in total unless its client says otherwise."""
-DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-"""Largest request or reply body (bytes) a connection sends or accepts unless told otherwise."""
-_Pika = Any  # pika ships no type hints
 
 
 class Connection:
@@ -103,76 +110,63 @@ class Connection:
             pika_parameters(u, heartbeat=heartbeat, connect_timeout=connect_timeout, name=name)
             for u in uris
         ]
-        self._exchange = exchange
         self.client_name = client_name
         self._wants_reply_queue = reply_queue
         self._fail_fast = fail_fast
-        self._loop = DriverLoop()
-        self._io = Driver(
-            self._loop, needs_background=self._needs_background, on_fault=self._on_fault
-        )
-        self._link = Link(
-            self, self._loop, uris, params, timeout=connect_timeout, reconnect=reconnect
-        )
-        self._calls = Calls(
-            self._loop,
+        self._core = core = _Core(
+            uris,
+            params,
             exchange=exchange,
             client_name=client_name,
+            connect_timeout=connect_timeout,
+            reconnect=reconnect,
+            reply_queue=reply_queue,
             max_message_bytes=max_message_bytes,
             reply_queue_ttl_ms=reply_queue_ttl_ms,
-            retry_nacks=reconnect is not None,
-            drop=self._link.drop,
-            describe=lambda: self.uri,
         )
-        self._users: list[ChannelUser] = []
-        self._settled = threading.Event()  # set once ready for the first time, or over
-        self._io.start(self._link.start_round, self._on_crash)
-        self._settled.wait()
-        if self._calls.failure is not None:
-            self._io.join()
-            raise self._calls.failure
-
-    # -- the public face --------------------------------------------------------------------------
+        self._side = core.side  # the call path's two parts, kept at hand
+        self._io = core.io
+        core.start()
 
     @property
     def uri(self) -> str:
         """The URI connected to, password masked."""
-        return self._link.uri
+        return self._core.link.uri
 
     @property
     def exchange(self) -> str:
-        return self._exchange
+        return self._core.exchange
 
     @property
     def max_message_bytes(self) -> int:
-        return self._calls.max_message_bytes
+        return self._side.calls.max_message_bytes
 
     @property
     def reply_queue(self) -> str:
         """The queue replies to this connection's calls arrive on (renewed if it expires)."""
-        return self._calls.reply_queue
+        return self._side.reply_queue
 
     @property
     def reply_to(self) -> str:
-        return self._calls.reply_to
+        return self._side.reply_to
 
     @property
     def state(self) -> State:
         """Where the connection is in its life (see ``state.State``)."""
-        return self._link.phase.state
+        return self._core.link.phase.state
 
     @property
     def is_open(self) -> bool:
         """False once closed or given up; calls then fail with ``RpcConnectionError``."""
-        return self._calls.failure is None
+        return self._side.failure is None
 
     @property
     def is_connected(self) -> bool:
         """Whether the connection is up now (False while reconnecting)."""
-        return self._link.phase.ready and self._calls.failure is None
+        return self._core.link.phase.ready and self._side.failure is None
 
     def __repr__(self) -> str:
-        return f"<Connection {self.uri} exchange={self._exchange!r} {self.state.value}>"
+        return f"<Connection {self.uri} exchange={self.exchange!r} {self.state.value}>"
 
     def __enter__(self) -> Connection:
         return self
@@ -190,8 +184,10 @@ class Connection:
 
         Waits for the broker's close handshake at most ``connect_timeout`` seconds.
         """
-        self._io.post(self._link.close)
+        self._io.post(self._core.link.close)
         self._io.join()
+
+    # -- the transport: what clients and runners use (``_transport.Transport``) ------------------
 
     def drive(self, is_done: Callable[[], bool], deadline: float | None) -> None:
         """Read and dispatch in this thread until ``is_done()`` (see ``Driver.drive``)."""
@@ -207,14 +203,23 @@ class Connection:
         will_drive: bool = False,
     ) -> PendingCall:
         """Send one request; ``on_done(reply_body, error)`` runs once, under the I/O lock."""
-        if self._calls.failure is not None:
-            raise self._calls.failure
+        side = self._side
+        if side.failure is not None:
+            raise side.failure
         self._check_connected()
         if not self._wants_reply_queue:
             raise RpcConnectionError("this connection was opened with reply_queue=False")
-        call = self._calls.request(method, body, timeout, on_done)
-        # A caller about to drive reads its own reply: no need to rouse the background thread.
-        self._io.post(partial(self._calls.submit, call), rouse=not will_drive)
+        call = _calls.request(
+            method,
+            body,
+            timeout,
+            on_done,
+            client_name=self.client_name,
+            reply_to=side.reply_to,
+            max_message_bytes=side.calls.max_message_bytes,
+        )
+        # A caller about to drive reads its own reply: the background thread may stay parked.
+        self._io.post(partial(side.submit, call), wake_background=not will_drive)
         return call
 
     def dispatch(
@@ -227,138 +232,212 @@ class Connection:
         will_drive: bool = False,
     ) -> PendingCall:
         """Publish one event; ``on_done(b"", error)`` runs once the broker confirmed it (or not)."""
-        if self._calls.failure is not None:
-            raise self._calls.failure
+        side = self._side
+        if side.failure is not None:
+            raise side.failure
         self._check_connected()
-        call = self._calls.event(event, body, timeout, on_done)
-        self._io.post(partial(self._calls.submit, call), rouse=not will_drive)
+        limit = side.calls.max_message_bytes
+        call = _calls.event(event, body, timeout, on_done, max_message_bytes=limit)
+        self._io.post(partial(side.submit, call), wake_background=not will_drive)
         return call
+
+    def _check_connected(self) -> None:
+        """With ``fail_fast``, refuse a call while the connection is down."""
+        if self._fail_fast:
+            down = self._side.disconnected()
+            if down:
+                raise RpcConnectionError(f"{down}; fail_fast is set, so nothing was sent")
 
     def forget(self, call: PendingCall) -> None:
         """Stop waiting for ``call`` (its waiter gave up); a reply that comes later is dropped."""
         call.done = True
-        self._io.post(partial(self._calls.drop, call))
+        self._io.post(partial(self._side.drop, call))
+
+    def consume(
+        self,
+        queue: str,
+        binding_key: str,
+        prefetch: int,
+        on_delivery: Callable[[Delivery], None],
+        *,
+        on_lost: Callable[[RpcConnectionError], None] | None = None,
+        arguments: dict[str, object] | None = None,
+        setup: Sequence[topology.Step] | None = None,
+        serve_in_caller: Callable[[Delivery], None] | None = None,
+    ) -> Consumer:
+        """Consume ``queue`` on a confirm channel of its own (see ``_transport.Transport``).
+
+        ``on_delivery`` runs under the I/O lock for each request and must hand it off at once;
+        the request is settled later with ``Consumer.reply`` or ``Consumer.ack``. Blocks until
+        the broker has registered the consumer. ``serve_in_caller`` is not used here.
+        """
+        declare = topology.declare_steps(queue, self.exchange, binding_key, arguments, setup)
+        consumer = Consumer(self._core, queue, declare, prefetch, on_delivery, on_lost)
+        self._io.post(partial(self._core.add_user, consumer))
+        consumer.ready.wait()
+        if consumer.error is not None:
+            raise consumer.error
+        return consumer
+
+
+class _Core:
+    """A ``Connection``'s insides: its I/O ``Driver``, its ``Link``, its ``ClientSide`` and
+    the consumers on it. It is the ``contract.ChannelHost`` of those consumers and the
+    ``link.LinkOwner`` of that link; everything here runs under the I/O lock unless said."""
+
+    def __init__(
+        self,
+        uris: list[str],
+        params: list[Any],
+        *,
+        exchange: str,
+        client_name: str,
+        connect_timeout: float,
+        reconnect: Backoff | None,
+        reply_queue: bool,
+        max_message_bytes: int,
+        reply_queue_ttl_ms: int,
+    ) -> None:
+        self.exchange = exchange
+        self.client_name = client_name
+        self._wants_reply_queue = reply_queue
+        self.loop = loop = DriverLoop()
+        self.io = io = Driver(
+            loop, needs_background=self._needs_background, on_fault=self._on_fault
+        )
+        # ChannelHost.post, any thread: run an operation under the I/O lock, soon. The driver's
+        # own method, so that a consumer's reply goes straight to it.
+        self.post = io.post
+        self.link = link = Link(
+            self, loop, uris, params, timeout=connect_timeout, reconnect=reconnect
+        )
+        self.side = ClientSide(
+            loop,
+            exchange=exchange,
+            client_name=client_name,
+            max_message_bytes=max_message_bytes,
+            reply_queue_ttl_ms=reply_queue_ttl_ms,
+            retry_nacks=reconnect is not None,
+            drop=link.drop,
+            describe=lambda: link.uri,
+        )
+        self._users: list[ChannelUser] = []
+        self._settled = threading.Event()  # set once ready for the first time, or over
+
+    def start(self) -> None:
+        """Any thread: connect; returns once ready, or raises why it cannot be."""
+        self.io.start(self.link.start_round, self._on_crash)
+        self._settled.wait()
+        if self.side.failure is not None:
+            self.io.join()
+            raise self.side.failure
 
     # -- ChannelHost: what consumers may ask (contract.py) ----------------------------------------
 
     @property
     def setup_timeout(self) -> float:
-        return self._link.timeout
+        return self.link.timeout
 
     @property
     def closing(self) -> bool:
-        return self._link.phase.ending
-
-    def post(self, op: Callable[[], None]) -> None:
-        """Any thread: run ``op`` under the I/O lock, soon (see ``Driver.post``)."""
-        self._io.post(op)
+        return self.link.phase.ending
 
     def add_user(self, user: ChannelUser) -> None:
-        if self._calls.failure is not None:
-            user.fail(self._calls.failure)
+        if self.side.failure is not None:
+            user.fail(self.side.failure)
             return
         self._users.append(user)
-        if self._link.phase.ready:  # else it is attached once (re)connected
+        if self.link.phase.ready:  # else it is attached once (re)connected
             user.attach()
 
-    def open_channel(self, on_open: Callable[[_Pika], None]) -> bool:
-        link = self._link
+    def open_channel(self, on_open: Callable[[Pika], None]) -> bool:
+        link = self.link
         if not link.phase.ready or link.pika is None or not link.pika.is_open:
             return False
         link.pika.channel(on_open_callback=on_open)
         return True
 
     def call_later(self, delay: float, op: Callable[[], None]) -> Any:
-        return self._loop.call_later(delay, op)
+        return self.loop.call_later(delay, op)
 
     def cancel(self, handle: Any) -> None:
-        self._loop.remove_timeout(handle)
+        self.loop.remove_timeout(handle)
 
     def drop(self, error: RpcConnectionError) -> None:
-        self._link.drop(error)
+        self.link.drop(error)
 
     # -- LinkOwner: what the link asks (link.py) --------------------------------------------------
 
     def topology(self) -> list[topology.Step]:
         # Nameko's exact flags, or RabbitMQ refuses the re-declare (PRECONDITION_FAILED).
-        return [topology.exchange(self._exchange), *self._calls.steps(self._wants_reply_queue)]
+        return [topology.exchange(self.exchange), *self.side.steps(self._wants_reply_queue)]
 
     def wants_probe(self) -> bool:
         return self._wants_reply_queue
 
     def probe_queue(self) -> str:
-        return self._calls.reply_queue
+        return self.side.reply_queue
 
-    def on_return(self, ch: _Pika, method: _Pika, props: _Pika, body: bytes) -> None:
-        self._calls.on_return(ch, method, props, body)
+    def on_return(self, ch: Pika, method: Pika, props: Pika, body: bytes) -> None:
+        self.side.on_return(ch, method, props, body)
 
     def reply_queue_gone(self, why: str) -> None:
-        self._calls.reply_queue_gone(why)
+        self.side.reply_queue_gone(why)
 
     def link_attempt(self, conn: Output) -> None:
-        self._io.output = conn
+        self.io.output = conn
 
-    def link_ready(self, channel: _Pika, reconnected: bool) -> None:
+    def link_ready(self, channel: Pika, reconnected: bool) -> None:
         if _metrics.meter is not None:
             _metrics.meter.connection_state(self.client_name, True, reconnected)
-        queue = f", reply queue {self._calls.reply_queue}" if self._wants_reply_queue else ""
+        queue = f", reply queue {self.side.reply_queue}" if self._wants_reply_queue else ""
         if reconnected:
-            log.warning("reconnected to %s%s", self.uri, queue)
+            log.warning("reconnected to %s%s", self.link.uri, queue)
         else:
-            log.debug("connected to %s%s", self.uri, queue)
+            log.debug("connected to %s%s", self.link.uri, queue)
         self._settled.set()
-        self._calls.up(channel)
+        self.side.up(channel)
         for user in list(self._users):
             user.attach()
 
     def link_down(self, error: RpcConnectionError) -> str:
         if _metrics.meter is not None:
             _metrics.meter.connection_state(self.client_name, False, False)
-        resent = self._calls.down()
+        resent = self.side.down()
         for user in list(self._users):
             user.detach()
-        pending = len(self._calls.pending)
+        pending = len(self.side.calls.pending)
         return f" ({pending} calls pending, {resent} to resend)" if pending or resent else ""
 
     def link_over(self, error: RpcConnectionError) -> None:
         if _metrics.meter is not None:
             _metrics.meter.connection_state(self.client_name, False, False)
-        if self._calls.failure is None and self._link.opens:
+        if self.side.failure is None and self.link.opens:
             log.error("%s", error)
-        self._fail(error)
+        self.side.fail_all(error)
+        for user in list(self._users):
+            user.fail(error)
+        self._settled.set()
 
     def link_closing(self) -> None:
         if _metrics.meter is not None:
             _metrics.meter.connection_state(self.client_name, False, False)
-        self._calls.ack_replies()  # replies already handled must not be redelivered to nobody
-        self._calls.fail_all(RpcConnectionError(f"the connection to {self.uri} was closed"))
+        self.side.ack_replies()  # replies already handled must not be redelivered to nobody
+        self.side.fail_all(RpcConnectionError(f"the connection to {self.link.uri} was closed"))
         for user in list(self._users):
             user.detach()  # closing: a user sees ``closing`` and stops waiting
 
     def link_finished(self) -> None:
         self._settled.set()
-        self._io.finish()
+        self.io.finish()
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _check_connected(self) -> None:
-        """With ``fail_fast``, refuse a call while the connection is down."""
-        if self._fail_fast:
-            down = self._calls.disconnected()
-            if down:
-                raise RpcConnectionError(f"{down}; fail_fast is set, so nothing was sent")
-
-    def _fail(self, error: RpcConnectionError) -> None:
-        self._calls.fail_all(error)
-        for user in list(self._users):
-            user.fail(error)
-        self._settled.set()
-
     def _needs_background(self) -> bool:
-        return bool(self._calls.pending or self._users or not self._link.phase.ready)
+        return bool(self.side.calls.pending or self._users or not self.link.phase.ready)
 
     def _on_fault(self, exc: Exception) -> None:
-        self._link.fault(exc)
+        self.link.fault(exc)
 
     def _on_crash(self, exc: Exception) -> None:
-        self._link.crash(RpcConnectionError(f"I/O thread of {self.uri} crashed: {exc!r}"))
+        self.link.crash(RpcConnectionError(f"I/O thread of {self.link.uri} crashed: {exc!r}"))

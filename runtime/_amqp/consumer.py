@@ -24,70 +24,17 @@ from typing import Any
 
 from pika import exceptions as pika_errors
 from pika.spec import Basic
-from rpcgen.runtime._amqp import topology, transport
-from rpcgen.runtime._amqp.calls import Confirms
+from rpcgen.runtime import _topology as topology
+from rpcgen.runtime._amqp import frames
+from rpcgen.runtime._amqp.confirms import Confirms
 from rpcgen.runtime._amqp.contract import ChannelHost
+from rpcgen.runtime._amqp.pikatypes import Pika
+from rpcgen.runtime._transport import Delivery, Properties, Reply
 from rpcgen.runtime.errors import RpcConnectionError
 
-__all__ = ["Consumer", "Delivery", "Reply", "consume"]
+__all__ = ["Consumer"]
 
 log = logging.getLogger(__name__)
-_Pika = Any  # pika ships no type hints
-Reply = tuple[int, "int | None", str, _Pika, "bytes | None"]
-"""A request's delivery tag and epoch, and its reply's routing key, properties and body (None:
-ack it without a reply)."""
-
-
-def consume(
-    connection: ChannelHost,
-    queue: str,
-    binding_key: str,
-    prefetch: int,
-    on_delivery: Callable[[Delivery], None],
-    on_lost: Callable[[RpcConnectionError], None] | None = None,
-    arguments: dict[str, object] | None = None,
-    setup: Sequence[topology.Step] | None = None,
-) -> Consumer:
-    """Start consuming a service queue (declared durable with ``arguments``, bound with
-    ``binding_key``).
-
-    ``on_delivery`` runs under the I/O lock for each request and must hand it off at once;
-    the request is settled later with ``Consumer.reply`` or ``Consumer.ack``. ``on_lost`` runs
-    if the consumer stops because its channel or the connection was lost. Blocks until the
-    broker has registered the consumer. ``setup`` replaces the default declare steps (the
-    queue durable with ``arguments``, bound on the connection's exchange) with others, e.g. an
-    event handler's queue bound to its source's exchange.
-    """
-    consumer = Consumer(
-        connection,
-        queue,
-        binding_key,
-        prefetch,
-        on_delivery,
-        on_lost,
-        arguments=arguments,
-        setup=setup,
-    )
-    connection.post(partial(connection.add_user, consumer))
-    consumer.ready.wait()
-    if consumer.error is not None:
-        raise consumer.error
-    return consumer
-
-
-class Delivery:
-    """One request as it came off a service queue."""
-
-    __slots__ = ("body", "epoch", "properties", "routing_key", "tag")
-
-    def __init__(
-        self, tag: int, routing_key: str, properties: _Pika, body: bytes, epoch: int = 0
-    ) -> None:
-        self.tag = tag
-        self.epoch = epoch  # which channel of its consumer delivered it: tags are per channel
-        self.routing_key = routing_key
-        self.properties = properties
-        self.body = body
 
 
 class Consumer:
@@ -101,26 +48,21 @@ class Consumer:
 
     def __init__(
         self,
-        connection: ChannelHost,
+        host: ChannelHost,
         queue: str,
-        binding_key: str,
+        declare: Sequence[topology.Step],
         prefetch: int,
         on_delivery: Callable[[Delivery], None],
         on_lost: Callable[[RpcConnectionError], None] | None = None,
-        *,
-        arguments: dict[str, object] | None = None,
-        setup: Sequence[topology.Step] | None = None,
     ) -> None:
-        self._host = connection
-        self._setup = None if setup is None else list(setup)
+        self._host = host
+        self._declare = list(declare)  # the queue and its bindings (``topology.declare_steps``)
         self._setup_timer: Any = None  # bounds the set-up of each new channel
-        self._arguments = arguments
         self._on_lost = on_lost
         self.queue = queue
-        self._binding_key = binding_key
         self._prefetch = prefetch
         self._on_delivery = on_delivery
-        self._channel: _Pika = None
+        self._channel: Pika = None
         self._tag: str | None = None
         self._confirms: Confirms[int] = Confirms()
         self._unsettled = 0
@@ -135,7 +77,7 @@ class Consumer:
         self,
         delivery_tag: int,
         routing_key: str,
-        properties: _Pika,
+        properties: Properties,
         body: bytes,
         epoch: int | None = None,
         exchange: str | None = None,
@@ -157,7 +99,7 @@ class Consumer:
 
     def _reply_all(self, replies: Sequence[Reply]) -> None:
         for tag, epoch, routing_key, properties, body in replies:
-            if body is None:
+            if body is None or properties is None:
                 self._ack(tag, epoch)
             else:
                 self._publish_reply(tag, epoch, routing_key, properties, body, None)
@@ -229,7 +171,7 @@ class Consumer:
         limit = self._host.setup_timeout
         self._host.drop(RpcConnectionError(f"no answer within {limit:g} s setting up {self.queue}"))
 
-    def _on_channel_open(self, channel: _Pika) -> None:
+    def _on_channel_open(self, channel: Pika) -> None:
         self._opening = False
         if self._stopped or self.error is not None or self._channel is not None:
             self._disarm_setup_deadline()
@@ -238,12 +180,8 @@ class Consumer:
         self._channel = channel
         self._epoch += 1
         channel.add_on_close_callback(self._on_channel_closed)
-        declare = self._setup or [
-            topology.queue(self.queue, arguments=self._arguments),
-            topology.bind(self.queue, self._host.exchange, self._binding_key),
-        ]
         steps = [
-            *declare,
+            *self._declare,
             topology.confirms(self._on_confirm),
             topology.qos(self._prefetch),
             topology.consume(self.queue, self._on_message, self._set_tag),
@@ -253,12 +191,12 @@ class Consumer:
     def _set_tag(self, tag: str) -> None:
         self._tag = tag
 
-    def _consuming(self, channel: _Pika) -> None:
+    def _consuming(self, channel: Pika) -> None:
         if channel is self._channel:
             self._disarm_setup_deadline()
             self.ready.set()
 
-    def _on_message(self, _ch: _Pika, deliver: _Pika, props: _Pika, body: bytes) -> None:
+    def _on_message(self, _ch: Pika, deliver: Pika, props: Pika, body: bytes) -> None:
         self._unsettled += 1
         delivery = Delivery(deliver.delivery_tag, deliver.routing_key, props, body, self._epoch)
         self._on_delivery(delivery)
@@ -274,7 +212,7 @@ class Consumer:
         tag: int,
         epoch: int | None,
         routing_key: str,
-        props: _Pika,
+        props: Properties,
         body: bytes,
         exchange: str | None,
     ) -> None:
@@ -283,13 +221,13 @@ class Consumer:
             return
         # Not mandatory: a reply nobody waits for any more is dropped, as Nameko does.
         target = self._host.exchange if exchange is None else exchange
-        transport.publish(self._channel, target, routing_key, body, props)
+        frames.publish(self._channel, target, routing_key, body, props)
         self._confirms.add(tag)
 
-    def _on_confirm(self, frame: _Pika) -> None:
+    def _on_confirm(self, frame: Pika) -> None:
         method = frame.method
         ok = not isinstance(method, Basic.Nack)
-        for tag in self._confirms.settle(method.delivery_tag, method.multiple):
+        for tag in self._confirms.take(method.delivery_tag, method.multiple):
             if not ok:
                 log.error("RabbitMQ refused a reply (nack); requeueing its request")
             self._settle(tag, ok)
@@ -325,7 +263,7 @@ class Consumer:
         if self._stopped and self._tag is None and self._unsettled == 0:
             self.drained.set()
 
-    def _on_channel_closed(self, channel: _Pika, reason: BaseException) -> None:
+    def _on_channel_closed(self, channel: Pika, reason: BaseException) -> None:
         if channel is not self._channel:
             return
         self.detach()

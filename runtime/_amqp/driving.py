@@ -21,23 +21,23 @@ from typing import Protocol
 
 from rpcgen.runtime._amqp.ioloop import DriverLoop
 
-__all__ = ["Driver", "Output", "in_turn"]
+__all__ = ["Driver", "Output", "in_cycle"]
 
 log = logging.getLogger(__name__)
 
-_turns = threading.local()
+_cycles = threading.local()
 
 
-def in_turn() -> bool:
-    """Whether this thread is running a ``Driver`` turn (pika code on an rpcgen connection)."""
-    return bool(getattr(_turns, "active", False))
+def in_cycle() -> bool:
+    """Whether this thread is running a ``Driver`` cycle (pika code on an rpcgen connection)."""
+    return bool(getattr(_cycles, "active", False))
 
 
 _IDLE_RECHECK = 1.0  # seconds the background thread waits at most between looks
 
 
 class Output(Protocol):
-    """Frames queued during a turn, handed to the transport in one piece by ``flush_outbox``."""
+    """Frames queued during a cycle, handed to the transport in one piece by ``flush_outbox``."""
 
     outbox: list[bytes]
 
@@ -50,7 +50,7 @@ class Driver:
     ``needs_background()`` (read when a driving caller leaves) says whether anything is left that
     only the background thread would notice: pending calls, consumers. ``on_fault(exc)`` gets
     any exception pika raises out of its I/O (reading, writing, timers, callbacks), in whichever
-    thread ran the turn: it is the link's to handle (a failed attempt, or a loss), never a reason
+    thread ran the cycle: it is the link's to handle (a failed attempt, or a loss), never a reason
     to stop the I/O thread. Only an exception of rpcgen's own (``setup``, ``on_fault``) ends it.
     """
 
@@ -79,63 +79,61 @@ class Driver:
 
     # -- operations -----------------------------------------------------------------------------
 
-    def post(self, op: Callable[[], None], *, rouse: bool = True) -> None:
+    def post(self, op: Callable[[], None], *, wake_background: bool = True) -> None:
         """Run ``op`` under the lock: now if it is free, else before its holder releases it.
 
-        ``rouse=False`` is for a caller that will ``drive`` next: it reads what follows itself,
-        so a parked background thread is left alone.
+        ``wake_background=False`` is for a caller that will ``drive`` next: it reads what
+        follows itself, so a parked background thread is left alone.
         """
         self._ops.append(op)
-        self.help(rouse=rouse)
+        self.run_queued(wake_background=wake_background)
 
-    def help(self, *, rouse: bool = True) -> None:
+    def run_queued(self, *, wake_background: bool = True) -> None:
         """Run queued operations if the lock is free."""
         lock = self.lock
         while self._ops and lock.acquire(False):
             try:
-                self.turn()
+                self.cycle()
             finally:
                 lock.release()
-        if rouse and self._parked and not self._driving:  # work for the parked background thread
+        if wake_background and self._parked and not self._driving:  # work for the parked thread
             self._unpark()
 
-    def turn(self) -> None:
-        """Run queued operations and whatever the socket and timers have ready; lock held."""
-        _turns.active = True
-        try:
-            self._turn()
-        finally:
-            _turns.active = False
-
-    def _turn(self) -> None:
+    def cycle(self) -> None:
+        """One I/O cycle, lock held: queued operations, the outbox flushed, then whatever the
+        socket and timers have ready (a non-blocking poll)."""
+        _cycles.active = True
         ops, loop, output = self._ops, self.loop, self.output
-        for _ in range(4):  # operations write, writes get flushed, reads may queue more
-            while ops:
-                try:
-                    ops.popleft()()
-                except Exception:
-                    log.exception("rpcgen I/O operation failed")
-            if self.stopped:
-                return
-            output = self.output
-            try:
-                if output is not None:
-                    output.flush_outbox()
-                loop.run_once()
-            except Exception as exc:  # pika raised out of its I/O: the link decides what follows
-                self._fault(exc)
+        try:
+            for _ in range(4):  # operations write, writes get flushed, reads may queue more
+                while ops:
+                    try:
+                        ops.popleft()()
+                    except Exception:
+                        log.exception("rpcgen I/O operation failed")
+                if self.stopped:
+                    return
                 output = self.output
-                continue
-            if not ops and not loop.writing and not (output is not None and output.outbox):
-                break
-        if output is not None:  # what the last round queued must at least reach the transport,
-            try:  # whose write interest then wakes a waiter
-                output.flush_outbox()
-            except Exception as exc:
-                self._fault(exc)
-        loop.snapshot()
-        if self._driving and threading.get_ident() != self._driver_ident:
-            loop.wake()  # this turn may have completed the driver's call: it must look again
+                try:
+                    if output is not None:
+                        output.flush_outbox()
+                    loop.run_once()
+                except Exception as exc:  # pika raised out of its I/O: the link decides
+                    self._fault(exc)
+                    output = self.output
+                    continue
+                if not ops and not loop.writing and not (output is not None and output.outbox):
+                    break
+            if output is not None:  # what the last pass queued must at least reach the
+                try:  # transport, whose write interest then wakes a waiter
+                    output.flush_outbox()
+                except Exception as exc:
+                    self._fault(exc)
+            loop.snapshot()
+            if self._driving and threading.get_ident() != self._driver_ident:
+                loop.wake()  # this cycle may have completed the driver's call: look again
+        finally:
+            _cycles.active = False
 
     def _fault(self, exc: Exception) -> None:
         try:
@@ -172,28 +170,25 @@ class Driver:
             with self._park:
                 self._driving = True
                 self._driver_ident = threading.get_ident()
-            self._drive(is_done, deadline)
+            while not is_done() and not self.stopped:
+                with self.lock:
+                    self.cycle()
+                    wait = self.loop.next_timeout()
+                self.run_queued(wake_background=False)
+                if is_done():
+                    return
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return
+                    wait = left if wait is None else min(wait, left)
+                self.loop.wait(wait)
         finally:
             with self._park:
                 self._driving = False
                 if self._parked and (self.finished or self._needs_background()):
                     self._park.notify()
             self._token.release()
-
-    def _drive(self, is_done: Callable[[], bool], deadline: float | None) -> None:
-        while not is_done() and not self.stopped:
-            with self.lock:
-                self.turn()
-                wait = self.loop.next_timeout()
-            self.help(rouse=False)
-            if is_done():
-                return
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                wait = left if wait is None else min(wait, left)
-            self.loop.wait(wait)
 
     # -- the background thread ----------------------------------------------------------------
 
@@ -214,7 +209,7 @@ class Driver:
         try:
             with self.lock:
                 setup()
-                self.turn()
+                self.cycle()
             while not self.finished:
                 self._serve_once()
         except Exception as exc:  # a bug: never leave a caller waiting
@@ -229,14 +224,14 @@ class Driver:
                     with contextlib.suppress(Exception):
                         self.loop.run_once()
                 self.loop.close()
-                self.turn()  # late operations only fail what they carry
+                self.cycle()  # late operations only fail what they carry
 
     def _serve_once(self) -> None:
         with self.lock:
             wait = self.loop.next_timeout()
         if self.finished:
             return
-        # A driver's turn may drain the wake-up meant for us (finish() from its turn): look
+        # A driver's cycle may drain the wake-up meant for us (finish() from its cycle): look
         # again at least once a second rather than sleep on a wake-up already consumed.
         wait = _IDLE_RECHECK if wait is None else min(wait, _IDLE_RECHECK)
         with self._park:
@@ -250,5 +245,5 @@ class Driver:
             if self._driving and not self.finished:
                 return  # a driver started meanwhile and was woken by the same event: leave it
         with self.lock:
-            self.turn()
-        self.help()
+            self.cycle()
+        self.run_queued()

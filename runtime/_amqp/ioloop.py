@@ -1,4 +1,4 @@
-"""A pika I/O loop that any thread may drive, one non-blocking turn at a time.
+"""A pika I/O loop that any thread may drive, one non-blocking cycle at a time.
 
 pika's own ``IOLoop`` belongs to the thread that runs ``start()``: every other thread has to wake
 it through a pipe and wait for it, and each such hand-over costs a thread wake-up (tens to a

@@ -15,17 +15,17 @@ import logging
 from typing import Any, Protocol
 
 from pika import exceptions as pika_errors
-from pika.adapters.select_connection import SelectConnection
-from rpcgen.runtime._amqp import topology, transport
+from rpcgen.runtime import _topology as topology
+from rpcgen.runtime._amqp import frames
 from rpcgen.runtime._amqp.ioloop import DriverLoop
+from rpcgen.runtime._amqp.pikatypes import Pika
 from rpcgen.runtime._amqp.state import Phase, State
 from rpcgen.runtime._amqp.uris import Backoff, describe_error, mask_uri
 from rpcgen.runtime.errors import RpcConnectionError
 
 __all__ = ["Link", "LinkOwner"]
 
-log = logging.getLogger("rpcgen.runtime.connection")
-_Pika = Any  # pika ships no type hints
+log = logging.getLogger(__name__)
 
 
 class LinkOwner(Protocol):
@@ -39,14 +39,14 @@ class LinkOwner(Protocol):
 
     def probe_queue(self) -> str: ...
 
-    def on_return(self, ch: _Pika, method: _Pika, props: _Pika, body: bytes) -> None: ...
+    def on_return(self, ch: Pika, method: Pika, props: Pika, body: bytes) -> None: ...
 
     def reply_queue_gone(self, why: str) -> None: ...
 
-    def link_attempt(self, conn: _BatchingConnection) -> None:
+    def link_attempt(self, conn: frames.BatchingConnection) -> None:
         """A new pika connection is being opened (its frames go out through ``conn.outbox``)."""
 
-    def link_ready(self, channel: _Pika, reconnected: bool) -> None: ...
+    def link_ready(self, channel: Pika, reconnected: bool) -> None: ...
 
     def link_down(self, error: RpcConnectionError) -> str:
         """The live connection was lost; a reconnect follows.
@@ -63,34 +63,6 @@ class LinkOwner(Protocol):
 
     def link_finished(self) -> None:
         """Nothing more will happen: the I/O thread may stop."""
-
-
-class _BatchingConnection(SelectConnection):  # type: ignore[misc]
-    """Hands the transport all frames of a turn as one buffer, so a turn costs one ``send()``.
-
-    pika writes each frame separately (three for a publish, one for an ack) and its transport
-    makes one system call per buffer; ``Driver.turn`` flushes the outbox instead.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.outbox: list[bytes] = []
-        super().__init__(*args, **kwargs)
-
-    def _adapter_emit_data(self, data: bytes) -> None:
-        self.outbox.append(data)
-
-    def flush_outbox(self) -> None:
-        outbox = self.outbox
-        if outbox:
-            data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
-            outbox.clear()
-            if self._transport is not None:
-                self._transport.write(data)
-
-    def abort(self, error: Exception) -> None:
-        """Drop the socket now, without a close handshake; pika then reports ``error``."""
-        if not self.is_closed:
-            self._terminate_stream(error)
 
 
 class Link:
@@ -113,8 +85,8 @@ class Link:
         self.timeout = timeout  # the bound of every phase but READY and WAITING
         self._reconnect = reconnect
         self.phase = Phase(loop)
-        self.pika: _BatchingConnection | None = None
-        self.channel: _Pika = None
+        self.pika: frames.BatchingConnection | None = None
+        self.channel: Pika = None
         self.current = 0  # index of the URI in use (or being tried)
         self._round: list[int] = []  # URIs still to try in this round
         self._attempt = 0  # reconnect rounds since the last loss
@@ -146,7 +118,7 @@ class Link:
         self.phase.enter(State.CONNECTING, 2 * self.timeout + 1, self._stalled)
         self.pika = None  # callbacks of the previous connection are stale from here on
         try:
-            self.pika = _BatchingConnection(
+            self.pika = frames.BatchingConnection(
                 self._params[self.current],
                 on_open_callback=self._on_open,
                 on_open_error_callback=self._on_open_error,
@@ -158,7 +130,7 @@ class Link:
             return
         self._owner.link_attempt(self.pika)
 
-    def _on_open_error(self, conn: _Pika, error: BaseException) -> None:
+    def _on_open_error(self, conn: Pika, error: BaseException) -> None:
         if conn is not self.pika:
             return
         self._attempt_failed(error)
@@ -196,28 +168,28 @@ class Link:
         log.warning("%s; reconnecting in %.1f s%s", error, delay, detail)
         self.phase.enter(State.WAITING, delay, self.start_round)
 
-    def _on_open(self, conn: _Pika) -> None:
+    def _on_open(self, conn: Pika) -> None:
         if self.pika is None or conn is not self.pika:
             return
         self.phase.enter(State.DECLARING, self.timeout, self._stalled)
-        transport.install(conn)  # a send without a poll round, reads without a retry
+        frames.install(conn)  # a send without a poll round, reads without a retry
         if self.opens and self._owner.wants_probe():
             conn.channel(on_open_callback=self._on_probe_open)  # did the reply queue survive?
         else:
             conn.channel(on_open_callback=self._on_channel_open)
 
-    def _on_probe_open(self, channel: _Pika) -> None:
+    def _on_probe_open(self, channel: Pika) -> None:
         # A passive declare on a channel of its own: a 404 closes the channel it happens on.
         channel.add_on_close_callback(self._on_probe_closed)
         channel.queue_declare(
             self._owner.probe_queue(), passive=True, callback=lambda _f: self._probed(channel, None)
         )
 
-    def _on_probe_closed(self, channel: _Pika, reason: BaseException) -> None:
+    def _on_probe_closed(self, channel: Pika, reason: BaseException) -> None:
         if isinstance(reason, pika_errors.ChannelClosedByBroker) and reason.reply_code == 404:
             self._probed(channel, reason.reply_text)
 
-    def _probed(self, channel: _Pika, missing: str | None) -> None:
+    def _probed(self, channel: Pika, missing: str | None) -> None:
         if channel.is_open:
             channel.close()
         if missing is not None:
@@ -225,7 +197,7 @@ class Link:
         if self.pika is not None and self.pika.is_open and self.phase.state is State.DECLARING:
             self.pika.channel(on_open_callback=self._on_channel_open)
 
-    def _on_channel_open(self, channel: _Pika) -> None:
+    def _on_channel_open(self, channel: Pika) -> None:
         if self.phase.state is not State.DECLARING:
             return
         self.channel = channel
@@ -233,7 +205,7 @@ class Link:
         channel.add_on_return_callback(self._owner.on_return)
         topology.run(channel, self._owner.topology(), lambda: self._declared(channel))
 
-    def _declared(self, channel: _Pika) -> None:
+    def _declared(self, channel: Pika) -> None:
         if channel is not self.channel or self.phase.state is not State.DECLARING:
             return
         reconnected = self.opens > 0
@@ -282,7 +254,7 @@ class Link:
         else:  # between attempts: nothing to wait for
             self._finish()
 
-    def _on_channel_closed(self, channel: _Pika, reason: BaseException) -> None:
+    def _on_channel_closed(self, channel: Pika, reason: BaseException) -> None:
         if self.phase.ending or channel is not self.channel:
             return
         self.channel = None
@@ -293,7 +265,7 @@ class Link:
             self._refused = error  # a refused topology at the first connect is final
         self.drop(error)
 
-    def _on_closed(self, conn: _Pika, reason: BaseException) -> None:
+    def _on_closed(self, conn: Pika, reason: BaseException) -> None:
         if conn is not self.pika:
             return
         state = self.phase.state
@@ -336,7 +308,7 @@ class Link:
         log.debug("pika raised while %s on %s", state.value, self.uri, exc_info=exc)
         if conn is not None and not conn.is_closed:
             try:
-                conn.abort(error)  # closes its socket (now or in a later turn)
+                conn.abort(error)  # closes its socket (now or in a later cycle)
             except Exception:
                 log.debug("abandoning the connection raised too", exc_info=True)
         if state in (State.CLOSING, State.CLOSED):

@@ -21,7 +21,7 @@ queue, a client) through reconnects for ever. ``install()`` wraps pika's ``decod
 
 Every other field is decoded by pika unchanged.
 
-2. pika's ERROR records about a failed connection attempt, inside rpcgen's own turns, drop to
+2. pika's ERROR records about a failed connection attempt, inside rpcgen's own cycles, drop to
 DEBUG: rpcgen reports each attempt itself, in one WARNING with the password masked ("cannot
 connect ...; reconnecting in 0.4 s"), where pika wrote seven ERROR lines. Records of other pika
 users in the process are left alone.
@@ -39,7 +39,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pika import data as pika_data
-from rpcgen.runtime._amqp.driving import in_turn
+from rpcgen.runtime._amqp.driving import in_cycle
+from rpcgen.runtime._codec.wire import UndecodedHeaders, undecoded
 
 __all__ = ["MAX_HEADER_DEPTH", "MAX_HEADER_VALUES", "UndecodedHeaders", "install", "undecoded"]
 
@@ -50,19 +51,6 @@ MAX_HEADER_VALUES = 4096
 
 _TIMESTAMP = b"T"
 _NESTED = (b"F", b"A")
-
-
-class UndecodedHeaders(dict[str, Any]):
-    """An empty table standing for one that was not decoded; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
-
-
-def undecoded(headers: object) -> str | None:
-    """Why a message's headers were not decoded (see the module), or None if they were."""
-    return headers.reason if isinstance(headers, UndecodedHeaders) else None
 
 
 class _OverBound(Exception):
@@ -130,10 +118,10 @@ def _bounded_table(original: Any) -> Any:
 
 
 class _QuietAttempts(logging.Filter):
-    """Lowers pika's ERROR records emitted inside an rpcgen turn to DEBUG (see the docstring)."""
+    """Lowers pika's ERROR records emitted inside an rpcgen cycle to DEBUG (see the docstring)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.ERROR or not in_turn():
+        if record.levelno < logging.ERROR or not in_cycle():
             return True
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)

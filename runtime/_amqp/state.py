@@ -33,7 +33,7 @@ from rpcgen.runtime._amqp.ioloop import DriverLoop
 
 __all__ = ["TRANSITIONS", "Phase", "State"]
 
-log = logging.getLogger("rpcgen.runtime.connection")
+log = logging.getLogger(__name__)
 
 
 class State(enum.Enum):

@@ -266,8 +266,6 @@ class MethodCodec(Generic[R_co]):
         except Exception:  # TypeError, RecursionError, or a failing property of a dataclass
             return wire.error_reply(errors.UnserializableValueError(result))
 
-    encode_result = encode_reply  # the name design.md first used
-
     def decode_result(self, raw: object) -> R_co:
         """A reply's result as the declared type; ``ResultTypeError`` if it does not fit."""
         if type(raw) in self._result.identity:

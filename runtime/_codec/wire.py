@@ -7,6 +7,9 @@ bytes. Values are plain JSON data; typed conversion lives in ``rpcgen.runtime._c
 
 from __future__ import annotations
 
+import calendar
+import datetime
+import decimal
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -22,15 +25,18 @@ __all__ = [
     "PARENT_CALLS_TRACKED",
     "PERSISTENT",
     "REPLY_QUEUE_TTL_MS",
+    "UndecodedHeaders",
     "child_call_id_stack",
     "context_to_headers",
     "dumps",
     "error_reply",
     "event_exchange",
     "event_queue",
+    "fits_as_context_key",
     "headers_to_context",
+    "is_encodable_header",
     "is_event_type",
-    "is_plain_header_value",
+    "is_plain_header",
     "is_topic_word",
     "new_call_id",
     "parse_reply",
@@ -40,6 +46,7 @@ __all__ = [
     "request_body",
     "service_binding",
     "service_queue",
+    "undecoded",
 ]
 
 DEFAULT_EXCHANGE = "nameko-rpc"
@@ -49,7 +56,6 @@ PERSISTENT = 2
 REPLY_QUEUE_TTL_MS = 300_000
 PARENT_CALLS_TRACKED = 10
 HEADER_PREFIX = "nameko."
-CALL_ID_STACK_KEY = "call_id_stack"
 
 # An AMQP short string (exchange, queue, routing key) holds at most 255 bytes.
 _MAX_SHORTSTR = 255
@@ -68,9 +74,6 @@ def service_binding(service: str) -> str:
 def event_exchange(service: str) -> str:
     """The topic exchange a service dispatches its events to (``docs/wire.md`` §7.1)."""
     return f"{service}.events"
-
-
-HANDLER_TYPES = ("service_pool", "singleton", "broadcast")
 
 
 def event_queue(
@@ -242,16 +245,106 @@ def context_to_headers(context: Mapping[str, object]) -> dict[str, object]:
 _MIN_LONG, _MAX_LONG = -(2**63), 2**63 - 1
 
 
-def is_plain_header_value(value: object) -> bool:
-    """Whether a header value surely encodes to AMQP and decodes back unchanged, known without
-    encoding it: a str, a list of str (Nameko's own headers) or an int that fits 64 bits
-    (rpcgen's deadline). Anything else must be checked by encoding it (pika decodes more types
-    than it encodes: floats, ints over 64 bits)."""
+def is_plain_header(key: str, value: object) -> bool:
+    """Whether a header surely travels unchanged and can be sent on, known at a glance.
+
+    The one rule for skipping the slow checks (the dispatcher's ``sendable`` headers, the
+    in-memory transport's encode-and-decode): the key still fits an AMQP short string once sent
+    on as ``nameko.<key>`` (``fits_as_context_key``), and the value is a str, a list of str
+    (Nameko's own headers) or an int (or bool) that fits 64 bits (rpcgen's deadline). Anything
+    else must be checked (``is_encodable_header``): AMQP decoders read more types than they
+    encode (floats, ints over 64 bits).
+    """
+    if not fits_as_context_key(key):
+        return False
     if isinstance(value, str):
         return True
-    if type(value) is int:
+    if isinstance(value, int):  # pika decodes a 64-bit int as its own subclass of int
         return _MIN_LONG <= value <= _MAX_LONG
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def fits_as_context_key(key: str) -> bool:
+    """Whether header ``key`` still fits an AMQP short string once sent on as ``nameko.<key>``."""
+    if len(key) <= _PLAIN_KEY_CHARS:  # 4 bytes a character at most in UTF-8
+        return True
+    size = len(key.encode("utf-8", "surrogatepass"))
+    return size + (0 if key.startswith(HEADER_PREFIX) else len(HEADER_PREFIX)) <= _MAX_SHORTSTR
+
+
+_PLAIN_KEY_CHARS = (_MAX_SHORTSTR - len(HEADER_PREFIX)) // 4
+
+
+def is_encodable_header(key: str, value: object) -> bool:
+    """Whether a handler's calls can send header ``key: value`` on in an AMQP field table.
+
+    ``fits_as_context_key``, and a value of a type the AMQP 0-9-1 field table writes as pika
+    writes it: str (UTF-8), bytes, bool, an int of 64 bits, a ``Decimal`` of 32 bits and at most
+    255 decimals, a ``datetime`` from 1970 on, None, and dicts (short-string keys) and lists of
+    these. Not floats, nor ints over 64 bits, which decoders read but pika cannot write.
+    """
+    return fits_as_context_key(key) and _encodable(value)
+
+
+def _encodable(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, (bytes, bool)) or value is None:
+        return True
+    if isinstance(value, int):
+        return _MIN_LONG <= value <= _MAX_LONG
+    if isinstance(value, decimal.Decimal):
+        return _decimal_encodable(value)
+    if isinstance(value, datetime.datetime):
+        return calendar.timegm(value.utctimetuple()) >= 0
+    if isinstance(value, dict):
+        return all(_short_key(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(item) for item in value)
+    return False
+
+
+def _short_key(key: object) -> bool:
+    if isinstance(key, str):
+        try:
+            return len(key.encode("utf-8")) <= _MAX_SHORTSTR
+        except UnicodeEncodeError:
+            return False
+    return isinstance(key, bytes) and len(key) <= _MAX_SHORTSTR
+
+
+def _decimal_encodable(value: decimal.Decimal) -> bool:
+    if not value.is_finite():  # NaN, sNaN, infinity
+        return False
+    value = value.normalize()
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent < -255 or exponent > 9:  # too many decimals, or 10**10 and more: not 32 bits
+        return False
+    raw = int(value.scaleb(-exponent)) if exponent < 0 else int(value)
+    return _MIN_INT <= raw <= _MAX_INT
+
+
+_MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
+
+
+class UndecodedHeaders(dict[str, Any]):
+    """An empty header table standing for one a transport did not decode; ``reason`` says why
+    (the AMQP transport's decoder makes one for a table too deep, too big or not decodable:
+    ``_amqp.pikafix``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+def undecoded(headers: object) -> str | None:
+    """Why a message's headers were not decoded, or None if they were."""
+    return headers.reason if isinstance(headers, UndecodedHeaders) else None
 
 
 def headers_to_context(headers: Mapping[str, object] | None) -> dict[str, object]:

@@ -2,15 +2,25 @@
 
 - ``broker``: ``MemoryBroker`` (exchanges, queues, bindings, consumers, as RabbitMQ routes and
   delivers) and the registry of open brokers by name.
-- ``connection``: ``MemoryConnection`` (what clients and ``ServiceRunner`` use of a
-  ``Connection``) and ``MemoryConsumer`` (what the runner uses of a ``Consumer``).
+- ``connection``: ``MemoryConnection``, the ``_transport.Transport`` on such a broker.
+- ``consumer``: ``MemoryConsumer`` (the ``_transport.Served`` of a queue), ``Declarer`` (runs
+  ``_topology``'s declare steps against the broker).
 
-Requests, replies and events are built, encoded, dispatched and decoded by the same core as
-on a real broker; only the sockets are missing. ``_transport.open_connection`` picks this
-package for a ``memory://`` URI. Importing it starts nothing and registers nothing.
+Requests, replies and events are built, encoded, dispatched and decoded by the same neutral
+core as on a real broker (``_transport``, ``_calls``, ``_topology``, ``_dispatch``); only the
+sockets are missing. Nothing here imports pika or the AMQP transport (a test checks it).
+``_connect.open_connection`` picks this package for a ``memory://`` URI. Importing it starts
+nothing and registers nothing.
 """
 
-from rpcgen.runtime._memory.broker import MemoryBroker, broker_named, topic_matches
+from rpcgen.runtime._memory.broker import SCHEME, MemoryBroker, broker_named, topic_matches
 from rpcgen.runtime._memory.connection import MemoryConnection, MemoryConsumer
 
-__all__ = ["MemoryBroker", "MemoryConnection", "MemoryConsumer", "broker_named", "topic_matches"]
+__all__ = [
+    "SCHEME",
+    "MemoryBroker",
+    "MemoryConnection",
+    "MemoryConsumer",
+    "broker_named",
+    "topic_matches",
+]

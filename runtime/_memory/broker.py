@@ -25,11 +25,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
+from rpcgen.runtime._transport import Properties
 from rpcgen.runtime.errors import RpcConnectionError
 
 __all__ = [
+    "SCHEME",
     "MemoryBroker",
     "Message",
     "Subscription",
@@ -41,7 +42,6 @@ SCHEME = "memory://"
 
 _registry: dict[str, MemoryBroker] = {}
 _registry_lock = threading.RLock()
-_Pika = Any  # pika ships no type hints
 
 
 def broker_named(name: str) -> MemoryBroker:
@@ -72,14 +72,15 @@ def _match(pat: list[str], i: int, key: list[str], j: int) -> bool:
 class Message:
     """One message in a queue (or on its way to a consumer)."""
 
-    __slots__ = ("body", "exchange", "expires", "properties", "redelivered", "routing_key")
+    __slots__ = ("body", "exchange", "expires", "properties", "routing_key")
 
-    def __init__(self, exchange: str, routing_key: str, properties: _Pika, body: bytes) -> None:
+    def __init__(
+        self, exchange: str, routing_key: str, properties: Properties, body: bytes
+    ) -> None:
         self.exchange = exchange
         self.routing_key = routing_key
         self.properties = properties
         self.body = body
-        self.redelivered = False
         ttl = getattr(properties, "expiration", None)
         self.expires = None if ttl is None else time.monotonic() + int(ttl) / 1000
 
@@ -262,7 +263,7 @@ class MemoryBroker:
         self,
         exchange: str,
         routing_key: str,
-        properties: _Pika,
+        properties: Properties,
         body: bytes,
         *,
         mandatory: bool = False,
@@ -306,7 +307,6 @@ class MemoryBroker:
             if message is None:
                 return False
             if requeue:
-                message.redelivered = True
                 sub.queue.messages.appendleft(message)
             self._pump(sub.queue)
             return True
@@ -320,9 +320,7 @@ class MemoryBroker:
                 queue.consumers.remove(sub)
             if requeue_unacked and sub.unacked:
                 for tag in sorted(sub.unacked, reverse=True):
-                    message = sub.unacked.pop(tag)
-                    message.redelivered = True
-                    queue.messages.appendleft(message)
+                    queue.messages.appendleft(sub.unacked.pop(tag))
             if self._queues.get(queue.name) is not queue:
                 return  # deleted meanwhile: what was requeued went with it
             if queue.auto_delete and not queue.consumers:

@@ -3,7 +3,7 @@
 Deliveries are handed to the runner (``on_delivery``) in the publishing thread, under the
 broker's lock; a reply is published and its request acked in one step (a memory broker confirms
 at once). ``caller`` carries, per thread, a sync caller's offer to serve its own request
-(``MemoryBroker.caller_runs``). ``Declarer`` is the part of a pika channel that ``topology``'s
+(``MemoryBroker.caller_runs``). ``Declarer`` is the part of a pika channel that ``_topology``'s
 declare steps call, applied to the broker.
 """
 
@@ -13,11 +13,10 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from rpcgen.runtime._amqp.consumer import Delivery, Reply
 from rpcgen.runtime._memory.broker import MemoryBroker, Message, Subscription
-from rpcgen.runtime._memory.headers import travelled
+from rpcgen.runtime._transport import Delivery, Properties, Reply
 from rpcgen.runtime.errors import RpcConnectionError
 
 if TYPE_CHECKING:
@@ -25,8 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Declarer", "MemoryConsumer", "caller"]
 
-log = logging.getLogger("rpcgen.runtime._memory.connection")
-_Pika = Any  # pika ships no type hints
+log = logging.getLogger(__name__)
 
 
 class MemoryConsumer:
@@ -38,14 +36,14 @@ class MemoryConsumer:
         queue: str,
         on_delivery: Callable[[Delivery], None],
         on_lost: Callable[[RpcConnectionError], None] | None = None,
-        answer: Callable[[Delivery], None] | None = None,
+        serve_in_caller: Callable[[Delivery], None] | None = None,
     ) -> None:
         self._connection = connection
         self._broker = connection.broker
         self.queue = queue
         self._on_delivery = on_delivery
         self._on_lost = on_lost
-        self._answer = answer
+        self._serve_in_caller = serve_in_caller
         self._sub: Subscription | None = None
         self._stopped = False
         self.error: RpcConnectionError | None = None
@@ -66,7 +64,7 @@ class MemoryConsumer:
         self,
         delivery_tag: int,
         routing_key: str,
-        properties: _Pika,
+        properties: Properties,
         body: bytes,
         epoch: int | None = None,
         exchange: str | None = None,
@@ -79,7 +77,8 @@ class MemoryConsumer:
                 return
             target = self._connection.exchange if exchange is None else exchange
             try:
-                self._broker.publish(target, routing_key, travelled(properties), body)
+                props = self._connection.as_received(properties)
+                self._broker.publish(target, routing_key, props, body)
             except Exception:
                 log.exception("cannot publish a reply to %s; requeueing its request", routing_key)
                 self._settle(delivery_tag, requeue=True)
@@ -89,7 +88,7 @@ class MemoryConsumer:
     def reply_all(self, replies: Sequence[Reply]) -> None:
         """Several ``reply`` (or ``ack``, for a None body) at once."""
         for tag, epoch, routing_key, properties, body in replies:
-            if body is None:
+            if body is None or properties is None:
                 self.ack(tag, epoch)
             else:
                 self.reply(tag, routing_key, properties, body, epoch)
@@ -123,12 +122,12 @@ class MemoryConsumer:
         if not self._connection.is_open:
             return
         delivery = Delivery(tag, message.routing_key, message.properties, message.body)
-        sub, answer = self._sub, self._answer
-        if answer is not None and caller.waiting and sub is not None and len(sub.unacked) == 1:
+        sub, serve = self._sub, self._serve_in_caller
+        if serve is not None and caller.waiting and sub is not None and len(sub.unacked) == 1:
             # The caller waits for this reply and the service has nothing else in hand: the
             # caller's thread serves it as a borrowed worker (see ``MemoryBroker.caller_runs``).
             caller.waiting = False
-            caller.run_here = partial(answer, delivery)
+            caller.run_here = partial(serve, delivery)
             return
         self._on_delivery(delivery)
 
@@ -145,7 +144,7 @@ class MemoryConsumer:
 
 
 class Declarer:
-    """The part of a pika channel that ``topology`` declare steps call, applied to the broker."""
+    """The part of a pika channel that ``_topology`` declare steps call, applied to the broker."""
 
     def __init__(self, broker: MemoryBroker, owner: MemoryConnection) -> None:
         self._broker = broker

@@ -43,15 +43,14 @@ import uuid
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, overload
 
-import pika
 from rpcgen.runtime import context
-from rpcgen.runtime._amqp.consumer import Delivery
+from rpcgen.runtime._amqp import as_received
 from rpcgen.runtime._asyncrun import HandlerLoop, any_async
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher
 from rpcgen.runtime._handling import EventEntrypoint, event_entrypoints
 from rpcgen.runtime._memory import MemoryBroker
-from rpcgen.runtime._memory.connection import travelled
+from rpcgen.runtime._transport import Delivery, Properties
 from rpcgen.runtime.errors import MalformedRequest, RpcConnectionError, RpcTimeout
 from rpcgen.runtime.middleware import Middleware, middleware_of
 from rpcgen.runtime.server import Server
@@ -156,7 +155,7 @@ def entrypoint(
         body = method.codec.encode_request(args, kwargs)
         try:
             props = _properties(call_id_stack, context_data, timeout)
-        except Exception as exc:  # what pika cannot put in a header table
+        except Exception as exc:  # what cannot be put in a header table
             raise RpcConnectionError(f"this context cannot be sent: {exc!r}") from exc
         delivery = Delivery(1, method.routing_key, props, body)
         dispatcher = Dispatcher(server)
@@ -235,7 +234,7 @@ def _properties(
     headers["call_id_stack"] = list(stack) or [own]
     if timeout is not None:
         headers[context.DEADLINE_KEY] = math.ceil((time.time() + timeout) * 1000)
-    props = pika.BasicProperties(
+    props = Properties(
         content_type=wire.CONTENT_TYPE,
         content_encoding=wire.CONTENT_ENCODING,
         delivery_mode=wire.PERSISTENT,
@@ -243,7 +242,7 @@ def _properties(
         reply_to="test",
         headers=wire.context_to_headers(headers),
     )
-    return travelled(props)
+    return as_received(props)
 
 
 def _hook_attributes(cls: type) -> set[str]:

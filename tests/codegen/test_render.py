@@ -12,14 +12,14 @@ import jinja2
 import pytest
 from cgtools import REPO, tool
 from rpcgen.codegen.build import build
-from rpcgen.codegen.model import MethodSpec, ModuleSpec, ParamSpec, ServiceSpec, TypeRef
+from rpcgen.codegen.model import MethodSpec, ModuleSpec, ParameterSpec, ServiceSpec, TypeRef
 from rpcgen.codegen.render import _environment, generator_version, render
 from rpcgen.codegen.write import write
 
 PING = MethodSpec(
     name="ping",
     wire_name="ping",
-    params=(ParamSpec("n", TypeRef("int"), keyword_only=True, default="1"),),
+    params=(ParameterSpec("n", TypeRef("int"), keyword_only=True, default="1"),),
     result=TypeRef("None"),
     errors=(),
     doc=None,

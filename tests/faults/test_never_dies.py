@@ -145,7 +145,8 @@ def test_anything_raised_out_of_the_io_loop_while_connected_is_a_loss(
     ):
         client = ItestClient(connection, timeout=30)
         assert client.hello("before") == "hello, before"
-        connection.post(lambda: connection.call_later(0, boom))  # a timer of the loop raises
+        core = connection._core  # the connection's insides: its driver, timers and link
+        core.post(lambda: core.call_later(0, boom))  # a timer of the loop raises
         _wait_for(lambda: any("reconnected" in r.getMessage() for r in caplog.records))
         assert connection.is_open
         assert client.hello("after") == "hello, after"
@@ -163,8 +164,9 @@ def test_a_bug_in_handling_a_fault_ends_the_connection_and_fails_its_calls(
         raise RuntimeError("a bug in the fault handling") from exc
 
     with rt.Connection(rabbit_vhost.uri) as connection:
-        connection._link.fault = broken  # type: ignore[method-assign]
-        connection.post(lambda: connection.call_later(0, boom))
+        core = connection._core  # the connection's insides: its driver, timers and link
+        core.link.fault = broken  # type: ignore[method-assign]
+        core.post(lambda: core.call_later(0, boom))
         _wait_for(lambda: not connection.is_open)
         with pytest.raises(rt.RpcConnectionError, match="crashed"):
             ItestClient(connection, timeout=5).hello("after")

@@ -1,24 +1,27 @@
-"""Hand-written stand-in for generated code, in the shape docs/design.md gives it.
+"""Hand-written stand-in for generated code, in the shape the generator emits (docs/design.md).
 
 The integration tests of the runtime use these typed stubs so that they do not depend on the
 generator; the services are tiny and exist only for the tests.
 """
 
+# mypy: disable-error-code="empty-body"
 from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import ClassVar, Final
+from typing import ClassVar
 
 import rpcgen.runtime as rt
 
 __all__ = [
+    "GhostClient",
     "InsufficientFunds",
     "ItestAsyncClient",
     "ItestClient",
     "ItestServer",
     "RelayClient",
     "RelayServer",
+    "StaleItestClient",
 ]
 
 
@@ -46,65 +49,74 @@ _context: rt.Method[dict[str, str]] = rt.Method(
 _relay: rt.Method[dict[str, str]] = rt.Method("relay", "relay", params=(), result=dict[str, str])
 
 
-class _Hello(rt.BoundMethod[str]):
-    def __call__(self, name: str) -> str:
-        return self._call((name,), {})
-
-    def call_async(self, name: str) -> rt.RpcFuture[str]:
-        return self._call_async((name,), {})
-
-
-class _Compute(rt.BoundMethod[int]):
-    def __call__(self, a: int, *, b: int = 1) -> int:
-        return self._call((a,), {"b": b})
-
-    def call_async(self, a: int, *, b: int = 1) -> rt.RpcFuture[int]:
-        return self._call_async((a,), {"b": b})
-
-
-class _Withdraw(rt.BoundMethod[int]):
-    def __call__(self, amount: int) -> int:
-        return self._call((amount,), {})
-
-    def call_async(self, amount: int) -> rt.RpcFuture[int]:
-        return self._call_async((amount,), {})
-
-
-class _Fail(rt.BoundMethod[None]):
-    def __call__(self, message: str) -> None:
-        return self._call((message,), {})
-
-    def call_async(self, message: str) -> rt.RpcFuture[None]:
-        return self._call_async((message,), {})
-
-
-class _Sleep(rt.BoundMethod[float]):
-    def __call__(self, seconds: float) -> float:
-        return self._call((seconds,), {})
-
-    def call_async(self, seconds: float) -> rt.RpcFuture[float]:
-        return self._call_async((seconds,), {})
-
-
-class _Context(rt.BoundMethod[dict[str, str]]):
-    def __call__(self) -> dict[str, str]:
-        return self._call((), {})
-
-    def call_async(self) -> rt.RpcFuture[dict[str, str]]:
-        return self._call_async((), {})
+_nope: rt.Method[None] = rt.Method("itest", "nope", params=(), result=None)
+_stale_hello: rt.Method[str] = rt.Method(
+    "itest", "hello", params=(rt.Param("name", int),), result=str
+)
+_ghost_wait: rt.Method[None] = rt.Method("ghost", "wait", params=(), result=None)
+_ghost_haunt: rt.Method[None] = rt.Method("ghost", "haunt", params=(), result=None)
 
 
 class ItestClient(rt.Client):
     service_name: ClassVar[str] = "itest"
+    methods: ClassVar[Mapping[str, rt.Method[object]]]  # filled in after ItestServer
 
-    def __init__(self, connection: rt.Connection, *, timeout: float | None = rt.DEFAULT_TIMEOUT):
-        super().__init__(connection, timeout=timeout)
-        self.hello: Final = _Hello(self, _hello)
-        self.compute: Final = _Compute(self, _compute)
-        self.withdraw: Final = _Withdraw(self, _withdraw)
-        self.fail: Final = _Fail(self, _fail)
-        self.sleep: Final = _Sleep(self, _sleep)
-        self.context: Final = _Context(self, _context)
+    @rt.remote
+    @staticmethod
+    def hello(name: str) -> str: ...
+
+    @rt.remote
+    @staticmethod
+    def compute(a: int, *, b: int = 1) -> int: ...
+
+    @rt.remote
+    @staticmethod
+    def withdraw(amount: int) -> int: ...
+
+    @rt.remote
+    @staticmethod
+    def fail(message: str) -> None: ...
+
+    @rt.remote
+    @staticmethod
+    def sleep(seconds: float) -> float: ...
+
+    @rt.remote
+    @staticmethod
+    def context() -> dict[str, str]: ...
+
+
+class StaleItestClient(rt.Client):
+    """``itest`` as an out-of-date IDL has it: a method the server lacks, ``hello(int)``."""
+
+    service_name: ClassVar[str] = "itest"
+    methods: ClassVar[Mapping[str, rt.Method[object]]] = {"nope": _nope, "hello": _stale_hello}
+
+    @rt.remote
+    @staticmethod
+    def nope() -> None: ...
+
+    @rt.remote
+    @staticmethod
+    def hello(name: int) -> str: ...
+
+
+class GhostClient(rt.Client):
+    """A client of ``ghost``, a service nobody serves."""
+
+    service_name: ClassVar[str] = "ghost"
+    methods: ClassVar[Mapping[str, rt.Method[object]]] = {
+        "wait": _ghost_wait,
+        "haunt": _ghost_haunt,
+    }
+
+    @rt.remote
+    @staticmethod
+    def wait() -> None: ...
+
+    @rt.remote
+    @staticmethod
+    def haunt() -> None: ...
 
 
 class ItestAsyncClient(rt.AsyncClient):
@@ -150,17 +162,13 @@ class ItestServer(rt.Server):
     def context(self) -> dict[str, str]: ...
 
 
-class _Relay(rt.BoundMethod[dict[str, str]]):
-    def __call__(self) -> dict[str, str]:
-        return self._call((), {})
-
-
 class RelayClient(rt.Client):
     service_name: ClassVar[str] = "relay"
+    methods: ClassVar[Mapping[str, rt.Method[object]]] = {"relay": _relay}
 
-    def __init__(self, connection: rt.Connection, *, timeout: float | None = rt.DEFAULT_TIMEOUT):
-        super().__init__(connection, timeout=timeout)
-        self.relay: Final = _Relay(self, _relay)
+    @rt.remote
+    @staticmethod
+    def relay() -> dict[str, str]: ...
 
 
 class RelayServer(rt.Server):
@@ -169,3 +177,6 @@ class RelayServer(rt.Server):
 
     @abc.abstractmethod
     def relay(self) -> dict[str, str]: ...
+
+
+ItestClient.methods = ItestServer.methods

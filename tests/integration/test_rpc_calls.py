@@ -12,7 +12,13 @@ import rpcgen.runtime as rt
 
 from tests.integration.conftest import Peek
 from tests.integration.impls import Itest
-from tests.integration.stubs import InsufficientFunds, ItestAsyncClient, ItestClient
+from tests.integration.stubs import (
+    GhostClient,
+    InsufficientFunds,
+    ItestAsyncClient,
+    ItestClient,
+    StaleItestClient,
+)
 
 
 @pytest.fixture
@@ -82,17 +88,21 @@ def test_undeclared_exception_is_a_remote_error(client: ItestClient) -> None:
     assert str(info.value) == "ValueError boom"
 
 
-def test_unknown_method_is_method_not_found(client: ItestClient) -> None:
-    nope: rt.Method[None] = rt.Method("itest", "nope", params=(), result=None)
+@pytest.fixture
+def stale(rpc_uri: str, itest: Itest) -> Iterator[StaleItestClient]:
+    with StaleItestClient.connect(rpc_uri, timeout=20) as client:
+        yield client
+
+
+def test_unknown_method_is_method_not_found(stale: StaleItestClient) -> None:
     with pytest.raises(rt.MethodNotFound, match="nope"):
-        rt.BoundMethod(client, nope)._call((), {})
+        stale.nope()
 
 
-def test_wrong_argument_type_is_incorrect_signature(client: ItestClient) -> None:
+def test_wrong_argument_type_is_incorrect_signature(stale: StaleItestClient) -> None:
     # A client whose idea of hello() is out of date sends an int where the server wants a str.
-    stale: rt.Method[str] = rt.Method("itest", "hello", params=(rt.Param("name", int),), result=str)
     with pytest.raises(rt.IncorrectSignature, match="name") as info:
-        rt.BoundMethod(client, stale)._call((5,), {})
+        stale.hello(5)
     assert "str" in str(info.value)
 
 
@@ -109,9 +119,11 @@ def test_unknown_service_fails_at_once_not_by_timeout(rpc_uri: str) -> None:
 def test_timeout_counts_total_time_not_silence(rpc_uri: str, itest: Itest, peek: Peek) -> None:
     """Replies to other calls keep arriving on the reply queue; the ghost call still times out."""
     peek.ghost("ghost")
-    ghost: rt.Method[None] = rt.Method("ghost", "haunt", params=(), result=None)
     stop = threading.Event()
-    with ItestClient.connect(rpc_uri, timeout=10) as client:
+    connection = rt.open_connection(rpc_uri)
+    try:
+        client = ItestClient(connection, timeout=10)
+        ghost = GhostClient(connection, timeout=0.5)  # on the same connection and reply queue
 
         def chatter() -> None:
             while not stop.is_set():
@@ -121,11 +133,13 @@ def test_timeout_counts_total_time_not_silence(rpc_uri: str, itest: Itest, peek:
         thread.start()
         try:
             with pytest.raises(rt.RpcTimeout) as info:
-                rt.BoundMethod(client.with_timeout(0.5), ghost)._call((), {})
+                ghost.haunt()
             assert thread.is_alive()  # replies were flowing all along
         finally:
             stop.set()
             thread.join()
+    finally:
+        connection.close()
     assert info.value.routing_key == "ghost.haunt"
     assert info.value.timeout == 0.5
     assert "ghost.haunt" in str(info.value) and "0.5" in str(info.value)

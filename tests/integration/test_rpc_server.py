@@ -23,7 +23,7 @@ from rpcgen.runtime.testing import Vhost
 from tests.integration.conftest import Peek
 from tests.integration.helpers import close_connections, declare_ghost, raw_channel
 from tests.integration.impls import Itest, Relay
-from tests.integration.stubs import ItestClient, RelayClient
+from tests.integration.stubs import GhostClient, ItestClient, RelayClient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -170,12 +170,10 @@ def test_without_reconnect_a_closed_connection_fails_calls_and_stops_the_server(
     try:
         with raw_channel(rabbit_vhost.uri) as channel:
             declare_ghost(channel, "ghost")
-        ghost: rt.Method[None] = rt.Method("ghost", "wait", params=(), result=None)
-        with ItestClient.connect(
-            rabbit_vhost.uri, timeout=None, client_name="doomed", reconnect=None
-        ) as client:
+        with rt.Connection(rabbit_vhost.uri, client_name="doomed", reconnect=None) as conn:
+            client = ItestClient(conn, timeout=None)
             # Nobody serves ghost and the call has no timeout: only the lost connection ends it.
-            pending = rt.BoundMethod(client, ghost)._call_async((), {})
+            pending = GhostClient(conn, timeout=None).wait.call_async()
             assert close_connections(rabbit_vhost, "rpcgen doomed") == 1
             with pytest.raises(rt.RpcConnectionError, match="lost the connection"):
                 pending.result()

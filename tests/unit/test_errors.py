@@ -49,6 +49,37 @@ def test_tree_shape() -> None:
     assert issubclass(errors.ResultTypeError, errors.MalformedReply)
 
 
+def test_client_errors_are_the_builtins_too() -> None:
+    """Code that catches Python's own TimeoutError / ConnectionError catches rpcgen's."""
+    with pytest.raises(TimeoutError) as timeout:
+        raise errors.RpcTimeout("svc.m", 1.5)
+    assert isinstance(timeout.value, errors.RpcError)
+    assert str(timeout.value) == "svc.m: no reply within 1.5 s" and timeout.value.errno is None
+    for lost in (errors.RpcConnectionError("gone"), errors.ReplyQueueExpired("expired")):
+        with pytest.raises(ConnectionError):
+            raise lost
+        assert str(lost) in ("gone", "expired")
+        assert pickle.loads(pickle.dumps(lost)).args == lost.args
+    again = pickle.loads(pickle.dumps(errors.RpcTimeout("svc.m", 1.5)))
+    assert (type(again), again.routing_key, again.timeout) == (errors.RpcTimeout, "svc.m", 1.5)
+
+
+def test_retryable_errors_are_one_group() -> None:
+    retryable = [n for n in errors.__all__ if _is_error(n, errors.RetryableError)]
+    assert sorted(retryable) == [
+        "ReplyQueueExpired",
+        "RetryableError",
+        "RpcConnectionError",
+        "RpcTimeout",
+        "UnknownService",
+    ]
+
+
+def _is_error(name: str, base: type) -> bool:
+    obj = getattr(errors, name)
+    return isinstance(obj, type) and issubclass(obj, base)
+
+
 def test_all_lists_the_public_names() -> None:
     public = {
         name

@@ -1,4 +1,4 @@
-"""rpcgen.runtime._amqp.transport: pika's real plaintext transport over a socketpair keeps every
+"""rpcgen.runtime._amqp.frames: pika's real plaintext transport over a socketpair keeps every
 byte in order; ``publish`` writes exactly the frames pika's ``basic_publish`` writes."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pika.channel import Channel as PikaChannel
 from pika.connection import Connection as PikaConnection
 from pika.exceptions import ShortStringTooLong
 from pika.spec import BasicProperties
-from rpcgen.runtime._amqp import transport
+from rpcgen.runtime._amqp import frames as transport
 
 
 class _Nbio:

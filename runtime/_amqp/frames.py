@@ -1,4 +1,7 @@
-"""Leaner socket I/O for one pika connection: a send without a poll round, a read without a retry.
+"""Frames out and in: one send per cycle, a send without a poll round, a read without a retry.
+
+``BatchingConnection`` collects the frames of a cycle in an ``outbox`` that the I/O driver
+flushes in one ``send()``.
 
 pika's plaintext transport buffers every ``write()``, turns on write interest, and sends only
 when the loop next reports the socket writable: two ``poller.modify`` calls and a dispatch
@@ -32,11 +35,22 @@ from functools import partial
 from typing import Any
 
 from pika import data as pika_data
+from pika.adapters.select_connection import SelectConnection
 from pika.adapters.utils.io_services_utils import _AsyncPlaintextTransport
 from pika.exceptions import ShortStringTooLong
 from pika.spec import BasicProperties
+from rpcgen.runtime._amqp import pikafix
+from rpcgen.runtime._amqp.pikatypes import Pika
+from rpcgen.runtime._codec import wire
 
-__all__ = ["RECV_BYTES", "encode_properties", "install", "publish"]
+__all__ = [
+    "RECV_BYTES",
+    "BatchingConnection",
+    "as_received",
+    "encode_properties",
+    "install",
+    "publish",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +59,34 @@ RECV_BYTES = 64 * 1024
 
 _MAX_CONSUME_BYTES = 1024 * 1024  # per readable event, so a flood cannot starve timers and writes
 
-_Transport = Any  # pika ships no type hints
+
+class BatchingConnection(SelectConnection):  # type: ignore[misc]
+    """Hands the transport all frames of a cycle as one buffer, so a cycle costs one ``send()``.
+
+    pika writes each frame separately (three for a publish, one for an ack) and its transport
+    makes one system call per buffer; ``Driver.cycle`` flushes the outbox instead. ``publish``
+    below appends its frames here too.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.outbox: list[bytes] = []
+        super().__init__(*args, **kwargs)
+
+    def _adapter_emit_data(self, data: bytes) -> None:
+        self.outbox.append(data)
+
+    def flush_outbox(self) -> None:
+        outbox = self.outbox
+        if outbox:
+            data = outbox[0] if len(outbox) == 1 else b"".join(outbox)
+            outbox.clear()
+            if self._transport is not None:
+                self._transport.write(data)
+
+    def abort(self, error: Exception) -> None:
+        """Drop the socket now, without a close handshake; pika then reports ``error``."""
+        if not self.is_closed:
+            self._terminate_stream(error)
 
 
 def install(connection: Any) -> bool:
@@ -54,7 +95,7 @@ def install(connection: Any) -> bool:
     Call it once the connection is open (its transport exists), under the lock that serialises
     the connection's I/O. Installing twice is harmless.
     """
-    transport: _Transport = getattr(connection, "_transport", None)
+    transport: Pika = getattr(connection, "_transport", None)
     if type(transport) is not _AsyncPlaintextTransport:  # TLS, or not connected
         return False
     if "_consume" in vars(transport):
@@ -65,7 +106,7 @@ def install(connection: Any) -> bool:
     return True
 
 
-def _write(transport: _Transport, buffered_write: Any, data: bytes) -> None:
+def _write(transport: Pika, buffered_write: Any, data: bytes) -> None:
     if transport._tx_buffers or transport._state != transport._STATE_ACTIVE or not data:
         buffered_write(data)  # order behind what is queued; pika handles the odd states
         return
@@ -80,7 +121,7 @@ def _write(transport: _Transport, buffered_write: Any, data: bytes) -> None:
         buffered_write(data[sent:])
 
 
-def _consume(transport: _Transport) -> None:
+def _consume(transport: Pika) -> None:
     # Raises what pika's own _consume raises: BlockingIOError when nothing is there (pika's
     # caller treats it as "try again"), RxEndOfFile at end of stream.
     sock, protocol = transport._sock, transport._protocol
@@ -181,6 +222,22 @@ def encode_properties(p: Any) -> bytes:
             flags |= flag
             out.append(_short(value))
     return _U16(flags) + b"".join(out)  # every flag fits the first word: no continuation
+
+
+def as_received(props: Any) -> Any:
+    """``props`` as a receiver decodes them from the wire (the in-memory transport's headers).
+
+    Plain headers (``wire.is_plain_header``: everything rpcgen and Nameko send) decode to what
+    was sent, so they are passed on as they are; anything else goes through the encoder above
+    and pika's decoder (made total by ``pikafix``), which raise for what cannot be sent.
+    """
+    headers = props.headers
+    if not headers or all(wire.is_plain_header(k, v) for k, v in headers.items()):
+        return props
+    pikafix.install()
+    decoded = BasicProperties()
+    decoded.decode(encode_properties(props))
+    return decoded
 
 
 def _short(value: str | bytes) -> bytes:

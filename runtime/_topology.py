@@ -4,6 +4,9 @@ A connection's reply side and every consumer set up their channel the same way: 
 steps run in order by ``run`` on one channel, then ``on_done``. Flags follow Nameko exactly
 (``docs/wire.md`` §8): a declare that differs from an existing queue's or exchange's flags is
 refused by RabbitMQ with PRECONDITION_FAILED, which closes the channel.
+
+Neutral: a "channel" is anything with pika's channel methods of the same names; the in-memory
+transport runs the declare steps against its broker (``_memory.consumer.Declarer``).
 """
 
 from __future__ import annotations
@@ -11,14 +14,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["Step", "bind", "confirms", "consume", "exchange", "qos", "queue", "run"]
+__all__ = [
+    "Step",
+    "bind",
+    "confirms",
+    "consume",
+    "declare_steps",
+    "exchange",
+    "qos",
+    "queue",
+    "run",
+]
 
-_Pika = Any  # pika ships no type hints
-Step = Callable[[_Pika, Callable[[_Pika], None]], None]
+Channel = Any
+"""A pika channel, or the in-memory ``Declarer``: whatever carries the declare methods."""
+Step = Callable[[Channel, Callable[[Any], None]], None]
 """``step(channel, next)``: send one method; ``next(frame)`` runs when the broker answers."""
 
 
-def run(channel: _Pika, steps: Sequence[Step], on_done: Callable[[], None]) -> None:
+def run(channel: Channel, steps: Sequence[Step], on_done: Callable[[], None]) -> None:
     """Run ``steps`` on ``channel`` one after another, then ``on_done()``."""
 
     def advance(index: int) -> None:
@@ -33,7 +47,7 @@ def run(channel: _Pika, steps: Sequence[Step], on_done: Callable[[], None]) -> N
 def exchange(name: str, kind: str = "topic") -> Step:
     """A durable exchange, declared with Nameko's flags."""
 
-    def step(channel: _Pika, then: Callable[[_Pika], None]) -> None:
+    def step(channel: Any, then: Callable[[Any], None]) -> None:
         channel.exchange_declare(
             name, exchange_type=kind, durable=True, auto_delete=False, internal=False, callback=then
         )
@@ -51,7 +65,7 @@ def queue(
 ) -> Step:
     """A queue (durable, shared and kept by default, as Nameko declares service queues)."""
 
-    def step(channel: _Pika, then: Callable[[_Pika], None]) -> None:
+    def step(channel: Any, then: Callable[[Any], None]) -> None:
         channel.queue_declare(
             name,
             durable=durable,
@@ -65,23 +79,23 @@ def queue(
 
 
 def bind(queue_name: str, exchange_name: str, routing_key: str) -> Step:
-    def step(channel: _Pika, then: Callable[[_Pika], None]) -> None:
+    def step(channel: Any, then: Callable[[Any], None]) -> None:
         channel.queue_bind(queue_name, exchange_name, routing_key=routing_key, callback=then)
 
     return step
 
 
-def confirms(on_confirm: Callable[[_Pika], None]) -> Step:
+def confirms(on_confirm: Callable[[Any], None]) -> Step:
     """Publisher confirms on this channel; ``on_confirm(frame)`` gets every ack and nack."""
 
-    def step(channel: _Pika, then: Callable[[_Pika], None]) -> None:
+    def step(channel: Any, then: Callable[[Any], None]) -> None:
         channel.confirm_delivery(on_confirm, callback=then)
 
     return step
 
 
 def qos(prefetch: int) -> Step:
-    def step(channel: _Pika, then: Callable[[_Pika], None]) -> None:
+    def step(channel: Any, then: Callable[[Any], None]) -> None:
         channel.basic_qos(prefetch_count=prefetch, callback=then)
 
     return step
@@ -89,14 +103,28 @@ def qos(prefetch: int) -> Step:
 
 def consume(
     queue_name: str,
-    on_message: Callable[[_Pika, _Pika, _Pika, bytes], None],
+    on_message: Callable[[Any, Any, Any, bytes], None],
     on_tag: Callable[[str], None] | None = None,
 ) -> Step:
     """Consume with manual acks; ``on_tag`` gets the consumer tag at once (to cancel later)."""
 
-    def step(channel: _Pika, then: Callable[[_Pika], None]) -> None:
+    def step(channel: Any, then: Callable[[Any], None]) -> None:
         tag = channel.basic_consume(queue_name, on_message, auto_ack=False, callback=then)
         if on_tag is not None:
             on_tag(tag)
 
     return step
+
+
+def declare_steps(
+    queue_name: str,
+    exchange_name: str,
+    binding_key: str,
+    arguments: dict[str, object] | None = None,
+    setup: Sequence[Step] | None = None,
+) -> list[Step]:
+    """A consumed queue's declare steps: ``setup`` if given, else the queue (durable, with
+    ``arguments``) bound with ``binding_key`` on ``exchange_name``."""
+    if setup is not None:
+        return list(setup)
+    return [queue(queue_name, arguments=arguments), bind(queue_name, exchange_name, binding_key)]

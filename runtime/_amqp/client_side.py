@@ -6,14 +6,14 @@ are tracked by delivery tag (honouring ``multiple``) and never waited for: Rabbi
 alone fails exactly that call with ``UnknownService`` (found through the correlation id in the
 returned properties). Replies arrive on the connection's one reply queue and are matched by
 correlation id; unknown ids (late replies, duplicates) are acked and dropped. Deadlines sit in
-one heap served by one loop timer armed at the earliest of them.
+one heap (``_calls.CallTable``) served by one loop timer armed at the earliest of them.
 
 Across a reconnect: a call whose request was confirmed keeps waiting (its reply lands in the
 durable reply queue); one whose request was not confirmed is published again with the same
 correlation id (at-least-once: the caller sees one reply, later ones are dropped); one made
 while disconnected waits, within its timeout. If the reply queue vanished meanwhile, the calls
 waiting on it fail and a new one is used (``reply_queue_gone``). Everything here runs under the
-connection's I/O lock except ``request``.
+connection's I/O lock.
 """
 
 from __future__ import annotations
@@ -25,34 +25,28 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import pika
 from pika import exceptions as pika_errors
 from pika.spec import Basic
-from rpcgen.runtime import context
-from rpcgen.runtime._amqp import topology, transport
-from rpcgen.runtime._amqp.calls import Completion, Confirms, Deadlines, PendingCall
+from rpcgen.runtime import _topology as topology
+from rpcgen.runtime._amqp import frames
+from rpcgen.runtime._amqp.confirms import Confirms
 from rpcgen.runtime._amqp.ioloop import DriverLoop
+from rpcgen.runtime._amqp.pikatypes import Pika
+from rpcgen.runtime._calls import CallTable
 from rpcgen.runtime._codec import wire
-from rpcgen.runtime.errors import (
-    PayloadTooLarge,
-    ReplyQueueExpired,
-    RpcConnectionError,
-    RpcTimeout,
-    UnknownService,
-)
-from rpcgen.runtime.spec import Event, Method
+from rpcgen.runtime._transport import PendingCall
+from rpcgen.runtime.errors import ReplyQueueExpired, RpcConnectionError, UnknownService
 
-__all__ = ["MAX_NACKS", "Calls"]
+__all__ = ["MAX_NACKS", "ClientSide"]
 
-log = logging.getLogger("rpcgen.runtime.connection")
+log = logging.getLogger(__name__)
 
 MAX_NACKS = 3
 """Publishes of one request RabbitMQ may refuse before the call fails."""
 _PUBLISH_LOST = (pika_errors.ChannelWrongStateError, pika_errors.ConnectionWrongStateError)
-_Pika = Any  # pika ships no type hints
 
 
-class Calls:
+class ClientSide:
     """Calls in flight on one connection and the reply queue they are answered on."""
 
     def __init__(
@@ -70,65 +64,25 @@ class Calls:
         self._loop = loop
         self._exchange = exchange
         self._client_name = client_name
-        self.max_message_bytes = max_message_bytes
         self._ttl_ms = reply_queue_ttl_ms
         self._retry_nacks = retry_nacks
         self._drop_connection = drop
         self._uri = describe
         self.reply_to = str(uuid.uuid4())
         self.reply_queue = wire.reply_queue_name(client_name, self.reply_to)
-        self.channel: _Pika = None  # set while calls can be published
+        self.channel: Pika = None  # set while calls can be published
         self.failure: RpcConnectionError | None = None  # set once calls can never succeed
         self.down_since: float | None = None  # Unix time the channel was lost, while it is
-        self.pending: dict[str, PendingCall] = {}
+        self.calls = CallTable(max_message_bytes)  # waiting for their reply (or confirm)
         self._unsent: list[PendingCall] = []  # to publish once (re)connected
         self._confirms: Confirms[PendingCall] = Confirms()
-        self._deadlines = Deadlines(loop, self._expire)
+        self._timer: Any = None  # the loop timer at the earliest deadline
+        self._armed_at = math.inf
         self._reply_ack_tag = 0
         self._replies_unacked = 0
         self._ack_timer_set = False
         self._declared: set[str] = set()  # event exchanges declared on this channel
         self._declaring: dict[str, list[PendingCall]] = {}  # events waiting for their exchange
-
-    # -- any thread -------------------------------------------------------------------------------
-
-    def request(
-        self, method: Method[object], body: bytes, timeout: float | None, on_done: Completion
-    ) -> PendingCall:
-        """A call ready to submit: its properties, correlation id and deadline."""
-        if len(body) > self.max_message_bytes:
-            what = f"request to {method.routing_key}"
-            raise PayloadTooLarge.exceeded(what, len(body), self.max_message_bytes)
-        timeout, deadline = context.budget(timeout)  # a handler's calls get what remains of its
-        cid = str(uuid.uuid4())
-        props = pika.BasicProperties(
-            content_type=wire.CONTENT_TYPE,
-            content_encoding=wire.CONTENT_ENCODING,
-            delivery_mode=wire.PERSISTENT,
-            priority=0,
-            correlation_id=cid,
-            reply_to=self.reply_to,
-            headers=context.outgoing_headers(f"{self._client_name}.call.{cid}", deadline),
-            expiration=None if timeout is None else str(math.ceil(timeout * 1000)),
-        )
-        return PendingCall(method, cid, body, props, timeout, on_done)
-
-    def event(
-        self, event: Event[Any], body: bytes, timeout: float | None, on_done: Completion
-    ) -> PendingCall:
-        """An event ready to submit: persistent, ``nameko.*`` context headers, no reply."""
-        if len(body) > self.max_message_bytes:
-            what = f"event {event.label}"
-            raise PayloadTooLarge.exceeded(what, len(body), self.max_message_bytes)
-        props = pika.BasicProperties(
-            content_type=wire.CONTENT_TYPE,
-            content_encoding=wire.CONTENT_ENCODING,
-            delivery_mode=wire.PERSISTENT,
-            priority=0,
-            headers=context.event_headers(),
-        )
-        key = str(uuid.uuid4())  # only to track it: an event has no correlation id on the wire
-        return PendingCall(event, key, body, props, timeout, on_done, exchange=event.exchange)
 
     # -- the reply side's topology and its life ---------------------------------------------------
 
@@ -143,13 +97,13 @@ class Calls:
             ]
         return steps
 
-    def on_return(self, _ch: _Pika, _method: _Pika, props: _Pika, _body: bytes) -> None:
+    def on_return(self, _ch: Pika, _method: Pika, props: Pika, _body: bytes) -> None:
         # Arrives before the publish's ack: no queue is bound for this service at all.
-        call = self.pending.pop(props.correlation_id, None)
+        call = self.calls.pop(props.correlation_id)
         if call is not None:
             call.finish(b"", UnknownService(call.method.service))
 
-    def up(self, channel: _Pika) -> None:
+    def up(self, channel: Pika) -> None:
         """The channel is declared: send what waited for it."""
         self.channel = channel
         self.down_since = None
@@ -185,9 +139,10 @@ class Calls:
                 f"the reply queue {old} expired while disconnected: its replies are lost"
             )
         unsent = {call.correlation_id for call in self._unsent}
-        waiting = [c for cid, c in self.pending.items() if cid not in unsent]
+        pending = self.calls.pending
+        waiting = [c for cid, c in pending.items() if cid not in unsent]
         for call in waiting:
-            del self.pending[call.correlation_id]
+            del pending[call.correlation_id]
             call.finish(b"", error)
         self.reply_to = str(uuid.uuid4())
         self.reply_queue = wire.reply_queue_name(self._client_name, self.reply_to)
@@ -199,11 +154,9 @@ class Calls:
         """Nothing will be answered any more: fail every call."""
         if self.failure is None:
             self.failure = error
-        calls, self.pending = list(self.pending.values()), {}
         self._unsent = []
-        self._deadlines.clear()
-        for call in calls:
-            call.finish(b"", error)
+        self._disarm()
+        self.calls.fail_all(error)
 
     # -- calls ------------------------------------------------------------------------------------
 
@@ -213,16 +166,15 @@ class Calls:
             return
         if call.done:  # forgotten before it could be sent
             return
-        self.pending[call.correlation_id] = call
-        if call.deadline is not None:
-            self._deadlines.add(call, call.deadline, len(self.pending))
+        if self.calls.add(call):  # the earliest deadline now: the timer moves to it
+            self._arm(call.deadline)
         if self.channel is not None:
             self._send(call)
         else:  # reconnecting: sent once reconnected, unless its deadline passes first
             self._unsent.append(call)
 
     def drop(self, call: PendingCall) -> None:
-        self.pending.pop(call.correlation_id, None)
+        self.calls.pop(call.correlation_id)
 
     def _send(self, call: PendingCall) -> None:
         exchange = call.exchange
@@ -234,7 +186,7 @@ class Calls:
         if self._reply_ack_tag:
             self.ack_replies()  # rides in the same send() as the request
         try:
-            transport.publish(
+            frames.publish(
                 self.channel,
                 exchange or self._exchange,
                 call.method.routing_key,
@@ -246,7 +198,7 @@ class Calls:
             self._unsent.append(call)
             return
         except Exception as exc:
-            del self.pending[call.correlation_id]
+            del self.calls.pending[call.correlation_id]
             call.finish(b"", RpcConnectionError(f"cannot publish to {self._uri()}: {exc!r}"))
             return
         self._confirms.add(call)
@@ -270,24 +222,25 @@ class Calls:
 
         topology.exchange(exchange)(channel, lambda _frame: declared())
 
-    def _on_confirm(self, frame: _Pika) -> None:
+    def _on_confirm(self, frame: Pika) -> None:
         method = frame.method
-        settled = self._confirms.settle(method.delivery_tag, method.multiple)
+        confirmed = self._confirms.take(method.delivery_tag, method.multiple)
+        pending = self.calls.pending
         if not isinstance(method, Basic.Nack):
-            for call in settled:  # an event is done once the broker has it
-                if call.exchange is not None and call.correlation_id in self.pending:
-                    del self.pending[call.correlation_id]
+            for call in confirmed:  # an event is done once the broker has it
+                if call.exchange is not None and call.correlation_id in pending:
+                    del pending[call.correlation_id]
                     call.finish(b"", None)
             return
         retry = False
-        for call in settled:
+        for call in confirmed:
             if call.done:
                 continue
             call.nacks += 1
             if self._retry_nacks and call.nacks <= MAX_NACKS:
                 self._unsent.append(call)  # a new channel often takes it (quorum leader moved)
                 retry = True
-            elif self.pending.pop(call.correlation_id, None) is not None:
+            elif pending.pop(call.correlation_id, None) is not None:
                 err = f"RabbitMQ refused the request to {call.method.routing_key} (nack)"
                 call.finish(b"", RpcConnectionError(err))
         if retry:
@@ -295,7 +248,7 @@ class Calls:
                 RpcConnectionError(f"RabbitMQ refused a request on {self._uri()}")
             )
 
-    def _on_reply(self, _ch: _Pika, deliver: _Pika, props: _Pika, body: bytes) -> None:
+    def _on_reply(self, _ch: Pika, deliver: Pika, props: Pika, body: bytes) -> None:
         # Replies are acked in batches (multiple=True): with the next request, after 64 of
         # them, or 50 ms later, whichever comes first. A caller never waits for an ack.
         if not self._ack_timer_set:  # one timer at a time: a timer per reply kept waking waiters
@@ -305,15 +258,7 @@ class Calls:
         self._replies_unacked += 1
         if self._replies_unacked >= 64:
             self.ack_replies()
-        call = self.pending.pop(props.correlation_id, None)
-        if call is None:
-            log.debug("dropped a reply for unknown correlation id %r", props.correlation_id)
-            return
-        if len(body) > self.max_message_bytes:
-            what = f"reply of {call.method.routing_key}"
-            call.finish(b"", PayloadTooLarge.exceeded(what, len(body), self.max_message_bytes))
-            return
-        call.finish(body, None)
+        self.calls.reply(props.correlation_id, body)
 
     def _on_ack_timer(self) -> None:
         self._ack_timer_set = False
@@ -325,10 +270,24 @@ class Calls:
         if tag and self.channel is not None and self.channel.is_open:
             self.channel.basic_ack(tag, multiple=True)
 
-    def _expire(self, call: PendingCall) -> None:
-        if self.pending.pop(call.correlation_id, None) is not None:
-            timeout = call.timeout or 0.0
-            call.finish(b"", RpcTimeout(call.method.routing_key, timeout, self.disconnected()))
+    # -- the deadline timer ------------------------------------------------------------------------
+
+    def _arm(self, deadline: float | None) -> None:
+        if deadline is None or deadline >= self._armed_at:
+            return
+        self._disarm()
+        self._armed_at = deadline
+        self._timer = self._loop.call_later(max(0.0, deadline - time.monotonic()), self._fire)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._loop.remove_timeout(self._timer)
+        self._timer, self._armed_at = None, math.inf
+
+    def _fire(self) -> None:
+        self._timer, self._armed_at = None, math.inf
+        self.calls.expire_due(self.disconnected())
+        self._arm(self.calls.deadlines.next_due())
 
     def disconnected(self) -> str:
         """Since when calls cannot reach the broker (empty while connected), for error messages."""
