@@ -7,7 +7,6 @@ behaviour changes. Skipped without the Nameko environment (scripts/_setup.sh mak
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from rpcgen.runtime.testing import Vhost
 
 from tests.faults.poison import JSON, RawCaller
 from tests.interop.harness import NamekoServices, find_nameko_python
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.nameko
 GOOD = b'{"args": ["x"], "kwargs": {}}'
@@ -44,11 +44,24 @@ def _outcome(caller: RawCaller, services: NamekoServices, vhost: Vhost, **case: 
         return str(reply["error"]["exc_type"]) if reply["error"] else "result"
     except AssertionError:
         pass
-    time.sleep(1)
+    return wait_until(lambda: _settled(services, vhost), what="Nameko done with the message")
+
+
+def _settled(services: NamekoServices, vhost: Vhost) -> str | None:
+    """'died (...)' once Nameko exited and the broker took its message back; 'no reply (...)'
+    once a living Nameko holds nothing unacked; None while neither holds yet.
+
+    A message Nameko is still working on stays unacked, so neither answer is given early; one it
+    died on is unacked until the broker sees the connection drop, then back in the queue.
+    """
     queue = vhost.queue("rpc-greeter")
     assert queue is not None
-    if services._proc.poll() is not None:  # its message back in the queue, for the next one
+    if services.exited():  # its message back in the queue, for the next one
+        if queue.messages_unacknowledged:
+            return None
         return f"died ({queue.messages_ready} ready)"
+    if queue.messages_unacknowledged:
+        return None
     return f"no reply ({queue.messages_ready} ready, {queue.messages_unacknowledged} unacked)"
 
 

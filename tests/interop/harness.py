@@ -13,13 +13,14 @@ import os
 import select
 import signal
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from rpcgen.runtime.testing import Vhost
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMEKO_SIDE = Path(__file__).resolve().parent / "nameko_side"
@@ -248,18 +249,25 @@ class NamekoServices:
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until every service consumes its ``rpc-<service>`` queue."""
-        deadline = time.monotonic() + timeout
-        # Asked over AMQP (exact) rather than the management API, whose consumer list is ~5 s late.
-        while not all(self.vhost.consumer_count(f"rpc-{s}") for s in self.services):
+
+        def ready() -> bool:
             if self._proc.poll() is not None:
                 raise NamekoError(f"nameko run exited ({self._proc.returncode}):\n{self.log()}")
-            if time.monotonic() > deadline:
-                raise NamekoError(f"Nameko services not consuming after {timeout}s:\n{self.log()}")
-            time.sleep(0.05)
+            # Asked over AMQP (exact) rather than the management API, whose consumers are ~5 s late.
+            return all(self.vhost.consumer_count(f"rpc-{s}") for s in self.services)
+
+        try:
+            wait_until(ready, timeout, what="Nameko services consuming")
+        except AssertionError as exc:
+            raise NamekoError(f"{exc}:\n{self.log()}") from None
 
     @property
     def pid(self) -> int:
         return self._proc.pid
+
+    def exited(self) -> bool:
+        """Whether the ``nameko run`` process has ended."""
+        return self._proc.poll() is not None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
