@@ -16,7 +16,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from subprocess import Popen
+from typing import Any, TypeVar
+
+from rpcgen.runtime import UnknownService
 
 T = TypeVar("T")
 
@@ -84,3 +87,20 @@ def _failure(
     if describe is not None:
         message += f" (last seen: {describe()!r})"
     return message
+
+
+def until_served(
+    call: Callable[[], T], *, process: Popen[Any] | None = None, timeout: float = 30.0
+) -> T:
+    """``call()``'s result once the service answers it, retried while its queue is not bound yet
+    (``UnknownService``); fails at once if ``process`` (the server being started) exits."""
+
+    def answered() -> tuple[T] | None:
+        try:
+            return (call(),)
+        except UnknownService:
+            if process is not None and process.poll() is not None:
+                raise AssertionError(f"the server exited ({process.returncode})") from None
+            return None
+
+    return wait_until(answered, timeout, what="the service answering", interval=0.1)[0]

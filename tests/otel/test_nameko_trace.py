@@ -18,7 +18,6 @@ import json
 import os
 import queue
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from rpcgen.runtime.testing import Vhost
 from generated.shop import OrderCreated, OrdersEvents
 from tests.interop.harness import NAMEKO_SIDE, ROOT, NamekoServices, find_nameko_python
 from tests.otel.recording import Spans, parent_id, span_id, trace_id
+from tests.waiting import wait_until
 
 ANNOUNCED = rt.Event("traced", "announced", dict[str, int])
 WHOAMI = rt.Method("rtail", "whoami", params=(), result=dict[str, str | None])
@@ -118,14 +118,21 @@ def traced(
 
 def nameko_spans(path: Path, want: set[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
     """The Nameko process's spans by name, once all of ``want`` are there."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def found() -> dict[str, dict[str, Any]]:
         lines = path.read_text().splitlines() if path.exists() else []
-        found = {span["name"]: span for span in map(json.loads, lines)}
-        if want <= set(found) or time.monotonic() > deadline:
-            assert want <= set(found), (want, sorted(found))
-            return found
-        time.sleep(0.05)
+        return {span["name"]: span for span in map(json.loads, lines)}
+
+    def all_there() -> dict[str, dict[str, Any]]:
+        spans = found()
+        return spans if want <= set(spans) else {}
+
+    return wait_until(
+        all_there,
+        timeout,
+        what=f"the spans {sorted(want)}",
+        describe=lambda: sorted(found()),
+    )
 
 
 def nameko_caller(python: Path, spans_file: Path, *args: str) -> Any:
@@ -241,9 +248,7 @@ def test_events_cross_both_ways_in_one_trace(
 ) -> None:
     uri = rabbit_vhost.uri
     nameko_queue = "evt-orders-order_created--traced.on_order"
-    deadline = time.monotonic() + 30
-    while not rabbit_vhost.consumer_count(nameko_queue) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: rabbit_vhost.consumer_count(nameko_queue), 30, what=nameko_queue)
     tail = Tail(uri)
     with (
         rt.run_in_background(tail, uri),

@@ -31,6 +31,7 @@ from generated.shop import (
     ProductsClient,
 )
 from tests.otel.recording import Spans, parent_id, span_id, trace_id
+from tests.waiting import wait_until_async
 
 
 class Hello(HelloServiceServer):
@@ -264,7 +265,11 @@ class Sleepy(rt.Server):
     service_name = "sleepy"
     methods = {"nap": NAP}  # noqa: RUF012
 
+    def __init__(self) -> None:
+        self.begun: list[float] = []  # the argument of each nap, as it begins
+
     def nap(self, seconds: float) -> float:
+        self.begun.append(seconds)
         time.sleep(seconds)
         return seconds
 
@@ -279,15 +284,17 @@ class SleepyAsyncClient(rt.AsyncClient):
 def test_a_timeout_and_a_cancelled_asyncio_call_end_their_client_spans(
     rpc_uri: str, spans: Spans
 ) -> None:
+    sleepy = Sleepy()
+
     async def cancel_a_call() -> None:
         async with SleepyAsyncClient.connect(rpc_uri, timeout=10) as client:
-            call = asyncio.ensure_future(client.nap(1.0))
-            await asyncio.sleep(0.2)
+            call = asyncio.ensure_future(client.nap(1.5))
+            await wait_until_async(lambda: 1.5 in sleepy.begun, what="the call in flight")
             call.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await call
 
-    with rt.run_in_background(Sleepy(), rpc_uri):
+    with rt.run_in_background(sleepy, rpc_uri):
         with rt.RawClient.connect(rpc_uri, timeout=0.2) as raw, pytest.raises(rt.RpcTimeout):
             raw.call("sleepy", "nap", [1.0])
         asyncio.run(cancel_a_call())
