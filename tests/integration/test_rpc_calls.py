@@ -113,18 +113,21 @@ def test_timeout_counts_total_time_not_silence(rpc_uri: str, itest: Itest, peek:
     peek.ghost("ghost")
     ghost: rt.Method[None] = rt.Method("ghost", "haunt", params=(), result=None)
     stop = threading.Event()
+    answered: list[str] = []
     with ItestClient.connect(rpc_uri, timeout=10) as client:
 
         def chatter() -> None:
             while not stop.is_set():
-                client.hello("busy")
+                answered.append(client.hello("busy"))
 
         thread = threading.Thread(target=chatter)
         thread.start()
         try:
+            wait_until(lambda: answered, what="replies flowing")
+            before = len(answered)
             with pytest.raises(rt.RpcTimeout) as info:
                 rt.BoundMethod(client.with_timeout(0.5), ghost)._call((), {})
-            assert thread.is_alive()  # replies were flowing all along
+            assert len(answered) > before  # replies kept arriving while the ghost call waited
         finally:
             stop.set()
             thread.join()
