@@ -33,7 +33,7 @@ from generated.ledger import (
     Statement,
     Transfer,
 )
-from tests.interop.harness import NamekoServices, find_nameko_python
+from tests.interop.harness import NamekoServices
 
 ROOT = Path(__file__).resolve().parents[2]
 IDL = ROOT / "idl"
@@ -313,23 +313,6 @@ def test_raw_mode_and_the_environment_uri(rabbit_vhost: Vhost, servers: Ledger) 
 
 
 # -- a real Nameko 2.14.1 service ----------------------------------------------------------------
-
-
-@pytest.fixture
-def nameko_greeter(rabbit_vhost: Vhost, tmp_path: Path) -> Iterator[NamekoServices]:
-    python = find_nameko_python("2.14.1")
-    if python is None:
-        reason = "no Nameko 2.14.1 virtualenv: run scripts/test (see tests/interop/harness.py)"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    services = NamekoServices(python, rabbit_vhost, tmp_path)
-    try:
-        services.wait_ready()
-        yield services
-    finally:
-        services.kill()
-        print(f"--- {services.log_path} ---\n{services.log()}")  # shown if the test failed
 
 
 @pytest.mark.nameko

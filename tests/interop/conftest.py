@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from tests.interop.harness import (
     NamekoClient,
     NamekoDriver,
     NamekoServices,
-    find_nameko_python,
+    require_nameko_python,
 )
 from tests.interop.rpcgen_side import serve_greeter
 
@@ -41,14 +40,7 @@ def nameko_version(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def nameko_python(nameko_version: str) -> Path:
     """That Nameko's virtualenv python (scripts/test creates ``.venv-nameko``/``.venv-nameko3``)."""
-    python = find_nameko_python(nameko_version)
-    if python is None:
-        reason = f"no Nameko {nameko_version} virtualenv: run scripts/test, or see harness.py"
-        # 3.0.0rc11 is a pre-release that may not install: only 2.14.1 is required under CI.
-        if nameko_version == "2.14.1" and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(reason + " (CI is set, so this fails)", pytrace=False)
-        pytest.skip(reason)
-    return python
+    return require_nameko_python(nameko_version)
 
 
 @pytest.fixture(scope="session")

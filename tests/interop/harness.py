@@ -13,12 +13,13 @@ import os
 import select
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from rpcgen.runtime.testing import Vhost
+from rpcgen.runtime.testing.plugin import skip_or_fail
 
 from tests.waiting import wait_until
 
@@ -38,6 +39,33 @@ def find_nameko_python(version: str = "2.14.1") -> Path | None:
     candidates = [os.environ.get(variable, ""), str(ROOT / folder / "bin/python")]
     candidates.append(f"/tmp/{folder[1:]}/bin/python")
     return next((Path(c) for c in candidates if c and Path(c).exists()), None)
+
+
+def require_nameko_python(version: str = "2.14.1") -> Path:
+    """That Nameko's python, or the test skips (fails under CI: scripts/test installs 2.14.1;
+    3.0.0rc11 is a pre-release it may fail to install, so its absence only skips)."""
+    python = find_nameko_python(version)
+    if python is None:
+        skip_or_fail(
+            f"no Nameko {version} virtualenv: run scripts/test, or see tests/interop/harness.py",
+            required_in_ci=version == "2.14.1",
+        )
+    return python
+
+
+@contextlib.contextmanager
+def nameko_greeter_running(
+    vhost: Vhost, workdir: Path, version: str = "2.14.1", **options: Any
+) -> Iterator[NamekoServices]:
+    """``nameko run greeter`` (``greeter`` and ``relay``) in ``vhost``, consuming; killed after,
+    its log printed (pytest shows it when the test failed)."""
+    services = NamekoServices(require_nameko_python(version), vhost, workdir, **options)
+    try:
+        services.wait_ready()
+        yield services
+    finally:
+        services.kill()
+        print(f"--- {services.log_path} ---\n{services.log()}")
 
 
 class NamekoError(RuntimeError):

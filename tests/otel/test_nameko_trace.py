@@ -27,9 +27,16 @@ import rpcgen.runtime as rt
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from rpcgen.runtime.testing import Vhost
+from rpcgen.runtime.testing.plugin import skip_or_fail
 
 from generated.shop import OrderCreated, OrdersEvents
-from tests.interop.harness import NAMEKO_SIDE, ROOT, NamekoServices, find_nameko_python
+from tests.interop.harness import (
+    NAMEKO_SIDE,
+    ROOT,
+    NamekoServices,
+    find_nameko_python,
+    nameko_greeter_running,
+)
 from tests.otel.recording import Spans, parent_id, span_id, trace_id
 from tests.waiting import wait_until
 
@@ -82,12 +89,7 @@ def nameko_otel_python() -> Path:
             "run scripts/test"
         )
         # Built by scripts/test next to .venv-nameko3; both depend on Nameko 3's pre-release.
-        in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-        if in_ci and (ROOT / ".venv-nameko3/bin/python").exists():
-            pytest.fail(
-                reason + " (CI is set and Nameko 3 installed, so this fails)", pytrace=False
-            )
-        pytest.skip(reason)
+        skip_or_fail(reason, required_in_ci=find_nameko_python("3.0.0rc11") is not None)
     return python
 
 
@@ -218,22 +220,13 @@ def test_a_nameko_trace_crosses_an_rpcgen_service(
 def test_an_uninstrumented_nameko_hop_passes_the_trace_context_on(
     rabbit_vhost: Vhost, tmp_path: Path, spans: Spans
 ) -> None:
-    python = find_nameko_python("2.14.1")
-    if python is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("no Nameko 2.14.1 virtualenv (CI is set)", pytrace=False)
-        pytest.skip("no Nameko 2.14.1 virtualenv: run scripts/test")
     uri = rabbit_vhost.uri
-    greeter = NamekoServices(python, rabbit_vhost, tmp_path, env={"GREETER_HOP_TARGET": "rtail"})
-    try:
-        greeter.wait_ready()
-        with (
-            rt.run_in_background(Tail(uri), uri),
-            rt.RawClient.connect(uri, timeout=20) as client,
-        ):
-            seen: Any = client.call("greeter", "hop", ["whoami"])
-    finally:
-        greeter.kill()
+    with (
+        nameko_greeter_running(rabbit_vhost, tmp_path, env={"GREETER_HOP_TARGET": "rtail"}),
+        rt.run_in_background(Tail(uri), uri),
+        rt.RawClient.connect(uri, timeout=20) as client,
+    ):
+        seen: Any = client.call("greeter", "hop", ["whoami"])
     got = spans.wait_for(2)
     hop_client = ours(got, "greeter/hop", SpanKind.CLIENT)
     whoami_server = ours(got, "rtail/whoami", SpanKind.SERVER)
