@@ -56,8 +56,9 @@ def served(amqp_uri: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
         proc.communicate(timeout=10)
 
 
-def test_serve_answers_generated_clients_and_stops_on_sigterm(
-    served: subprocess.Popen[str], amqp_uri: str, rabbit_vhost: Vhost
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_answers_generated_clients_and_stops_on_a_signal(
+    served: subprocess.Popen[str], amqp_uri: str, rabbit_vhost: Vhost, signum: signal.Signals
 ) -> None:
     with HelloServiceClient.connect(amqp_uri, timeout=10) as client:
         assert until_served(lambda: client.test("ready?"), process=served) == "Hello, ready?!"
@@ -67,7 +68,23 @@ def test_serve_answers_generated_clients_and_stops_on_sigterm(
         assert client.compute.call_async(a=5, b=6).result(timeout=10) == 11
         with pytest.raises(DivisionByZero, match="cannot divide 1 by zero"):
             client.divide(1, 0)
-    served.send_signal(signal.SIGTERM)
+    served.send_signal(signum)
     output, _ = served.communicate(timeout=20)
     assert served.returncode == 0, output
+    assert "stopping hello_service" in output
     assert "guest:guest@" not in output  # the password never reaches the log
+
+
+def test_serve_exits_1_when_the_broker_cannot_be_reached(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    dead = "amqp://guest:guest@127.0.0.1:1/"  # nothing listens: refused at once
+    done = subprocess.run(
+        [sys.executable, "-m", "rpcgen", "serve", "app:Impl", "--amqp-uri", dead],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "127.0.0.1:1" in done.stderr and "Traceback" not in done.stderr

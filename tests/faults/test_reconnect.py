@@ -253,6 +253,33 @@ def test_reconnecting_gives_up_after_its_attempts(
         connection.close()
 
 
+def test_serve_raises_the_loss_once_its_reconnect_attempts_are_used_up(
+    rabbit_node_factory: Callable[..., RabbitNode],
+) -> None:
+    # docs/reliability.md: when `attempts` rounds have failed, serve() gives up (and a script
+    # calling it exits 1 with the RpcConnectionError).
+    node = _node(rabbit_node_factory)
+    outcome: list[BaseException | None] = []
+    gives_up = Backoff(initial=0.2, factor=1, attempts=2)
+
+    def run() -> None:
+        try:
+            rt.serve(Itest(), node.uri, max_workers=1, reconnect=gives_up)
+            outcome.append(None)
+        except BaseException as exc:  # what serve() raised, for the assertion below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    with ItestClient.connect(node.uri, timeout=10, reconnect=None) as client:
+        assert wait_until(lambda: _answers(client), what="served")
+    node.stop()
+    thread.join(timeout=60)
+    assert len(outcome) == 1, "serve() still running with its broker gone"
+    assert isinstance(outcome[0], rt.RpcConnectionError), outcome
+    assert "gave up after 2 rounds" in str(outcome[0])
+
+
 def test_a_reply_queue_that_expired_meanwhile_fails_its_calls(rabbit_vhost: Vhost) -> None:
     impl = Holding()
     slow = Backoff(initial=3.0, factor=1.0)  # stays away long past the queue's x-expires
@@ -297,7 +324,6 @@ def test_serve_without_reconnect_returns_the_loss_as_an_error(rabbit_vhost: Vhos
         wait_until(lambda: _answers(client), what="served")
     assert close_connections(rabbit_vhost, "rpcgen itest") == 1
     thread.join(timeout=30)
-    assert not thread.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], rt.RpcConnectionError), outcome
 
 

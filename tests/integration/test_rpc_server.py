@@ -104,7 +104,10 @@ SERVE = textwrap.dedent(
 )
 
 
-def test_serve_exits_0_on_sigterm_after_answering(rabbit_vhost: Vhost) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_exits_0_on_a_signal_after_answering(
+    rabbit_vhost: Vhost, signum: signal.Signals
+) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with subprocess.Popen(
         [sys.executable, "-c", SERVE, rabbit_vhost.uri],
@@ -119,7 +122,7 @@ def test_serve_exits_0_on_sigterm_after_answering(rabbit_vhost: Vhost) -> None:
                 assert client.hello("x") == "hello, x"
                 slow = [client.sleep.call_async(1.0) for _ in range(2)]
                 assert proc.stdout.readline() == proc.stdout.readline() == "started\n"
-                proc.send_signal(signal.SIGTERM)
+                proc.send_signal(signum)
                 assert [f.result() for f in slow] == [1.0, 1.0]
             assert proc.wait(timeout=30) == 0
             assert "draining itest" in proc.stderr.read()
