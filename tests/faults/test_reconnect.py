@@ -10,6 +10,7 @@ calls that waited on it with ``ReplyQueueExpired``.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -234,8 +235,9 @@ def test_fail_fast_refuses_calls_while_disconnected_at_once(
 
 
 def test_reconnecting_gives_up_after_its_attempts(
-    rabbit_node_factory: Callable[..., RabbitNode],
+    rabbit_node_factory: Callable[..., RabbitNode], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     node = _node(rabbit_node_factory)
     with raw_channel(node.uri) as channel:
         declare_ghost(channel, "itest")  # a queue nobody serves: the call stays pending
@@ -251,6 +253,18 @@ def test_reconnecting_gives_up_after_its_attempts(
             client.hello("closed")
     finally:
         connection.close()
+    # docs/reliability.md: the loss, each failed round and the end are logged by rpcgen, with
+    # the password masked; pika's own lines for a refused attempt are lowered to DEBUG.
+    ours = [r for r in caplog.records if r.name.startswith("rpcgen")]
+    warned = [r.getMessage() for r in ours if r.levelno == logging.WARNING]
+    # The loss, with its count of calls (whether the request's confirm beat the stop may vary).
+    assert sum("lost the connection" in m and "(1 calls pending" in m for m in warned) == 1
+    assert sum("reconnecting in" in m for m in warned) == 2, warned  # before rounds 1 and 2
+    (gave_up,) = [r.getMessage() for r in ours if r.levelno >= logging.ERROR]
+    assert "gave up after 2 rounds" in gave_up
+    pika_said = [r for r in caplog.records if r.name.startswith("pika")]
+    assert not [r.getMessage() for r in pika_said if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if "guest:guest" in r.getMessage()]
 
 
 def test_serve_raises_the_loss_once_its_reconnect_attempts_are_used_up(

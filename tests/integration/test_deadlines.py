@@ -4,6 +4,7 @@ that arrives after its deadline is not run. Both run on both transports."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -64,7 +65,10 @@ def test_a_handlers_call_gets_only_the_time_its_caller_has_left(rpc_uri: str) ->
 
 
 @pytest.mark.parametrize("late", [True, False])
-def test_a_request_past_its_deadline_is_acked_not_run(rpc_uri: str, peek: Peek, late: bool) -> None:
+def test_a_request_past_its_deadline_is_acked_not_run(
+    rpc_uri: str, peek: Peek, late: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="rpcgen")
     impl = Itest()
     with rt.run_in_background(impl, rpc_uri) as runner:
         reply_queue = peek.spy("nameko-rpc", "deadline-test-replies")
@@ -81,6 +85,9 @@ def test_a_request_past_its_deadline_is_acked_not_run(rpc_uri: str, peek: Peek, 
             wait_until(lambda: runner.expired_requests == 1, what="the request expired")
             wait_until(lambda: peek.message_count("rpc-itest") == 0, what="the request acked")
             assert peek.message_count(reply_queue) == 0
+            # docs/clients.md: acked, logged at debug, counted.
+            (skipped,) = [r for r in caplog.records if "after its deadline" in r.getMessage()]
+            assert skipped.levelno == logging.DEBUG and "itest.hello" in skipped.getMessage()
         else:
             _props, reply = peek.get(reply_queue, timeout=3)
             assert json.loads(reply)["result"] == "hello, x"
