@@ -17,22 +17,7 @@ from generated.hello import DivisionByZero, HelloServiceClient
 from tests.integration.helpers import prefetch_counts
 from tests.waiting import until_served
 
-APP = """
-from generated.hello import DivisionByZero, HelloServiceServer
-
-
-class Impl(HelloServiceServer):
-    def test(self, name: str) -> str:
-        return f"Hello, {name}!"
-
-    def compute(self, a: int, b: int) -> int:
-        return a + b
-
-    def divide(self, a: int, b: int) -> float:
-        if b == 0:
-            raise DivisionByZero(f"cannot divide {a} by zero")
-        return a / b
-"""
+APP = "from tests.hello import Hello as Impl\n"  # run by rpcgen serve, with the repo on the path
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import threading
 import pytest
 import rpcgen.runtime as rt
 
-from generated.hello import DivisionByZero, HelloServiceAsyncServer, HelloServiceClient
+from generated.hello import DivisionByZero, HelloServiceClient
+from tests.hello import AsyncHello
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestAsyncClient, ItestClient, ItestServer
 from tests.integration.test_events import OrderCreated, OrdersEvents, order_created
@@ -107,18 +108,10 @@ def test_an_async_handlers_async_calls_carry_its_context(rpc_uri: str) -> None:
     assert "arelay.relay." in seen["call_id_stack"] and "itest.context." in seen["call_id_stack"]
 
 
-class GeneratedAsyncHello(HelloServiceAsyncServer):
+class GeneratedAsyncHello(AsyncHello):
     async def test(self, name: str) -> str:
         await asyncio.sleep(0.01)
         return f"hello, {name}"
-
-    async def compute(self, a: int, b: int) -> int:
-        return a + b
-
-    async def divide(self, a: int, b: int) -> float:
-        if b == 0:
-            raise DivisionByZero(f"cannot divide {a} by zero")
-        return a / b
 
 
 def test_a_generated_async_skeleton_serves_like_the_sync_one(rpc_uri: str) -> None:

@@ -16,7 +16,8 @@ import pytest
 import rpcgen.runtime as rt
 from rpcgen.runtime.testing import Vhost
 
-from generated.hello import HelloServiceClient, HelloServiceServer
+from generated.hello import HelloServiceClient
+from tests.hello import Hello as BaseHello
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.broker
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.broker
 STUCK = 1_000_000
 
 
-class Hello(HelloServiceServer):
+class Hello(BaseHello):
     """``compute(a, b)`` answers ``a + b + tag``; with ``gate``, only once the gate opens."""
 
     def __init__(self, tag: int = 0, gate: threading.Event | None = None) -> None:
@@ -39,12 +40,6 @@ class Hello(HelloServiceServer):
         if self.gate is not None:
             self.gate.wait(60)
         return a + b + self.tag
-
-    def test(self, name: str) -> str:
-        return name
-
-    def divide(self, a: int, b: int) -> float:
-        return a / b
 
 
 @pytest.fixture

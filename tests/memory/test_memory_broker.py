@@ -14,7 +14,8 @@ import rpcgen.runtime as rt
 from rpcgen.runtime._memory import topic_matches
 from rpcgen.runtime.testing import TRANSPORTS, MemoryBroker
 
-from generated.hello import HelloServiceAsyncClient, HelloServiceClient, HelloServiceServer
+from generated.hello import HelloServiceAsyncClient, HelloServiceClient
+from tests.hello import Hello as BaseHello
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
 from tests.waiting import until_served, wait_until
@@ -47,7 +48,7 @@ def test_topic_bindings_match_as_rabbitmq_matches_them(
     assert topic_matches(pattern, key) is matches
 
 
-class Hello(HelloServiceServer):
+class Hello(BaseHello):
     def __init__(self) -> None:
         self.running = 0
         self.most = 0
@@ -68,9 +69,6 @@ class Hello(HelloServiceServer):
         with self.lock:
             self.running -= 1
         return a + b
-
-    def divide(self, a: int, b: int) -> float:
-        return a / b
 
 
 @pytest.fixture
