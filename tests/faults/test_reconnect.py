@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 
 import pytest
 import rpcgen.runtime as rt
@@ -273,25 +274,11 @@ def test_serve_raises_the_loss_once_its_reconnect_attempts_are_used_up(
     # docs/reliability.md: when `attempts` rounds have failed, serve() gives up (and a script
     # calling it exits 1 with the RpcConnectionError).
     node = _node(rabbit_node_factory)
-    outcome: list[BaseException | None] = []
-    gives_up = Backoff(initial=0.2, factor=1, attempts=2)
-
-    def run() -> None:
-        try:
-            rt.serve(Itest(), node.uri, max_workers=1, reconnect=gives_up)
-            outcome.append(None)
-        except BaseException as exc:  # what serve() raised, for the assertion below
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    with ItestClient.connect(node.uri, timeout=10, reconnect=None) as client:
-        assert wait_until(lambda: _answers(client), what="served")
+    served = _serving(node.uri, reconnect=Backoff(initial=0.2, factor=1, attempts=2))
     node.stop()
-    thread.join(timeout=60)
-    assert len(outcome) == 1, "serve() still running with its broker gone"
-    assert isinstance(outcome[0], rt.RpcConnectionError), outcome
-    assert "gave up after 2 rounds" in str(outcome[0])
+    error = served.result(timeout=60)  # still running with its broker gone: a timeout
+    assert isinstance(error, rt.RpcConnectionError), error
+    assert "gave up after 2 rounds" in str(error)
 
 
 def test_a_reply_queue_that_expired_meanwhile_fails_its_calls(rabbit_vhost: Vhost) -> None:
@@ -323,22 +310,28 @@ def test_a_reply_queue_that_expired_meanwhile_fails_its_calls(rabbit_vhost: Vhos
 
 
 def test_serve_without_reconnect_returns_the_loss_as_an_error(rabbit_vhost: Vhost) -> None:
-    outcome: list[BaseException | None] = []
+    served = _serving(rabbit_vhost.uri, reconnect=None)
+    assert close_connections(rabbit_vhost, "rpcgen itest") == 1
+    error = served.result(timeout=30)
+    assert isinstance(error, rt.RpcConnectionError), error
+
+
+def _serving(uri: str, reconnect: Backoff | None) -> Future[BaseException | None]:
+    """``rt.serve(Itest(), uri)`` in a thread, once it answers; its future holds what serve()
+    raised (None if it returned)."""
+    outcome: Future[BaseException | None] = Future()
 
     def run() -> None:
         try:
-            rt.serve(Itest(), rabbit_vhost.uri, max_workers=1, reconnect=None)
-            outcome.append(None)
-        except BaseException as exc:  # what serve() raised, for the assertion below
-            outcome.append(exc)
+            rt.serve(Itest(), uri, max_workers=1, reconnect=reconnect)
+            outcome.set_result(None)
+        except BaseException as exc:  # what serve() raised, for the test to look at
+            outcome.set_result(exc)
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    with ItestClient.connect(rabbit_vhost.uri, timeout=10) as client:
+    threading.Thread(target=run, daemon=True).start()
+    with ItestClient.connect(uri, timeout=10, reconnect=None) as client:
         wait_until(lambda: _answers(client), what="served")
-    assert close_connections(rabbit_vhost, "rpcgen itest") == 1
-    thread.join(timeout=30)
-    assert len(outcome) == 1 and isinstance(outcome[0], rt.RpcConnectionError), outcome
+    return outcome
 
 
 def _answers(client: ItestClient) -> bool:
