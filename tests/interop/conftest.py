@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from tests.interop.harness import (
     NamekoClient,
     NamekoDriver,
     NamekoServices,
+    nameko_running,
     require_nameko_python,
 )
 from tests.interop.rpcgen_side import serve_greeter
@@ -68,18 +70,13 @@ def start_nameko(nameko_python: Path, rabbit_vhost: Vhost, tmp_path: Path) -> It
     Runs ``nameko run`` in this test's vhost, waits until every service consumes, and kills it at
     teardown (its log is printed if the test failed). ``.stop()`` is the graceful SIGTERM stop.
     """
-    started: list[NamekoServices] = []
+    with contextlib.ExitStack() as started:
 
-    def start(**options: Any) -> NamekoServices:
-        services = NamekoServices(nameko_python, rabbit_vhost, tmp_path, **options)
-        started.append(services)
-        services.wait_ready()
-        return services
+        def start(**options: Any) -> NamekoServices:
+            running = nameko_running(nameko_python, rabbit_vhost, tmp_path, **options)
+            return started.enter_context(running)
 
-    yield start
-    for services in started:
-        services.kill()
-        print(f"--- {services.log_path} ---\n{services.log()}")  # shown by pytest on failure
+        yield start
 
 
 @pytest.fixture(scope="session")

@@ -53,13 +53,20 @@ def require_nameko_python(version: str = "2.14.1") -> Path:
     return python
 
 
-@contextlib.contextmanager
 def nameko_greeter_running(
     vhost: Vhost, workdir: Path, version: str = "2.14.1", **options: Any
+) -> contextlib.AbstractContextManager[NamekoServices]:
+    """``nameko run greeter`` (``greeter`` and ``relay``) of that Nameko version in ``vhost``."""
+    return nameko_running(require_nameko_python(version), vhost, workdir, **options)
+
+
+@contextlib.contextmanager
+def nameko_running(
+    python: Path, vhost: Vhost, workdir: Path, **options: Any
 ) -> Iterator[NamekoServices]:
-    """``nameko run greeter`` (``greeter`` and ``relay``) in ``vhost``, consuming; killed after,
-    its log printed (pytest shows it when the test failed)."""
-    services = NamekoServices(require_nameko_python(version), vhost, workdir, **options)
+    """``NamekoServices(python, vhost, workdir, **options)``, consuming; killed after, its log
+    printed (pytest shows it when the test failed)."""
+    services = NamekoServices(python, vhost, workdir, **options)
     try:
         services.wait_ready()
         yield services

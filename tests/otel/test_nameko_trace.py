@@ -36,6 +36,7 @@ from tests.interop.harness import (
     NamekoServices,
     find_nameko_python,
     nameko_greeter_running,
+    nameko_running,
 )
 from tests.otel.recording import Spans, parent_id, span_id, trace_id
 from tests.waiting import wait_until
@@ -102,20 +103,15 @@ def spans_file(tmp_path: Path) -> Path:
 def traced(
     nameko_otel_python: Path, rabbit_vhost: Vhost, tmp_path: Path, spans_file: Path
 ) -> Iterator[NamekoServices]:
-    services = NamekoServices(
+    with nameko_running(
         nameko_otel_python,
         rabbit_vhost,
         tmp_path,
         module="traced",
         services=("traced",),
         env={"TRACED_SPANS_FILE": str(spans_file), "TRACED_HOP_TARGET": "rtail"},
-    )
-    try:
-        services.wait_ready()
+    ) as services:
         yield services
-    finally:
-        services.kill()
-        print(f"--- {services.log_path} ---\n{services.log()}")
 
 
 def nameko_spans(path: Path, want: set[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
