@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 import pytest
-from rpcgen.runtime.testing import SpiedMessage, Vhost
+from rpcgen.runtime.testing import SpiedMessage, Spy, Vhost
 
 from tests.interop import captures
 from tests.interop.captures import CallSpec, Capture
@@ -163,6 +163,16 @@ def _as_captured(messages: list[SpiedMessage], nameko_version: str) -> list[dict
     return captures.normalize(messages)
 
 
+def _call_and_spy(
+    nameko_client: NamekoClient, spy: Spy, call: CallSpec, count: int, nameko_version: str
+) -> list[dict[str, Any]]:
+    """Make ``call`` through Nameko's proxy; the ``count`` messages the spy saw, as captured."""
+    nameko_client.call(
+        call.service, call.method, *call.args, context_data=call.context_data, **call.kwargs
+    )
+    return _as_captured(spy.get(count, timeout=15), nameko_version)
+
+
 def test_nameko_wire_matches_the_captures(
     greeter: NamekoServices, nameko_client: NamekoClient, rabbit_vhost: Vhost, nameko_version: str
 ) -> None:
@@ -171,10 +181,7 @@ def test_nameko_wire_matches_the_captures(
     spy = rabbit_vhost.spy("nameko-rpc", "#")
     problems = []
     for name, (description, call, count) in SCENARIOS.items():
-        nameko_client.call(
-            call.service, call.method, *call.args, context_data=call.context_data, **call.kwargs
-        )
-        messages = _as_captured(spy.get(count, timeout=15), nameko_version)
+        messages = _call_and_spy(nameko_client, spy, call, count, nameko_version)
         problems.append(_compare(name, Capture(name, description, call, messages)))
 
     topology = json.dumps(_topology(rabbit_vhost), indent=2) + "\n"
@@ -206,10 +213,7 @@ def test_rpcgen_server_replies_match_the_captures(
     spy = rabbit_vhost.spy("nameko-rpc", "#")
     problems = []
     for name, (_, call, count) in SCENARIOS.items():
-        nameko_client.call(
-            call.service, call.method, *call.args, context_data=call.context_data, **call.kwargs
-        )
-        messages = _as_captured(spy.get(count, timeout=15), nameko_version)
+        messages = _call_and_spy(nameko_client, spy, call, count, nameko_version)
         if name in RPCGEN_SERVER_DIFFERS:
             continue
         golden = captures.load(name).messages
