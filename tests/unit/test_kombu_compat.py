@@ -132,8 +132,8 @@ def nameko_view(values: dict[str, object]) -> dict[str, dict[str, dict[str, obje
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
     )
+    assert done.returncode == 0, done.stderr
     view: dict[str, dict[str, dict[str, object]]] = json.loads(done.stdout)
     return view
 
