@@ -6,33 +6,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import rpcgen.runtime as rt
 from cgtools import REPO
 from rpcgen.runtime.testing import Vhost
 
 from generated.hello import DivisionByZero, HelloServiceClient
+from tests.integration.helpers import prefetch_counts
+from tests.waiting import until_served
 
-APP = """
-from generated.hello import DivisionByZero, HelloServiceServer
-
-
-class Impl(HelloServiceServer):
-    def test(self, name: str) -> str:
-        return f"Hello, {name}!"
-
-    def compute(self, a: int, b: int) -> int:
-        return a + b
-
-    def divide(self, a: int, b: int) -> float:
-        if b == 0:
-            raise DivisionByZero(f"cannot divide {a} by zero")
-        return a / b
-"""
+APP = "from tests.hello import Hello as Impl\n"  # run by rpcgen serve, with the repo on the path
 
 
 @pytest.fixture
@@ -56,40 +41,46 @@ def served(amqp_uri: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
         proc.communicate(timeout=10)
 
 
-def wait_until_served(client: HelloServiceClient, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            client.test("ready?")
-            return
-        except rt.UnknownService:  # the service queue is not bound yet
-            assert proc.poll() is None, "rpcgen serve exited early"
-            assert time.monotonic() < deadline, "rpcgen serve did not start within 30 s"
-            time.sleep(0.1)
-
-
-def test_serve_answers_generated_clients_and_stops_on_sigterm(
-    served: subprocess.Popen[str], amqp_uri: str, rabbit_vhost: Vhost
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_answers_generated_clients_and_stops_on_a_signal(
+    served: subprocess.Popen[str], amqp_uri: str, rabbit_vhost: Vhost, signum: signal.Signals
 ) -> None:
     with HelloServiceClient.connect(amqp_uri, timeout=10) as client:
-        wait_until_served(client, served)
-        assert _prefetch_counts(rabbit_vhost, "rpc-hello_service") == [5]  # not --max-workers
+        assert until_served(lambda: client.test("ready?"), process=served) == "Hello, ready?!"
+        assert prefetch_counts(rabbit_vhost, "rpc-hello_service") == [5]  # not --max-workers
         assert client.test("world") == "Hello, world!"
         assert client.compute(2, 3) == 5
         assert client.compute.call_async(a=5, b=6).result(timeout=10) == 11
         with pytest.raises(DivisionByZero, match="cannot divide 1 by zero"):
             client.divide(1, 0)
-    served.send_signal(signal.SIGTERM)
+    served.send_signal(signum)
     output, _ = served.communicate(timeout=20)
     assert served.returncode == 0, output
+    assert "draining hello_service" in output
     assert "guest:guest@" not in output  # the password never reaches the log
 
 
-def _prefetch_counts(rabbit_vhost: Vhost, queue: str) -> list[int]:
-    """Prefetch of each consumer of ``queue`` (an external broker's statistics lag ~5 s)."""
-    deadline = time.monotonic() + 15
-    while True:
-        found = [c.prefetch_count for c in rabbit_vhost.consumers() if c.queue == queue]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
+def test_serve_exits_1_when_the_broker_cannot_be_reached(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    dead = "amqp://guest:guest@127.0.0.1:1/"  # nothing listens: refused at once
+    done = subprocess.run(
+        # --startup-timeout 1: the first connect retries for that long (60 s by default)
+        [
+            sys.executable,
+            "-m",
+            "rpcgen",
+            "serve",
+            "app:Impl",
+            "--amqp-uri",
+            dead,
+            "--startup-timeout",
+            "1",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "127.0.0.1:1" in done.stderr and "Traceback" not in done.stderr

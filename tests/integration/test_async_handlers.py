@@ -8,12 +8,15 @@ import asyncio
 import queue
 import threading
 
+import pytest
 import rpcgen.runtime as rt
 
-from generated.hello import DivisionByZero, HelloServiceAsyncServer, HelloServiceClient
+from generated.hello import DivisionByZero, HelloServiceClient
+from tests.hello import AsyncHello
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestAsyncClient, ItestClient, ItestServer
 from tests.integration.test_events import OrderCreated, OrdersEvents, order_created
+from tests.waiting import wait_until
 
 
 class AsyncItest(rt.Server):
@@ -26,6 +29,8 @@ class AsyncItest(rt.Server):
         self.running = 0
         self.most = 0
         self.lock = threading.Lock()
+        self.gate = threading.Event()  # sleep() waits for it (cleared by a test) before sleeping
+        self.gate.set()
         self.events: queue.Queue[tuple[OrderCreated, str]] = queue.Queue()
 
     async def hello(self, name: str) -> str:
@@ -35,6 +40,8 @@ class AsyncItest(rt.Server):
         with self.lock:
             self.running += 1
             self.most = max(self.most, self.running)
+        if not self.gate.is_set():
+            assert await asyncio.to_thread(self.gate.wait, 30)
         await asyncio.sleep(seconds)
         with self.lock:
             self.running -= 1
@@ -56,15 +63,16 @@ def test_async_handlers_answer_bounded_by_max_workers(rpc_uri: str) -> None:
         ItestClient.connect(rpc_uri, timeout=20) as client,
     ):
         assert client.hello("a") == "hello, a"
-        futures = [client.sleep.call_async(0.3) for _ in range(9)]
-        assert [f.result() for f in futures] == [0.3] * 9
-        assert impl.most == 3  # at most max_workers at once, and they did overlap
-        try:
+        impl.gate.clear()
+        futures = [client.sleep.call_async(0.01) for _ in range(9)]
+        # The first three hold their workers at the gate: they overlap, whatever the load.
+        wait_until(lambda: impl.running == 3, what="three handlers at the gate")
+        impl.gate.set()
+        assert [f.result() for f in futures] == [0.01] * 9
+        assert impl.most == 3  # never more than max_workers at once
+        with pytest.raises(rt.RemoteError) as failed:
             client.fail("boom")
-        except rt.RemoteError as exc:
-            assert exc.exc_type == "ValueError" and "boom" in str(exc)
-        else:
-            raise AssertionError("no error")
+        assert failed.value.exc_type == "ValueError" and "boom" in str(failed.value)
         with OrdersEvents.connect(rpc_uri) as events:
             events.order_created(OrderCreated(3, "s", 1))
         payload, call_id = impl.events.get(timeout=10)
@@ -100,18 +108,10 @@ def test_an_async_handlers_async_calls_carry_its_context(rpc_uri: str) -> None:
     assert "arelay.relay." in seen["call_id_stack"] and "itest.context." in seen["call_id_stack"]
 
 
-class GeneratedAsyncHello(HelloServiceAsyncServer):
+class GeneratedAsyncHello(AsyncHello):
     async def test(self, name: str) -> str:
         await asyncio.sleep(0.01)
         return f"hello, {name}"
-
-    async def compute(self, a: int, b: int) -> int:
-        return a + b
-
-    async def divide(self, a: int, b: int) -> float:
-        if b == 0:
-            raise DivisionByZero(f"cannot divide {a} by zero")
-        return a / b
 
 
 def test_a_generated_async_skeleton_serves_like_the_sync_one(rpc_uri: str) -> None:
@@ -124,9 +124,5 @@ def test_a_generated_async_skeleton_serves_like_the_sync_one(rpc_uri: str) -> No
         assert [f.result() for f in [client.test.call_async(str(i)) for i in range(20)]] == [
             f"hello, {i}" for i in range(20)
         ]
-        try:
+        with pytest.raises(DivisionByZero, match="cannot divide 1 by zero"):
             client.divide(1, 0)
-        except DivisionByZero as exc:
-            assert "cannot divide 1 by zero" in str(exc)
-        else:
-            raise AssertionError("no DivisionByZero")
