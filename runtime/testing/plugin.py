@@ -18,7 +18,8 @@ Fixtures:
         for a whole folder, override it in a conftest.py with ``params=TRANSPORTS``.
     ``rpc_uri`` (function): ``memory_broker.uri`` or ``amqp_uri``, as ``rpc_transport`` says.
 
-Without /usr/lib/rabbitmq/bin/rabbitmq-server the broker fixtures skip (fail when ``CI`` is set).
+Without /usr/lib/rabbitmq/bin/rabbitmq-server the broker fixtures skip (fail when ``CI`` is set):
+``skip_or_fail(reason)`` is that rule, for any test whose optional environment is missing.
 Tests parametrized with ``rpc_transport="rabbitmq"`` are marked ``broker`` too.
 """
 
@@ -28,7 +29,7 @@ import os
 import re
 import secrets
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from rpcgen.runtime.testing.cluster import RabbitCluster
@@ -40,16 +41,23 @@ ENV_AMQP_URI = "RPCGEN_TEST_AMQP_URI"
 ENV_MGMT_URL = "RPCGEN_TEST_MGMT_URL"
 
 
-def _unavailable(reason: str) -> None:
-    """Skip, except under CI where a missing broker must not pass silently."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+def in_ci() -> bool:
+    """Whether ``CI`` is set (``1``, ``true`` or ``yes``): a missing environment is a failure."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def skip_or_fail(reason: str, *, required_in_ci: bool = True) -> NoReturn:
+    """Skip a test whose optional environment (a broker, a Nameko virtualenv) is missing; under
+    CI, where scripts/test installs it, fail instead, so that nothing passes by not running.
+    ``required_in_ci=False`` is for what CI may lack too (a pre-release that did not install)."""
+    if required_in_ci and in_ci():
         pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
     pytest.skip(reason)
 
 
 def _require_rabbitmq() -> None:
     if not (SBIN / "rabbitmq-server").exists():
-        _unavailable(
+        skip_or_fail(
             f"RabbitMQ is not installed ({SBIN}/rabbitmq-server missing): run scripts/test, which "
             f"installs Debian's rabbitmq-server, or set {ENV_AMQP_URI} and {ENV_MGMT_URL}"
         )

@@ -24,6 +24,7 @@ from rpcgen.runtime.testing import node as nodes
 from typer.testing import CliRunner
 
 from generated.hello import HelloServiceClient
+from tests.waiting import until_served
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = """
@@ -154,14 +155,7 @@ def serve(uri: str, tmp_path: Path) -> subprocess.Popen[str]:
 
 def call_when_served(uri: str, server: subprocess.Popen[str]) -> int:
     with HelloServiceClient.connect(uri, timeout=10) as client:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                return client.compute(2, 3)
-            except rt.UnknownService:  # the service queue is not bound yet
-                assert server.poll() is None, "rpcgen serve exited early"
-                assert time.monotonic() < deadline, "rpcgen serve did not start within 30 s"
-                time.sleep(0.1)
+        return until_served(lambda: client.compute(2, 3), process=server, timeout=30)
 
 
 @pytest.mark.timeout(300)

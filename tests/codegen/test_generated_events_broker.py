@@ -19,39 +19,16 @@ from typing import Any, ClassVar
 
 import pytest
 import rpcgen.runtime as rt
+from cgtools import CATALOG_IDL
 from rpcgen.codegen.build import build
 from rpcgen.runtime.testing import Vhost
-
-IDL = """\
-from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Protocol
-
-from rpcgen import event, service
-
-
-@dataclass
-class Notice:
-    sku: str
-    count: int
-
-
-@service("catalog")
-class Catalog(Protocol):
-    @event("item:changed")
-    def item_changed(self, payload: Notice) -> None: ...
-
-    @event("counts")
-    def counts(self, payload: dict[str, int]) -> None: ...
-"""
 
 
 @pytest.fixture
 def catalog(write_idl: Callable[..., Path], tmp_path: Path) -> Iterator[ModuleType]:
     """The generated module, imported under a name of its own (its dataclass's annotations are
     resolved through ``sys.modules``, so it stays registered while the test runs)."""
-    built = build(write_idl(catalog=IDL))
+    built = build(write_idl(catalog=CATALOG_IDL))
     assert built.errors == ()
     path = tmp_path / "catalog_events.py"
     path.write_text(built.files["catalog.py"], "utf-8")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cgtools import REPO, tool
+from cgtools import CATALOG_IDL, REPO, tool
 from hypothesis import given
 from hypothesis import strategies as st
 from rpcgen.codegen import services
@@ -146,33 +146,6 @@ def test_the_event_name_rule_is_the_runtimes(name: str) -> None:
     assert services._is_event_type(name) == is_event_type(name)
 
 
-EVENTS_ONLY = '''\
-"""Events of a Nameko service this IDL does not implement."""
-
-from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Protocol
-
-from rpcgen import event, service
-
-
-@dataclass
-class Notice:
-    sku: str
-    count: int
-
-
-@service("catalog")
-class Catalog(Protocol):
-    @event("item:changed")
-    def item_changed(self, payload: Notice) -> None:
-        """An item changed."""
-
-    @event("counts")
-    def counts(self, payload: dict[str, int]) -> None: ...
-'''
-
 # A module of the user's that handles the events of another generated module.
 HANDLER = """\
 from __future__ import annotations
@@ -204,7 +177,7 @@ def test_a_service_of_only_events_gets_only_the_event_classes(
     write_idl: Callable[..., Path],
 ) -> None:
     """Without methods there is nothing to call or serve: no client, no server skeleton."""
-    built = build(write_idl(catalog=EVENTS_ONLY))
+    built = build(write_idl(catalog=CATALOG_IDL))
     assert built.errors == ()
     text = built.files["catalog.py"]
     assert (
@@ -231,7 +204,7 @@ def test_a_service_of_only_events_gets_only_the_event_classes(
 def test_events_only_output_and_a_handler_in_another_module_pass_mypy_strict_and_ruff(
     write_idl: Callable[..., Path], tmp_path: Path
 ) -> None:
-    built = build(write_idl(catalog=EVENTS_ONLY))
+    built = build(write_idl(catalog=CATALOG_IDL))
     write(built.files, tmp_path / "generated")
     (tmp_path / "shelves.py").write_text(HANDLER, "utf-8")
     for command in (

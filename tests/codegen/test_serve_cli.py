@@ -6,10 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,23 +18,10 @@ from rpcgen.runtime.testing import Vhost
 from rpcgen.runtime.testing.node import free_port
 
 from generated.hello import DivisionByZero, HelloServiceClient
+from tests.integration.helpers import prefetch_counts
+from tests.waiting import until_served, wait_until
 
-APP = """
-from generated.hello import DivisionByZero, HelloServiceServer
-
-
-class Impl(HelloServiceServer):
-    def test(self, name: str) -> str:
-        return f"Hello, {name}!"
-
-    def compute(self, a: int, b: int) -> int:
-        return a + b
-
-    def divide(self, a: int, b: int) -> float:
-        if b == 0:
-            raise DivisionByZero(f"cannot divide {a} by zero")
-        return a / b
-"""
+APP = "from tests.hello import Hello as Impl\n"  # run by rpcgen serve, with the repo on the path
 
 
 @pytest.fixture
@@ -59,33 +45,31 @@ def served(amqp_uri: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
         proc.communicate(timeout=10)
 
 
-def wait_until_served(client: HelloServiceClient, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            client.test("ready?")
-            return
-        except rt.UnknownService:  # the service queue is not bound yet
-            assert proc.poll() is None, "rpcgen serve exited early"
-            assert time.monotonic() < deadline, "rpcgen serve did not start within 30 s"
-            time.sleep(0.1)
-
-
-def test_serve_answers_generated_clients_and_stops_on_sigterm(
-    served: subprocess.Popen[str], amqp_uri: str, rabbit_vhost: Vhost
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_answers_generated_clients_and_stops_on_a_signal(
+    served: subprocess.Popen[str], amqp_uri: str, rabbit_vhost: Vhost, signum: signal.Signals
 ) -> None:
     with HelloServiceClient.connect(amqp_uri, timeout=10) as client:
-        wait_until_served(client, served)
-        assert _prefetch_counts(rabbit_vhost, "rpc-hello_service") == [5]  # not --max-workers
+        assert until_served(lambda: client.test("ready?"), process=served) == "Hello, ready?!"
+        assert prefetch_counts(rabbit_vhost, "rpc-hello_service") == [5]  # not --max-workers
         assert client.test("world") == "Hello, world!"
         assert client.compute(2, 3) == 5
         assert client.compute.call_async(a=5, b=6).result(timeout=10) == 11
         with pytest.raises(DivisionByZero, match="cannot divide 1 by zero"):
             client.divide(1, 0)
-    served.send_signal(signal.SIGTERM)
+    served.send_signal(signum)
     output, _ = served.communicate(timeout=20)
     assert served.returncode == 0, output
+    assert "draining hello_service" in output
     assert "guest:guest@" not in output  # the password never reaches the log
+
+
+def _not_ready(port: int) -> Callable[[], tuple[int, str] | None]:
+    def answer() -> tuple[int, str] | None:
+        status = _probe(port, "/readyz")
+        return None if status == (200, "ok\n") else status
+
+    return answer
 
 
 def _probe(port: int, path: str) -> tuple[int, str]:
@@ -94,16 +78,6 @@ def _probe(port: int, path: str) -> tuple[int, str]:
             return answer.status, answer.read().decode()
     except urllib.error.HTTPError as err:
         return err.code, err.read().decode()
-
-
-def _prefetch_counts(rabbit_vhost: Vhost, queue: str) -> list[int]:
-    """Prefetch of each consumer of ``queue`` (an external broker's statistics lag ~5 s)."""
-    deadline = time.monotonic() + 15
-    while True:
-        found = [c.prefetch_count for c in rabbit_vhost.consumers() if c.queue == queue]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
 
 
 APP_TWO = (
@@ -155,25 +129,19 @@ def test_serve_runs_several_services_and_sigterm_drains_them_all(
             HelloServiceClient.connect(amqp_uri, timeout=10) as hello,
             OrdersClient.connect(amqp_uri, timeout=10) as orders,
         ):
-            wait_until_served(hello, proc)
+            until_served(lambda: hello.test("ready?"), process=proc)
             rabbit_vhost.wait_for_consumers("rpc-orders")
             assert hello.compute(2, 3) == 5
             assert orders.get_order(7) == Order(7, "sku", 1)
             assert _probe(port, "/healthz") == (200, "ok\n")
             assert _probe(port, "/readyz") == (200, "ok\n")
             # Each keeps its own prefetch: the sync default, and the async server's.
-            assert _prefetch_counts(rabbit_vhost, "rpc-hello_service") == [100]
-            assert _prefetch_counts(rabbit_vhost, "rpc-orders") == [rt.ASYNC_PREFETCH]
+            assert prefetch_counts(rabbit_vhost, "rpc-hello_service") == [100]
+            assert prefetch_counts(rabbit_vhost, "rpc-orders") == [rt.ASYNC_PREFETCH]
             in_flight = orders.create_order.call_async("sku-9", 2)
-            deadline = time.monotonic() + 10
-            while not (tmp_path / "started").exists():
-                assert time.monotonic() < deadline, "create_order never started"
-                time.sleep(0.02)
+            wait_until((tmp_path / "started").exists, 10, what="create_order started")
             proc.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 5
-            while (ready := _probe(port, "/readyz")) == (200, "ok\n"):  # until the drain shows
-                assert time.monotonic() < deadline, "still ready after SIGTERM"
-                time.sleep(0.01)
+            ready = wait_until(_not_ready(port), 5, what="not ready after SIGTERM")
             assert ready == (503, "hello_service: stopping\n")
             assert in_flight.result(timeout=10) == Order(1, "sku-9", 2)  # drained, answered
         output, _ = proc.communicate(timeout=20)
@@ -183,3 +151,29 @@ def test_serve_runs_several_services_and_sigterm_drains_them_all(
         if proc.poll() is None:
             proc.kill()
             proc.communicate(timeout=10)
+
+
+def test_serve_exits_1_when_the_broker_cannot_be_reached(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    dead = "amqp://guest:guest@127.0.0.1:1/"  # nothing listens: refused at once
+    done = subprocess.run(
+        # --startup-timeout 1: the first connect retries for that long (60 s by default)
+        [
+            sys.executable,
+            "-m",
+            "rpcgen",
+            "serve",
+            "app:Impl",
+            "--amqp-uri",
+            dead,
+            "--startup-timeout",
+            "1",
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "127.0.0.1:1" in done.stderr and "Traceback" not in done.stderr

@@ -23,6 +23,7 @@ from rpcgen.runtime.testing import RabbitNode, Vhost
 from rpcgen.runtime.testing.node import free_port
 
 from generated.hello import DivisionByZero, HelloServiceClient
+from tests.waiting import wait_until
 
 APP = """
 import logging
@@ -75,14 +76,14 @@ class Served:
             self.lines.append(line.rstrip("\n"))
 
     def wait_for(self, found: Callable[[str], bool], timeout: float = 60.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
+        def seen() -> tuple[str] | None:  # a tuple: an empty line found is found
             for line in list(self.lines):
                 if found(line):
-                    return line
+                    return (line,)
             assert self.proc.poll() is None or self._reader.is_alive(), self.output()
-            assert time.monotonic() < deadline, f"not seen within {timeout} s:\n{self.output()}"
-            time.sleep(0.05)
+            return None
+
+        return wait_until(seen, timeout, what="the line", describe=self.output)[0]
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -119,15 +120,15 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 
 
 def wait_until_served(client: HelloServiceClient, served: Served, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    def answered() -> bool:
         try:
             client.test("ready?")
-            return
+            return True
         except rt.UnknownService:  # the service queue is not bound yet
             assert served.proc.poll() is None, f"rpcgen serve exited early:\n{served.output()}"
-            assert time.monotonic() < deadline, f"not served within {timeout} s"
-            time.sleep(0.1)
+            return False
+
+    wait_until(answered, timeout, what="served", interval=0.1, describe=served.output)
 
 
 def probe(port: int, path: str) -> tuple[int, str]:
@@ -139,12 +140,12 @@ def probe(port: int, path: str) -> tuple[int, str]:
 
 
 def prefetch_of(rabbit_vhost: Vhost, queue: str) -> list[int]:
-    deadline = time.monotonic() + 15
-    while True:
-        found = [c.prefetch_count for c in rabbit_vhost.consumers() if c.queue == queue]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
+    """The prefetch of each consumer of ``queue``, once the broker lists one (it lags)."""
+
+    def found() -> list[int]:
+        return [c.prefetch_count for c in rabbit_vhost.consumers() if c.queue == queue]
+
+    return wait_until(found, 15, what=f"consumers of {queue}", interval=0.2)
 
 
 def test_file_environment_and_flags_with_json_logs(

@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,6 +22,8 @@ import pytest
 import yaml
 from rpcgen.runtime.testing.node import free_port
 from rpcgen.settings import SETTINGS, env_name, resolve
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "deploying.md"
@@ -164,12 +165,15 @@ def test_rpcgen_serve_with_the_deployments_environment(amqp_uri: str, tmp_path: 
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+
+    def ready() -> bool:
+        if get(port, "/readyz") == (200, "ok\n"):
+            return True
+        assert proc.poll() is None, proc.communicate()[0]  # exited: fail at once, its log
+        return False
+
     try:
-        deadline = time.monotonic() + 60
-        while get(port, "/readyz") != (200, "ok\n"):
-            assert proc.poll() is None, proc.communicate()[0]
-            assert time.monotonic() < deadline, "not ready within 60 s"
-            time.sleep(0.1)
+        wait_until(ready, 60, what="/readyz 200", interval=0.1)
         assert get(port, "/healthz") == (200, "ok\n")
         status, metrics = get(port, "/metrics")
         assert status == 200 and "rpcgen_connection_up" in metrics

@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from rpcgen.runtime.testing import node as nodes
 
+from tests.waiting import wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "getting-started.md"
 SOURCES = ["pyproject.toml", "README.md", "LICENSE", "package", "codegen", "runtime", "templates"]
@@ -127,16 +129,19 @@ class Shell:
         _, out = self.run(f"{command} > {log} 2>&1 &\necho $!")
         pid = int(out.split()[-1])
         self.background.append((command, pid, log))
-        deadline = time.monotonic() + timeout
 
         def printed() -> str:  # the job's shell may not have opened the log yet
             return log.read_text() if log.exists() else ""
 
-        while not all(line in printed() for line in expected):
+        def all_printed() -> bool:
+            if all(line in printed() for line in expected):
+                return True
             alive = subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode == 0
             assert alive, f"{command!r} exited:\n{printed()}"
-            assert time.monotonic() < deadline, f"{command!r}: not {expected}:\n{printed()}"
-            time.sleep(0.2)
+            return False
+
+        what = f"{command!r}: {expected}"
+        wait_until(all_printed, timeout, what=what, interval=0.2, describe=printed)
 
     def close(self, failed: bool) -> list[str]:
         """Stop the background commands, the last first; the problems found. After a failure

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 import pika
 from rpcgen.runtime.testing import Vhost
+
+from tests.waiting import wait_until
 
 JSON = {"content_type": "application/json", "content_encoding": "utf-8"}
 
@@ -43,22 +44,25 @@ class RawCaller:
         return cid
 
     def replies(self, count: int, timeout: float = 20.0) -> dict[str | None, Any]:
-        """``count`` replies by correlation id (JSON-decoded bodies)."""
+        """``count`` replies by correlation id (JSON-decoded bodies); a second reply to one
+        request fails."""
         got: dict[str | None, Any] = {}
-        deadline = time.monotonic() + timeout
-        while len(got) < count:
-            method, props, body = self.ch.basic_get(self.queue, auto_ack=True)
-            if method is None:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"{len(got)} of {count} replies after {timeout} s")
-                time.sleep(0.01)
-                continue
-            got[props.correlation_id] = json.loads(body)
+
+        def all_in() -> bool:
+            while len(got) < count:
+                method, props, body = self.ch.basic_get(self.queue, auto_ack=True)
+                if method is None:
+                    return False
+                assert props.correlation_id not in got, f"two replies to {props.correlation_id}"
+                got[props.correlation_id] = json.loads(body)
+            return True
+
+        wait_until(all_in, timeout, what=f"{count} replies", describe=lambda: len(got))
         return got
 
-    def replies_left(self, settle: float) -> list[bytes]:
-        """Replies that arrive within ``settle`` seconds (there should be none left)."""
-        time.sleep(settle)
+    def replies_left(self) -> list[bytes]:
+        """Replies not taken yet. Complete once the service queue settled (``wait_settled``):
+        a server acks a request only after its reply's confirm, so every reply is queued."""
         left = []
         while (got := self.ch.basic_get(self.queue, auto_ack=True))[0] is not None:
             left.append(got[2])
@@ -75,14 +79,10 @@ class RawCaller:
 
 def wait_settled(vhost: Vhost, queue: str, timeout: float = 20.0) -> None:
     """Wait until ``queue`` holds nothing ready and nothing unacked (exact counts)."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def settled() -> bool:
         info = vhost.queue(queue)
         assert info is not None, f"{queue} is gone"
-        if info.messages_ready == 0 and info.messages_unacknowledged == 0:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{queue}: {info.messages_ready} ready, {info.messages_unacknowledged} unacked"
-            )
-        time.sleep(0.05)
+        return info.messages_ready == 0 and info.messages_unacknowledged == 0
+
+    wait_until(settled, timeout, what=f"{queue} settled", describe=lambda: vhost.queue(queue))

@@ -6,8 +6,9 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,11 +46,12 @@ class ServerProcess:
         )  # fmt: skip
 
     def wait_serving(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while "serving itest" not in self.log.read_text():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"server did not start:\n{self.log.read_text()}")
-            time.sleep(0.05)
+        def serving() -> bool:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited:\n{self.log.read_text()}")
+            return "serving itest" in self.log.read_text()
+
+        wait_until(serving, timeout, describe=self.log.read_text)
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -9,7 +9,6 @@ that was waiting on it with ``RpcConnectionError`` and continues on a new reply 
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import rpcgen.runtime as rt
@@ -18,11 +17,14 @@ from rpcgen.runtime._amqp.connection import Backoff
 from rpcgen.runtime.testing import Vhost
 from rpcgen.runtime.testing.cluster import RabbitCluster
 
+from tests.faults.faultproxy import Direction, FaultProxy
 from tests.integration.helpers import raw_channel
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(110)]
+BASIC_ACK = (60, 80)  # a publisher confirm, when the broker sends it
 
 
 def _queue_types(cluster: RabbitCluster, vhost: str) -> dict[str, str]:
@@ -37,18 +39,23 @@ def test_calls_go_on_through_the_other_nodes(rabbit_cluster: RabbitCluster) -> N
     impl = Itest()
     fast = Backoff(initial=0.1, max=1.0)
     with (
+        FaultProxy.to(uris[0]) as proxy,  # only to see the confirm pass; it injects nothing
         rt.run_in_background(impl, uris, max_workers=2, queue_type="quorum", reconnect=fast),
-        rt.Connection(uris, client_name="roamer", reconnect=fast) as connection,
+        rt.Connection(
+            [proxy.uri(uris[0]), *uris[1:]], client_name="roamer", reconnect=fast
+        ) as connection,
     ):
         client = ItestClient(connection, timeout=30)
-        assert client.hello("node 1") == "hello, node 1"
-        assert _queue_types(rabbit_cluster, "failover")["rpc-itest"] == "quorum"
-        assert connection.uri == rt.mask_uri(uris[0])
+        assert connection.uri == rt.mask_uri(proxy.uri(uris[0]))
         old_reply_queue = connection.reply_queue
 
-        in_flight = client.sleep.call_async(2.0)
+        in_flight = client.sleep.call_async(2.0)  # the connection's first publish
         assert impl.started.acquire(timeout=30)
-        time.sleep(0.3)  # its request is confirmed: it waits on the reply queue of node 1
+        # Once confirmed, it waits on the reply queue of node 1 (unconfirmed, it would be resent).
+        wait_until(
+            lambda: BASIC_ACK in proxy.methods(Direction.TO_CLIENT), what="the request's confirm"
+        )
+        assert _queue_types(rabbit_cluster, "failover")["rpc-itest"] == "quorum"
         rabbit_cluster.nodes[0].stop()
         with pytest.raises(rt.RpcConnectionError, match="node that is down"):
             in_flight.result()

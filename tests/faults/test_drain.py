@@ -23,11 +23,13 @@ from rpcgen.runtime.testing import Vhost
 from tests.faults.poison import wait_settled
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(110)]
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLS = 10
+HELD = (0, CALLS)  # (ready, unacknowledged) in the queue once the server holds every request
 SERVE = textwrap.dedent(
     """
     import sys
@@ -74,11 +76,13 @@ class Server:
             self.log.append(line)
 
     def wait_log(self, text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(text in line for line in self.log):
-            assert self.proc.poll() is None, "".join(self.log)
-            assert time.monotonic() < deadline, f"{text!r} not logged:\n{''.join(self.log)}"
-            time.sleep(0.05)
+        def logged() -> bool:
+            if any(text in line for line in self.log):
+                return True
+            assert self.proc.poll() is None, "".join(self.log)  # exited early: fail at once
+            return False
+
+        wait_until(logged, timeout, what=f"{text!r} logged", describe=lambda: "".join(self.log))
 
     def wait_started(self, count: int) -> None:
         assert self.proc.stdout is not None
@@ -97,13 +101,13 @@ class Server:
 
 def wait_all_delivered(vhost: Vhost) -> None:
     """Until the server holds every request (none left ready in the queue)."""
-    deadline = time.monotonic() + 30
-    while True:
-        info = vhost.queue("rpc-itest")
-        if info is not None and (info.messages_ready, info.messages_unacknowledged) == (0, CALLS):
-            return
-        assert time.monotonic() < deadline, f"not all delivered: {info}"
-        time.sleep(0.05)
+    seen: list[object] = [None]  # the queue's last counts, for the failure message
+
+    def delivered() -> bool:
+        info = seen[0] = vhost.queue("rpc-itest")
+        return info is not None and (info.messages_ready, info.messages_unacknowledged) == HELD
+
+    wait_until(delivered, 30, what="all delivered", describe=lambda: seen[0])
 
 
 @pytest.fixture
@@ -153,10 +157,11 @@ def test_unstarted_requests_go_back_at_once_and_a_second_signal_ends_the_drain(
             # The eight not started are answered by the second instance while the first
             # still drains its two running handlers.
             waiting = calls[2:]
-            deadline = time.monotonic() + 30
-            while not all(call.done() for call in waiting):
-                assert time.monotonic() < deadline, "the unstarted requests were not handed back"
-                time.sleep(0.05)
+            wait_until(
+                lambda: all(call.done() for call in waiting),
+                30,
+                what="the unstarted requests handed back",
+            )
             assert [call.result() for call in waiting] == [30.0 + i for i in range(2, CALLS)]
             assert server.proc.poll() is None  # still draining
             assert not any(call.done() for call in calls[:2])
@@ -198,11 +203,13 @@ def test_a_cut_off_handler_that_finishes_later_is_not_answered_twice(
         with rt.run_in_background(Quick(), amqp_uri):
             assert call.result(timeout=30) == 5.0  # the second instance's answer
             impl.release.set()
-            deadline = time.monotonic() + 30
             dropped = "dropped the late outcome of itest.sleep"
-            while dropped not in caplog.text and "PRECONDITION_FAILED" not in caplog.text:
-                assert time.monotonic() < deadline, caplog.text
-                time.sleep(0.05)
+            wait_until(
+                lambda: dropped in caplog.text or "PRECONDITION_FAILED" in caplog.text,
+                30,
+                what="the late outcome dropped",
+                describe=lambda: caplog.text,
+            )
             # Settling it would ack a tag already requeued: RabbitMQ closes the channel.
             assert "PRECONDITION_FAILED" not in caplog.text
             assert dropped in caplog.text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tests.faults.poison import wait_settled
 from tests.faults.procs import ServerProcess
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
+from tests.waiting import wait_until
 
 
 class Hanging(Itest):
@@ -92,10 +92,11 @@ def test_a_process_dying_mid_request_has_it_redelivered_to_another(
 
 def _wait_ready(vhost: Vhost, queue: str, counts: set[int], timeout: float = 20.0) -> None:
     """Wait until ``queue`` holds one of ``counts`` ready messages and none unacked."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def ready() -> bool:
         info = vhost.queue(queue)
-        if info is not None and info.messages_ready in counts and not info.messages_unacknowledged:
-            return
-        assert time.monotonic() < deadline, f"{queue}: {info}"
-        time.sleep(0.05)
+        return (
+            info is not None and info.messages_ready in counts and not info.messages_unacknowledged
+        )
+
+    wait_until(ready, timeout, what=f"{queue}: {counts} ready", describe=lambda: vhost.queue(queue))

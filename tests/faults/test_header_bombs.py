@@ -15,7 +15,6 @@ import json
 import logging
 import struct
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,6 +31,7 @@ from tests.faults.rawamqp import RawField, raw_fields
 from tests.faults.test_event_reliability import Handler
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
@@ -122,7 +122,7 @@ def test_undecodable_headers_are_answered_as_malformed_and_never_loop(
             error = raw.ask("itest.hello", GOOD, headers={"nameko.x": "y"}, **JSON)
             assert error is None
             answered = caller.answered
-            _wait_for(lambda: caller.answered > answered + 3)
+            wait_until(lambda: caller.answered > answered + 3, 20)
         finally:
             caller.stop()
             raw.close()
@@ -132,23 +132,18 @@ def test_undecodable_headers_are_answered_as_malformed_and_never_loop(
         assert runner.error is None and not runner.stopping.is_set()
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
-
-
 def _dead_letters(channel: Any, queue: str, count: int) -> list[tuple[Any, bytes]]:
     got: list[tuple[Any, bytes]] = []
-    deadline = time.monotonic() + 20
-    while len(got) < count:
-        method, props, body = channel.basic_get(queue, auto_ack=True)
-        if method is None:
-            assert time.monotonic() < deadline, f"{len(got)} of {count} dead letters"
-            time.sleep(0.02)
-            continue
-        got.append((props, body))
+
+    def all_in() -> bool:
+        while len(got) < count:
+            method, props, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return False
+            got.append((props, body))
+        return True
+
+    wait_until(all_in, 20, what=f"{count} dead letters", describe=lambda: len(got))
     return got
 
 

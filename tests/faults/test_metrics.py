@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from rpcgen.runtime.testing.node import free_port
 from tests.integration.helpers import close_connections, declare_ghost, raw_channel
 from tests.integration.impls import Itest
 from tests.integration.stubs import InsufficientFunds, ItestClient, ItestServer
+from tests.waiting import until_served, wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(110)]
 
@@ -112,12 +112,15 @@ def test_a_scrape_shows_the_counts_of_a_known_workload(
             with Pinger.connect(amqp_uri) as pinger:
                 for n in (1, 2, 0):
                     pinger.ping(Ping(n))
-        deadline = time.monotonic() + 30
         url = f"http://127.0.0.1:{probes.port}/metrics"
-        while value(samples := scrape(url), "rpcgen_events_handled_total", service="itest",
-                    handler="on_ping", outcome="error") < 1:  # fmt: skip
-            assert time.monotonic() < deadline, "the events were not handled"
-            time.sleep(0.05)
+
+        def events_handled() -> Samples | None:
+            samples = scrape(url)
+            errors = value(samples, "rpcgen_events_handled_total", service="itest",
+                           handler="on_ping", outcome="error")  # fmt: skip
+            return samples if errors >= 1 else None
+
+        samples = wait_until(events_handled, 30, what="the events handled")
         svc = {"service": "itest"}
         handled = "rpcgen_server_handled_total"
         assert value(samples, handled, **svc, method="hello", outcome="ok") == 3
@@ -142,12 +145,13 @@ def test_a_scrape_shows_the_counts_of_a_known_workload(
 
         # The broker drops the server's connection: it comes back, and it is counted.
         assert close_connections(rabbit_vhost, "rpcgen itest") == 1
-        deadline = time.monotonic() + 30
-        while (
-            value(samples := scrape(url), "rpcgen_connection_reconnects_total", client="itest") < 1
-        ):
-            assert time.monotonic() < deadline, "no reconnect counted"
-            time.sleep(0.1)
+
+        def reconnect_counted() -> Samples | None:
+            samples = scrape(url)
+            counted = value(samples, "rpcgen_connection_reconnects_total", client="itest")
+            return samples if counted >= 1 else None
+
+        samples = wait_until(reconnect_counted, 30, what="a reconnect counted")
         assert value(samples, "rpcgen_connection_up", client="itest") == 1
     finally:
         runner.stop(10)
@@ -195,12 +199,14 @@ def test_async_handlers_are_counted_as_sync_ones_are(meter: PrometheusMeter, amq
         with Pinger.connect(amqp_uri) as pinger:
             for n in (1, 2, 0):
                 pinger.ping(Ping(n))
-        deadline = time.monotonic() + 30
         events, svc = "rpcgen_events_handled_total", {"service": "itest"}
-        while value(samples := _samples(meter), events, **svc, handler="on_ping",
-                    outcome="error") < 1:  # fmt: skip
-            assert time.monotonic() < deadline, "the events were not handled"
-            time.sleep(0.05)
+
+        def handled() -> Samples | None:
+            samples = _samples(meter)
+            failed = value(samples, events, **svc, handler="on_ping", outcome="error")
+            return samples if failed >= 1 else None
+
+        samples = wait_until(handled, 30, what="the events handled")
         assert runner.prefetch == rt.ASYNC_PREFETCH  # it served them as async tasks
     handled = "rpcgen_server_handled_total"
     assert value(samples, handled, **svc, method="hello", outcome="ok") == 3
@@ -239,14 +245,7 @@ def test_rpcgen_serve_metrics_serves_the_scrape(amqp_uri: str, tmp_path: Path) -
     )  # fmt: skip
     try:
         with ItestClient.connect(amqp_uri, timeout=10) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    client.hello("up?")
-                    break
-                except rt.UnknownService:
-                    assert time.monotonic() < deadline and proc.poll() is None
-                    time.sleep(0.1)
+            until_served(lambda: client.hello("up?"), process=proc, timeout=30)
             client.compute(2, b=3)
         samples = scrape(f"http://127.0.0.1:{port}/metrics")
         ok = {"service": "itest", "outcome": "ok"}

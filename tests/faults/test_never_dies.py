@@ -24,6 +24,7 @@ from tests.faults.test_event_reliability import Handler
 from tests.integration.helpers import close_connections
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(120)]
 
@@ -31,20 +32,13 @@ FAST = Backoff(initial=0.005, max=0.02)  # many attempts a second: each one may 
 DOWN_FOR = 4.0  # seconds the node stays down while attempts hammer the resetting endpoint
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
-
-
 def _outage(node: RabbitNode, endpoint: AcceptThenReset, is_connected: Callable[[], bool]) -> None:
     """Stop the node until the resetting endpoint has been hit many times, then start it."""
     node.stop()
-    _wait_for(lambda: not is_connected())
+    wait_until(lambda: not is_connected(), 30)
     before = endpoint.accepted
     deadline = time.monotonic() + DOWN_FOR
-    _wait_for(lambda: time.monotonic() > deadline and endpoint.accepted - before >= 20)
+    wait_until(lambda: time.monotonic() > deadline and endpoint.accepted - before >= 20, 30)
     node.start()
 
 
@@ -62,7 +56,7 @@ def test_a_client_survives_an_endpoint_that_accepts_and_resets(
         with caplog.at_level(logging.WARNING, logger="rpcgen"):
             _outage(node, endpoint, lambda: connection.is_connected)
             assert connection.is_open  # never given up while the node was down
-            _wait_for(lambda: connection.is_connected, timeout=60)
+            wait_until(lambda: connection.is_connected, timeout=60)
         assert client.hello("after") == "hello, after"
     crashes = [r for r in caplog.records if "crashed" in r.getMessage()]
     assert crashes == []
@@ -82,7 +76,7 @@ def test_a_server_survives_an_endpoint_that_accepts_and_resets(
         _outage(node, endpoint, lambda: run.connection.is_connected)
         assert run.error is None and not run.stopping.is_set()
         with ItestClient.connect(node.uri, timeout=30) as client:
-            _wait_for(lambda: run.connection.is_connected, timeout=60)
+            wait_until(lambda: run.connection.is_connected, timeout=60)
             assert client.hello("after") == "hello, after"
         assert run.error is None and not run.stopping.is_set()
 
@@ -100,7 +94,7 @@ def test_an_event_handler_survives_an_endpoint_that_accepts_and_resets(
             events.order_created(OrderCreated(1, "sku", 1))
             assert handler.got.get(timeout=20) == 1
         _outage(node, endpoint, lambda: run.connection.is_connected)
-        _wait_for(lambda: run.connection.is_connected, timeout=60)
+        wait_until(lambda: run.connection.is_connected, timeout=60)
         with OrdersEvents.connect(node.uri) as events:
             events.order_created(OrderCreated(2, "sku", 1))
             assert handler.got.get(timeout=20) == 2
@@ -123,7 +117,7 @@ def test_each_loss_and_reconnect_is_logged_once(
         assert ("reply queue" in connected[0]) is reply_queue
         caplog.clear()
         assert close_connections(rabbit_vhost, f"rpcgen {name}") == 1
-        _wait_for(lambda: any("reconnected" in r.getMessage() for r in caplog.records))
+        wait_until(lambda: any("reconnected" in r.getMessage() for r in caplog.records), 30)
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 2, warnings
     lost, back = warnings
@@ -147,7 +141,7 @@ def test_anything_raised_out_of_the_io_loop_while_connected_is_a_loss(
         assert client.hello("before") == "hello, before"
         core = connection._core  # the connection's insides: its driver, timers and link
         core.post(lambda: core.call_later(0, boom))  # a timer of the loop raises
-        _wait_for(lambda: any("reconnected" in r.getMessage() for r in caplog.records))
+        wait_until(lambda: any("reconnected" in r.getMessage() for r in caplog.records), 30)
         assert connection.is_open
         assert client.hello("after") == "hello, after"
     [lost] = [r.getMessage() for r in caplog.records if "lost the connection" in r.getMessage()]
@@ -167,7 +161,7 @@ def test_a_bug_in_handling_a_fault_ends_the_connection_and_fails_its_calls(
         core = connection._core  # the connection's insides: its driver, timers and link
         core.link.fault = broken  # type: ignore[method-assign]
         core.post(lambda: core.call_later(0, boom))
-        _wait_for(lambda: not connection.is_open)
+        wait_until(lambda: not connection.is_open, 30)
         with pytest.raises(rt.RpcConnectionError, match="crashed"):
             ItestClient(connection, timeout=5).hello("after")
     assert any("I/O thread crashed" in r.getMessage() for r in caplog.records)

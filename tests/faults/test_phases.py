@@ -48,6 +48,7 @@ from tests.faults.faultproxy import (
 )
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
+from tests.waiting import elapsed_until, wait_until
 
 CONNECT_TIMEOUT = 2.0
 HEARTBEAT = 60  # pika notices a silent peer after heartbeat + 5 s: far beyond every bound here
@@ -75,15 +76,6 @@ def _connect(uri: str, reconnect: rt.Backoff | None = FAST) -> rt.Connection:
     return rt.Connection(
         uri, connect_timeout=CONNECT_TIMEOUT, heartbeat=HEARTBEAT, reconnect=reconnect
     )
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
-    """Seconds it took ``condition`` to hold; fails with ``what`` after ``timeout``."""
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < timeout, f"{what}: not within {timeout:g} s"
-        time.sleep(0.02)
-    return time.monotonic() - start
 
 
 T = TypeVar("T")
@@ -179,7 +171,7 @@ def test_proxy_passes_a_working_connection_through(proxy: FaultProxy, rabbit_vho
         for step in SETUP_STEPS.values():
             assert step in sent
         assert CONNECTION_OPEN_OK in proxy.methods(Direction.TO_CLIENT)
-    _wait_for(lambda: proxy.live == 0, 5, "connections closed")
+    wait_until(lambda: proxy.live == 0, 5, what="connections closed")
 
 
 # -- Connection(): a silent peer during set-up ----------------------------------------------------
@@ -215,7 +207,7 @@ def test_a_silent_reconnect_attempt_is_abandoned_and_a_later_one_connects(
         armed = proxy.arm(Fault.BLACKHOLE, When(SETUP_STEPS[step]))  # the next connection only
         assert proxy.now(Fault.RESET) == 1
         assert armed.wait(10), f"the reconnect attempt never sent {step}"
-        took = _wait_for(lambda: connection.is_connected, BOUND + 3, "reconnected")
+        took = elapsed_until(lambda: connection.is_connected, BOUND + 3, what="reconnected")
         assert proxy.connections >= 3  # the first, the silent attempt, the one that worked
         assert took <= BOUND + 1  # the silent attempt was abandoned after its connect_timeout
         assert client.hello("after") == "hello, after"
@@ -315,10 +307,10 @@ def test_a_tcp_reset_is_reported_as_a_lost_connection(
     ):
         assert ItestClient(final, timeout=10).hello("x") == "hello, x"
         assert proxy.now(Fault.RESET) == 3  # the server's, and both clients'
-        _wait_for(lambda: not final.is_open, 10, "the loss noticed")
+        wait_until(lambda: not final.is_open, 10, what="the loss noticed")
         with pytest.raises(rt.RpcConnectionError) as failed:
             ItestClient(final, timeout=10).hello("after the loss")
-        _wait_for(lambda: reconnecting.is_connected, BOUND + 3, "reconnected")
+        wait_until(lambda: reconnecting.is_connected, BOUND + 3, what="reconnected")
         _answered(rabbit_vhost.uri, within=BOUND + 4)
         assert runner.error is None
     said = [record.getMessage() for record in caplog.records] + [str(failed.value)]

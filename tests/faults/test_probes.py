@@ -5,7 +5,6 @@ throughout."""
 from __future__ import annotations
 
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -19,6 +18,7 @@ from rpcgen.runtime.testing.node import RabbitNode
 
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(110)]
 
@@ -32,13 +32,14 @@ def get(probes: ProbeServer, path: str) -> tuple[int, str]:
 
 
 def wait_for(probes: ProbeServer, path: str, status: int, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        got, text = get(probes, path)
-        if got == status:
-            return text
-        assert time.monotonic() < deadline, f"{path} still {got} {text!r} after {timeout} s"
-        time.sleep(0.05)
+    seen: list[tuple[int, str]] = []  # the last answer, for the failure message
+
+    def answered() -> tuple[str] | None:
+        seen[:] = [get(probes, path)]
+        got, text = seen[0]
+        return (text,) if got == status else None  # a tuple: an empty body is an answer too
+
+    return wait_until(answered, timeout, what=f"{path} {status}", describe=lambda: seen)[0]
 
 
 class Holding(Itest):

@@ -4,7 +4,6 @@ not started, loses none."""
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import rpcgen.runtime as rt
@@ -14,6 +13,7 @@ from tests.faults.poison import wait_settled
 from tests.faults.procs import ServerProcess
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
+from tests.waiting import wait_until
 
 CALLS = 200
 
@@ -27,10 +27,7 @@ def test_sigterm_under_load_answers_everything_in_flight(
         server.wait_serving()
         with ItestClient.connect(amqp_uri, timeout=120) as client:
             futures = [client.sleep.call_async(0.05 + i / 10_000) for i in range(CALLS)]
-            deadline = time.monotonic() + 60
-            while sum(f.done() for f in futures) < 20:  # it is busy answering
-                assert time.monotonic() < deadline, "the server answered nothing"
-                time.sleep(0.01)
+            wait_until(lambda: sum(f.done() for f in futures) >= 20, 60, what="busy answering")
             server.proc.send_signal(signal.SIGTERM)
             assert server.proc.wait(60) == 0, server.log.read_text()
             # Whatever it had started it answered before exiting; the rest is queued again.
@@ -53,11 +50,11 @@ def _settle(futures: list[rt.RpcFuture[float]], vhost: Vhost) -> tuple[int, int]
     Replies the stopped server sent may still be on their way to the client, so the count is
     polled rather than read once.
     """
-    deadline = time.monotonic() + 20
-    while True:
+
+    def counts() -> tuple[int, int] | None:
         info = vhost.queue("rpc-itest")
         assert info is not None and info.messages_unacknowledged == 0
         answered = sum(f.done() for f in futures)
-        if answered + info.messages_ready == CALLS or time.monotonic() > deadline:
-            return answered, info.messages_ready
-        time.sleep(0.05)
+        return (answered, info.messages_ready) if answered + info.messages_ready == CALLS else None
+
+    return wait_until(counts, 20, what=f"answered + queued == {CALLS}")

@@ -9,7 +9,6 @@ spies on an exchange, queue depths.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from rpcgen.runtime.testing import TRANSPORTS, MemoryBroker
 from tests.integration.helpers import declare_ghost, raw_channel
 from tests.integration.helpers import get as basic_get
 from tests.integration.helpers import spy as rabbit_spy
+from tests.waiting import wait_until
 
 
 @pytest.fixture(params=TRANSPORTS)
@@ -64,13 +64,9 @@ class Peek:
         if self._broker is None:
             _method, props, body = basic_get(self._channel, queue, timeout)
             return props, body
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            message = self._broker.get(queue)
-            if message is not None:
-                return message.properties, message.body
-            time.sleep(0.02)
-        raise AssertionError(f"no message on {queue} within {timeout} s")
+        broker = self._broker
+        message = wait_until(lambda: broker.get(queue), timeout, what=f"a message on {queue}")
+        return message.properties, message.body
 
     def publish(self, exchange: str, routing_key: str, body: bytes, props: Any) -> None:
         """Publish as a foreign client would (no rpcgen on this side)."""

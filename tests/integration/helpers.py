@@ -5,7 +5,6 @@ The broker and the per-test vhost come from rpcgen's pytest plugin (``rabbit_vho
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +12,8 @@ from urllib.parse import quote
 
 import pika
 from rpcgen.runtime.testing import Vhost
+
+from tests.waiting import wait_until
 
 
 def api(vhost: Vhost, method: str, path: str, body: object = None) -> Any:
@@ -67,19 +68,28 @@ def spy(channel: Any, routing_key: str) -> str:
 
 def get(channel: Any, queue: str, timeout: float = 10.0) -> tuple[Any, Any, bytes]:
     """The next message on ``queue`` (method, properties, body), waiting up to ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def one() -> tuple[Any, Any, bytes] | None:
         method, props, body = channel.basic_get(queue, auto_ack=True)
-        if method is not None:
-            return method, props, body
-        time.sleep(0.02)
-    raise AssertionError(f"no message on {queue} within {timeout} s")
+        return None if method is None else (method, props, body)
+
+    return wait_until(one, timeout, what=f"a message on {queue}")
+
+
+def prefetch_counts(vhost: Vhost, queue: str) -> list[int]:
+    """The prefetch of each consumer of ``queue``, once the management API lists one (it lags)."""
+
+    def found() -> list[int]:
+        consumers = api(vhost, "GET", f"consumers/{_q(vhost.name)}")
+        return [c["prefetch_count"] for c in consumers if c["queue"]["name"] == queue]
+
+    return wait_until(found, 15, what=f"consumers of {queue}", interval=0.2)
 
 
 def close_connections(vhost: Vhost, connection_name: str) -> int:
     """Have the broker close every connection of ``vhost`` with that client name; how many."""
-    deadline = time.monotonic() + 15  # the management API lists new connections with a lag
-    while time.monotonic() < deadline:
+
+    def closed() -> int:
         rows = api(vhost, "GET", f"vhosts/{quote(vhost.name, safe='')}/connections")
         names = [
             row["name"]
@@ -88,7 +98,7 @@ def close_connections(vhost: Vhost, connection_name: str) -> int:
         ]
         for name in names:
             api(vhost, "DELETE", f"connections/{quote(name, safe='')}")
-        if names:
-            return len(names)
-        time.sleep(0.2)
-    return 0
+        return len(names)
+
+    # The management API lists new connections with a lag.
+    return wait_until(closed, 15, what=f"connections named {connection_name!r}", interval=0.2)

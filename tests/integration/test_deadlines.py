@@ -4,6 +4,7 @@ that arrives after its deadline is not run. Both run on both transports."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -14,6 +15,7 @@ import rpcgen.runtime as rt
 from tests.integration.conftest import Peek
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient, RelayClient, RelayServer
+from tests.waiting import wait_until
 
 
 class SlowRelay(RelayServer):
@@ -24,6 +26,7 @@ class SlowRelay(RelayServer):
         self.waited: float | None = None
         self.error: BaseException | None = None
         self.done = threading.Event()
+        self.caller_gave_up = threading.Event()
 
     def relay(self) -> dict[str, str]:
         start = time.monotonic()
@@ -34,9 +37,9 @@ class SlowRelay(RelayServer):
         finally:
             self.waited = time.monotonic() - start
             self.done.set()
-        # Answer well after the caller's deadline: the inner call's deadline is the caller's
+        # Answer only after the caller gave up: the inner call's deadline is the caller's
         # own, so an immediate reply would race the caller's timer (in memory it can win).
-        time.sleep(0.5)
+        assert self.caller_gave_up.wait(30)
         return {}
 
 
@@ -51,15 +54,21 @@ def test_a_handlers_call_gets_only_the_time_its_caller_has_left(rpc_uri: str) ->
         ):
             with pytest.raises(rt.RpcTimeout):
                 client.relay()
+            relay.caller_gave_up.set()
             assert relay.done.wait(10)
     finally:
         relay_conn.close()
     assert isinstance(relay.error, rt.RpcTimeout)  # not the 30 s of its own client
-    assert relay.waited is not None and relay.waited < 1.5
+    # It waited about the caller's 1 s, not the 5 s the handler takes: a bound of 4 s leaves 3 s
+    # for a busy 2-core machine and still tells the two apart.
+    assert relay.waited is not None and relay.waited < 4.0
 
 
 @pytest.mark.parametrize("late", [True, False])
-def test_a_request_past_its_deadline_is_acked_not_run(rpc_uri: str, peek: Peek, late: bool) -> None:
+def test_a_request_past_its_deadline_is_acked_not_run(
+    rpc_uri: str, peek: Peek, late: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="rpcgen")
     impl = Itest()
     with rt.run_in_background(impl, rpc_uri) as runner:
         reply_queue = peek.spy("nameko-rpc", "deadline-test-replies")
@@ -72,10 +81,13 @@ def test_a_request_past_its_deadline_is_acked_not_run(rpc_uri: str, peek: Peek, 
         )
         peek.publish("nameko-rpc", "itest.hello", b'{"args": ["x"], "kwargs": {}}', props)
         if late:
-            with pytest.raises(AssertionError, match="no message"):
-                peek.get(reply_queue, timeout=2)
-            assert runner.expired_requests == 1
-            assert peek.message_count("rpc-itest") == 0
+            # Counted as it is acked without a reply: once counted, no reply can come.
+            wait_until(lambda: runner.expired_requests == 1, what="the request expired")
+            wait_until(lambda: peek.message_count("rpc-itest") == 0, what="the request acked")
+            assert peek.message_count(reply_queue) == 0
+            # docs/clients.md: acked, logged at debug, counted.
+            (skipped,) = [r for r in caplog.records if "after its deadline" in r.getMessage()]
+            assert skipped.levelno == logging.DEBUG and "itest.hello" in skipped.getMessage()
         else:
             _props, reply = peek.get(reply_queue, timeout=3)
             assert json.loads(reply)["result"] == "hello, x"

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 
 import pytest
 import rpcgen.runtime as rt
 
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient, ItestServer
+from tests.waiting import wait_until
 
 
 class Held(Itest):
@@ -62,10 +62,11 @@ def test_stop_hands_back_unstarted_at_once_and_running_at_the_deadline(rpc_uri: 
             stopper = threading.Thread(target=lambda: settled.append(runner.stop(60)))
             stopper.start()
             with rt.run_in_background(Quick(), rpc_uri):
-                deadline = time.monotonic() + 30
-                while sum(call.done() for call in calls) < 2:  # the two not started
-                    assert time.monotonic() < deadline, "the waiting requests were not handed back"
-                    time.sleep(0.02)
+                wait_until(  # the two not started
+                    lambda: sum(call.done() for call in calls) >= 2,
+                    30,
+                    what="the waiting requests handed back",
+                )
                 assert stopper.is_alive()  # still draining the running one
                 runner.stop_now()
                 stopper.join(30)
@@ -106,10 +107,11 @@ def test_stop_hands_back_unstarted_async_requests_at_once_and_cuts_off_running_t
             stopper = threading.Thread(target=lambda: settled.append(runner.stop(60)))
             stopper.start()
             with rt.run_in_background(Quick(), rpc_uri):
-                deadline = time.monotonic() + 30
-                while sum(call.done() for call in calls) < 2:  # the two not started
-                    assert time.monotonic() < deadline, "the waiting requests were not handed back"
-                    time.sleep(0.02)
+                wait_until(  # the two not started
+                    lambda: sum(call.done() for call in calls) == 2,
+                    30,
+                    what="the waiting requests handed back",
+                )
                 assert stopper.is_alive()  # still draining the running task
                 assert runner.readiness() == "stopping"
                 runner.stop_now()

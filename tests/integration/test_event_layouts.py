@@ -20,6 +20,7 @@ import rpcgen.runtime as rt
 from rpcgen.runtime.testing import Vhost
 
 from generated.shop import OrderCreated, OrdersAsyncEvents, OrdersEvent, OrdersEvents
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -112,11 +113,12 @@ def test_rpcgen_serve_runs_a_handler_only_service(rabbit_vhost: Vhost, tmp_path:
         with OrdersEvents.connect(rabbit_vhost.uri) as events:
             events.order_created(OrderCreated(4, "sku-4", 1))
         seen = tmp_path / "seen.txt"
-        deadline = time.monotonic() + 15
-        while not seen.exists() or not seen.read_text():
+
+        def handled() -> bool:
             assert proc.poll() is None, "rpcgen serve exited early"
-            assert time.monotonic() < deadline, "the handler did not run within 15 s"
-            time.sleep(0.05)
+            return seen.exists() and bool(seen.read_text())
+
+        wait_until(handled, 15, what="the handler running")
         assert seen.read_text() == "4 sku-4"
         assert "rpc-audit" not in {q.name for q in rabbit_vhost.queues()}
     finally:
@@ -167,14 +169,12 @@ def test_shared_queue_is_left_empty_and_fully_acked(rabbit_vhost: Vhost) -> None
             for i in range(40):
                 events.order_created(OrderCreated(i, "sku", 1))
         _take(server.got, 40)  # type: ignore[arg-type]
-        deadline = time.monotonic() + 15
-        while True:
-            row = rabbit_vhost.queue("evt-orders-order_created")
-            assert row is not None
-            if (row.messages_ready, row.messages_unacknowledged) == (0, 0):
-                break
-            assert time.monotonic() < deadline, row
-            time.sleep(0.1)
+        wait_until(
+            lambda: _settled(rabbit_vhost, "evt-orders-order_created"),
+            15,
+            what="the shared queue settled",
+            describe=lambda: rabbit_vhost.queue("evt-orders-order_created"),
+        )
         assert runner.error is None
 
 
@@ -344,3 +344,10 @@ def test_dispatch_async_fails_its_future_when_the_broker_refuses(rabbit_vhost: V
         future = events.dispatch_async(OrdersEvent.order_created, OrderCreated(1, "a", 1))
         with pytest.raises(rt.RpcError):
             future.result(timeout=15)
+
+
+def _settled(vhost: Vhost, queue: str) -> bool:
+    """Nothing ready and nothing unacknowledged in ``queue``."""
+    row = vhost.queue(queue)
+    assert row is not None
+    return (row.messages_ready, row.messages_unacknowledged) == (0, 0)

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from rpcgen.runtime.testing import Vhost
 from tests.integration.conftest import Peek
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient, RelayClient, RelayServer
+from tests.waiting import until_served
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,14 +99,7 @@ def test_rpcgen_serve_takes_a_factory(rabbit_vhost: Vhost, tmp_path: Path) -> No
     ) as proc:
         try:
             with ItestClient.connect(rabbit_vhost.uri, timeout=10) as client:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        assert client.hello("f") == "hello, f"
-                        break
-                    except rt.UnknownService:
-                        assert proc.poll() is None and time.monotonic() < deadline
-                        time.sleep(0.1)
+                assert until_served(lambda: client.hello("f"), process=proc) == "hello, f"
             proc.send_signal(signal.SIGTERM)
             output, _ = proc.communicate(timeout=20)
         finally:

@@ -10,21 +10,22 @@ throughput and the tail it trades.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 import rpcgen.runtime as rt
 from rpcgen.runtime.testing import Vhost
 
-from generated.hello import HelloServiceClient, HelloServiceServer
+from generated.hello import HelloServiceClient
+from tests.hello import Hello as BaseHello
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.broker
 
 STUCK = 1_000_000
 
 
-class Hello(HelloServiceServer):
+class Hello(BaseHello):
     """``compute(a, b)`` answers ``a + b + tag``; with ``gate``, only once the gate opens."""
 
     def __init__(self, tag: int = 0, gate: threading.Event | None = None) -> None:
@@ -39,12 +40,6 @@ class Hello(HelloServiceServer):
         if self.gate is not None:
             self.gate.wait(60)
         return a + b + self.tag
-
-    def test(self, name: str) -> str:
-        return name
-
-    def divide(self, a: int, b: int) -> float:
-        return a / b
 
 
 @pytest.fixture
@@ -70,7 +65,7 @@ def test_a_stuck_server_holds_at_most_its_prefetch_and_the_other_answers_the_res
         with HelloServiceClient.connect(rabbit_vhost.uri, timeout=60) as client:
             futures = [client.compute.call_async(i, 0) for i in range(calls)]
             # Everything the stuck server did not take is answered by the other one.
-            answered = _answered(futures, calls - held)
+            answered = _answered(futures, calls - held, rabbit_vhost, held)
             assert len(answered) == calls - held
             assert all(f.result() < STUCK for f in answered)
             assert stuck.started == min(held, 2)  # two workers, the rest wait in its buffer
@@ -79,11 +74,18 @@ def test_a_stuck_server_holds_at_most_its_prefetch_and_the_other_answers_the_res
     assert sum(value >= STUCK for value in late) == held
 
 
-def _answered(futures: list[rt.RpcFuture[int]], expected: int) -> list[rt.RpcFuture[int]]:
-    """The futures answered once ``expected`` are (or 60 s pass), and 1 s more: so one answer
-    too many would show. The connection's I/O thread resolves them; nobody waits on them."""
-    deadline = time.monotonic() + 60
-    while sum(f.done() for f in futures) < expected and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)
+def _answered(
+    futures: list[rt.RpcFuture[int]], expected: int, vhost: Vhost, held: int
+) -> list[rt.RpcFuture[int]]:
+    """The futures answered once ``expected`` are and the queue shows exactly ``held`` requests
+    taken and not acked (those the stuck server holds behind its gate, which cannot be answered):
+    from then on no answer can come, so one too many or too few shows. The connection's I/O
+    thread resolves the futures; nobody waits on them."""
+    wait_until(lambda: sum(f.done() for f in futures) >= expected, 60, what=f"{expected} answers")
+
+    def only_held_left() -> bool:
+        info = vhost.queue("rpc-hello_service")
+        return info is not None and (info.messages_ready, info.messages_unacknowledged) == (0, held)
+
+    wait_until(only_held_left, 30, describe=lambda: vhost.queue("rpc-hello_service"))
     return [f for f in futures if f.done()]

@@ -14,9 +14,10 @@ import rpcgen.runtime as rt
 from rpcgen.runtime.testing import Vhost
 
 from tests.integration import helpers
-from tests.integration.helpers import api, declare_ghost, get, raw_channel
+from tests.integration.helpers import declare_ghost, get, prefetch_counts, raw_channel
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.broker
 
@@ -64,7 +65,11 @@ def test_unanswered_request_dies_in_the_queue(
 ) -> None:
     with ItestClient.connect(rabbit_vhost.uri, timeout=0.3) as client, pytest.raises(rt.RpcTimeout):
         client.hello("too late")
-    time.sleep(0.5)
+    # Its per-message TTL (the call's 0.3 s timeout) drops it from the queue's head unserved.
+    wait_until(
+        lambda: ghost.queue_declare("rpc-itest", passive=True).method.message_count == 0,
+        what="the request expired in the queue",
+    )
     assert ghost.basic_get("rpc-itest", auto_ack=True)[0] is None  # expired, not served late
 
 
@@ -95,18 +100,6 @@ def test_reply_properties_and_body(rabbit_vhost: Vhost) -> None:
     )
 
 
-def _prefetch_counts(rabbit_vhost: Vhost, queue: str) -> list[int]:
-    """Prefetch of each consumer of ``queue``; the management API lists consumers with a lag."""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        consumers = api(rabbit_vhost, "GET", f"consumers/{rabbit_vhost.name}")
-        found = [c["prefetch_count"] for c in consumers if c["queue"]["name"] == queue]
-        if found:
-            return found
-        time.sleep(0.2)
-    return []
-
-
 def test_topology_matches_nameko(rabbit_vhost: Vhost) -> None:
     with (
         rt.run_in_background(Itest(), rabbit_vhost.uri, max_workers=7),
@@ -116,7 +109,7 @@ def test_topology_matches_nameko(rabbit_vhost: Vhost) -> None:
         service = helpers.queue_row(rabbit_vhost, "rpc-itest")
         replies = helpers.queue_row(rabbit_vhost, connection.reply_queue)
         bindings = {(b["destination"], b["routing_key"]) for b in helpers.bindings(rabbit_vhost)}
-        prefetch = _prefetch_counts(rabbit_vhost, "rpc-itest")
+        prefetch = prefetch_counts(rabbit_vhost, "rpc-itest")
     assert (exchange["type"], exchange["durable"], exchange["auto_delete"]) == (
         "topic",
         True,

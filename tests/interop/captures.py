@@ -94,6 +94,33 @@ def normalize(messages: Iterable[SpiedMessage]) -> list[dict[str, Any]]:
     return out
 
 
+# Nameko 3's standalone client names itself differently (docs/wire.md, section 9): its reply
+# queue is ``rpc.reply-standalone_rpc_client-<id>`` and its call id
+# ``standalone_rpc_client.<client id>.<new id>``, where 2.14.1's standalone proxy has
+# ``rpc.reply-standalone_rpc_proxy-<id>`` and ``standalone_rpc_proxy.call.<id>``. Everything
+# else each version sends is the same, byte for byte (tests/interop/test_nameko_captures.py).
+_CLIENT_CALL_ID = re.compile(rf"standalone_rpc_client\.(?:{UUID4.pattern})\.({UUID4.pattern})")
+
+
+def as_nameko_2(text: str) -> str:
+    """``text`` with Nameko 3's standalone client names written as Nameko 2.14.1 writes them."""
+    text = _CLIENT_CALL_ID.sub(r"standalone_rpc_proxy.call.\1", text)
+    return text.replace("rpc.reply-standalone_rpc_client-", "rpc.reply-standalone_rpc_proxy-")
+
+
+def messages_as_nameko_2(messages: Iterable[SpiedMessage]) -> list[SpiedMessage]:
+    """Spied messages of a Nameko 3 client, its names translated by ``as_nameko_2``."""
+    return [
+        SpiedMessage(
+            m.exchange,
+            as_nameko_2(m.routing_key),
+            json.loads(as_nameko_2(json.dumps(m.properties))),
+            as_nameko_2(m.body.decode("ascii")).encode("ascii"),
+        )
+        for m in messages
+    ]
+
+
 def path_of(name: str) -> Path:
     return CAPTURED / f"{name}.json"
 

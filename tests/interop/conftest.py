@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +18,8 @@ from tests.interop.harness import (
     NamekoClient,
     NamekoDriver,
     NamekoServices,
-    find_nameko_python,
+    nameko_running,
+    require_nameko_python,
 )
 from tests.interop.rpcgen_side import serve_greeter
 
@@ -41,14 +42,7 @@ def nameko_version(request: pytest.FixtureRequest) -> str:
 @pytest.fixture(scope="session")
 def nameko_python(nameko_version: str) -> Path:
     """That Nameko's virtualenv python (scripts/test creates ``.venv-nameko``/``.venv-nameko3``)."""
-    python = find_nameko_python(nameko_version)
-    if python is None:
-        reason = f"no Nameko {nameko_version} virtualenv: run scripts/test, or see harness.py"
-        # 3.0.0rc11 is a pre-release that may not install: only 2.14.1 is required under CI.
-        if nameko_version == "2.14.1" and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(reason + " (CI is set, so this fails)", pytrace=False)
-        pytest.skip(reason)
-    return python
+    return require_nameko_python(nameko_version)
 
 
 @pytest.fixture(scope="session")
@@ -76,18 +70,13 @@ def start_nameko(nameko_python: Path, rabbit_vhost: Vhost, tmp_path: Path) -> It
     Runs ``nameko run`` in this test's vhost, waits until every service consumes, and kills it at
     teardown (its log is printed if the test failed). ``.stop()`` is the graceful SIGTERM stop.
     """
-    started: list[NamekoServices] = []
+    with contextlib.ExitStack() as started:
 
-    def start(**options: Any) -> NamekoServices:
-        services = NamekoServices(nameko_python, rabbit_vhost, tmp_path, **options)
-        started.append(services)
-        services.wait_ready()
-        return services
+        def start(**options: Any) -> NamekoServices:
+            running = nameko_running(nameko_python, rabbit_vhost, tmp_path, **options)
+            return started.enter_context(running)
 
-    yield start
-    for services in started:
-        services.kill()
-        print(f"--- {services.log_path} ---\n{services.log()}")  # shown by pytest on failure
+        yield start
 
 
 @pytest.fixture(scope="session")

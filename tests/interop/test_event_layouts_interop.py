@@ -19,6 +19,7 @@ import rpcgen.runtime as rt
 from rpcgen.runtime.testing import Vhost
 
 from tests.interop.harness import NamekoClient, NamekoServices
+from tests.waiting import wait_until
 
 StartNameko = Callable[..., NamekoServices]
 UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
@@ -93,25 +94,24 @@ def test_rpcgen_dispatches_a_dotted_event_to_nameko_handlers_sharing_a_queue(
     with users.UsersEvents.connect(rabbit_vhost.uri) as events:
         for i in range(count):
             events.user_created(users.UserCreated(f"u{i}"))
-    deadline = time.monotonic() + 30
-    while True:
+
+    def all_received() -> list[dict[str, Any]] | None:
         received: list[dict[str, Any]] = nameko_client.call("naudit", "received").value
-        if len(received) >= 2 * count or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+        return received if len(received) >= 2 * count else None
+
+    received = wait_until(all_received, 30, what="Nameko's handlers receiving every event")
     kinds = Counter(r["kind"] for r in received)
     print("Nameko's handlers took:", dict(kinds))
     assert kinds["pool"] == count
     assert kinds["single_a"] + kinds["single_b"] == count
     singles = sorted(r["payload"]["name"] for r in received if r["kind"] != "pool")
     assert singles == sorted(f"u{i}" for i in range(count))  # each once
-    while True:
-        row = rabbit_vhost.queue("evt-users-user.created")
-        assert row is not None
-        if (row.messages_ready, row.messages_unacknowledged) == (0, 0):
-            break
-        assert time.monotonic() < deadline, row
-        time.sleep(0.1)
+    wait_until(
+        lambda: _settled(rabbit_vhost, "evt-users-user.created"),
+        30,
+        what="the shared queue settled",
+        describe=lambda: rabbit_vhost.queue("evt-users-user.created"),
+    )
 
 
 def test_an_rpcgen_handler_ignores_the_deadline_nameko_copies_into_its_events(
@@ -169,16 +169,23 @@ def test_rpcgen_and_nameko_singletons_share_one_queue(
         with users.UsersEvents.connect(rabbit_vhost.uri) as events:
             for i in range(count):
                 events.user_created(users.UserCreated(f"u{i}"))
-        deadline = time.monotonic() + 30
-        while True:
+
+        def theirs_when_all_taken() -> list[str] | None:
             received: list[dict[str, Any]] = nameko_client.call("naudit", "received").value
             theirs = [r["payload"]["name"] for r in received if r["kind"] != "pool"]
-            if len(theirs) + mine.got.qsize() >= count or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
+            return theirs if len(theirs) + mine.got.qsize() >= count else None
+
+        theirs = wait_until(theirs_when_all_taken, 30, what="every event taken by one side")
         ours = [mine.got.get_nowait() for _ in range(mine.got.qsize())]
         assert runner.error is None
     print(f"rpcgen took {len(ours)}, Nameko {len(theirs)}")
     assert sorted(ours + theirs) == sorted(f"u{i}" for i in range(count))  # each exactly once
     row = rabbit_vhost.queue("evt-users-user.created")
     assert row is not None and (row.messages_ready, row.messages_unacknowledged) == (0, 0)
+
+
+def _settled(vhost: Vhost, queue: str) -> bool:
+    """Nothing ready and nothing unacknowledged in ``queue``."""
+    row = vhost.queue(queue)
+    assert row is not None
+    return (row.messages_ready, row.messages_unacknowledged) == (0, 0)

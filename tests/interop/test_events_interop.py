@@ -10,7 +10,6 @@ from __future__ import annotations
 import queue
 import re
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from rpcgen.runtime.testing import Vhost
 
 from generated.shop import Order, OrderCreated, OrdersEvent, OrdersEvents, OrdersServer
 from tests.interop.harness import NamekoClient, NamekoServices
+from tests.waiting import wait_until
 
 UUID4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 StartNameko = Callable[..., NamekoServices]
@@ -81,23 +81,29 @@ def test_rpcgen_dispatcher_reaches_nameko_handlers_of_every_type(
     _wait_for_queues(rabbit_vhost, 3)
     with OrdersEvents.connect(rabbit_vhost.uri) as events:
         events.order_created(OrderCreated(9, "sku-9", 1))
-    deadline = time.monotonic() + 15
-    while True:
-        received: list[dict[str, Any]] = nameko_client.call("nproducts", "received").value
-        if len(received) >= 3 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    received = _received(nameko_client, 3)
     assert sorted(r["kind"] for r in received) == ["broadcast", "service_pool", "singleton"]
     for record in received:
         assert record["payload"] == {"order_id": 9, "product_id": "sku-9", "quantity": 1}
         assert len(record["stack"]) == 1  # outside a handler rpcgen sends no stack, as Nameko's
 
 
+def _received(nameko_client: NamekoClient, count: int) -> list[dict[str, Any]]:
+    """What the Nameko handlers recorded, once they recorded ``count`` events."""
+
+    def recorded() -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = nameko_client.call("nproducts", "received").value
+        return received if len(received) >= count else []
+
+    return wait_until(recorded, what=f"{count} events handled by Nameko", interval=0.1)
+
+
 def _wait_for_queues(vhost: Vhost, count: int) -> None:
-    deadline = time.monotonic() + 15
-    while len([q for q in vhost.queues() if q.name.startswith("evt-orders-")]) < count:
-        assert time.monotonic() < deadline, "the Nameko handlers did not declare their queues"
-        time.sleep(0.1)
+    wait_until(
+        lambda: len([q for q in vhost.queues() if q.name.startswith("evt-orders-")]) >= count,
+        what="the Nameko handlers' queues",
+        interval=0.1,
+    )
 
 
 def _take(q: queue.Queue[Any], n: int, timeout: float = 15.0) -> list[Any]:
@@ -127,12 +133,7 @@ def test_a_hop_through_an_rpcgen_handler_grows_the_stack_as_nameko_does(
     with rt.run_in_background(RpcgenOrders(), rabbit_vhost.uri):
         order = nameko_client.call("orders", "create_order", "sku-3", 3).value
     assert order == {"id": 1, "product_id": "sku-3", "quantity": 3}
-    deadline = time.monotonic() + 15
-    while True:
-        received: list[dict[str, Any]] = nameko_client.call("nproducts", "received").value
-        if len(received) >= 3 or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
+    received = _received(nameko_client, 3)
     assert len(received) == 3
     for record in received:
         caller, hop, own = record["stack"]  # as a Nameko orders service would have grown it

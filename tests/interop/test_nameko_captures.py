@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 import pytest
-from rpcgen.runtime.testing import SpiedMessage, Vhost
+from rpcgen.runtime.testing import SpiedMessage, Spy, Vhost
 
 from tests.interop import captures
 from tests.interop.captures import CallSpec, Capture
@@ -152,25 +152,41 @@ def _topology(vhost: Vhost) -> dict[str, Any]:
     }
 
 
-def _only_2_14(nameko_version: str) -> None:
+def _as_captured(messages: list[SpiedMessage], nameko_version: str) -> list[dict[str, Any]]:
+    """Spied messages, normalized as the captures (Nameko 2.14.1's) are.
+
+    Nameko 3's standalone client is the one thing that differs: it names its reply queue and its
+    call ids differently (``captures.as_nameko_2``). Everything else must match byte for byte.
+    """
     if nameko_version != "2.14.1":
-        pytest.skip("the captures are Nameko 2.14.1's (3.0's bytes differ only in its call ids)")
+        messages = captures.messages_as_nameko_2(messages)
+    return captures.normalize(messages)
+
+
+def _call_and_spy(
+    nameko_client: NamekoClient, spy: Spy, call: CallSpec, count: int, nameko_version: str
+) -> list[dict[str, Any]]:
+    """Make ``call`` through Nameko's proxy; the ``count`` messages the spy saw, as captured."""
+    nameko_client.call(
+        call.service, call.method, *call.args, context_data=call.context_data, **call.kwargs
+    )
+    return _as_captured(spy.get(count, timeout=15), nameko_version)
 
 
 def test_nameko_wire_matches_the_captures(
     greeter: NamekoServices, nameko_client: NamekoClient, rabbit_vhost: Vhost, nameko_version: str
 ) -> None:
-    _only_2_14(nameko_version)
+    if UPDATE and nameko_version != "2.14.1":
+        pytest.skip("the captures are recorded from Nameko 2.14.1")  # only when re-recording
     spy = rabbit_vhost.spy("nameko-rpc", "#")
     problems = []
     for name, (description, call, count) in SCENARIOS.items():
-        nameko_client.call(
-            call.service, call.method, *call.args, context_data=call.context_data, **call.kwargs
-        )
-        messages = captures.normalize(spy.get(count, timeout=15))
+        messages = _call_and_spy(nameko_client, spy, call, count, nameko_version)
         problems.append(_compare(name, Capture(name, description, call, messages)))
 
     topology = json.dumps(_topology(rabbit_vhost), indent=2) + "\n"
+    if nameko_version != "2.14.1":
+        topology = captures.as_nameko_2(topology)
     path = captures.CAPTURED / "topology.json"
     if UPDATE:
         path.write_text(topology)
@@ -194,14 +210,10 @@ def test_rpcgen_server_replies_match_the_captures(
     rpcgen_greeter: None, nameko_client: NamekoClient, rabbit_vhost: Vhost, nameko_version: str
 ) -> None:
     """Nameko proxy -> rpcgen server: every reply byte-identical to the Nameko service's."""
-    _only_2_14(nameko_version)
     spy = rabbit_vhost.spy("nameko-rpc", "#")
     problems = []
     for name, (_, call, count) in SCENARIOS.items():
-        nameko_client.call(
-            call.service, call.method, *call.args, context_data=call.context_data, **call.kwargs
-        )
-        messages = captures.normalize(spy.get(count, timeout=15))
+        messages = _call_and_spy(nameko_client, spy, call, count, nameko_version)
         if name in RPCGEN_SERVER_DIFFERS:
             continue
         golden = captures.load(name).messages
@@ -240,3 +252,17 @@ def test_normalize_numbers_ids_by_first_appearance() -> None:
             "body": "{}",
         },
     ]
+
+
+def test_nameko_3_names_are_translated_and_nothing_else() -> None:
+    client, call = "0f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f", "11111111-2222-4333-9444-555555555555"
+    stack = {"nameko.call_id_stack": [f"standalone_rpc_client.{client}.{call}"]}
+    sent = SpiedMessage("nameko-rpc", "greeter.hello", {"headers": stack}, b'{"args": []}')
+    reply_queue = f"rpc.reply-standalone_rpc_client-{client}"
+    (translated,) = captures.messages_as_nameko_2([sent])
+    assert translated.properties == {
+        "headers": {"nameko.call_id_stack": [f"standalone_rpc_proxy.call.{call}"]}
+    }
+    assert (translated.routing_key, translated.body) == (sent.routing_key, sent.body)
+    assert captures.as_nameko_2(reply_queue) == f"rpc.reply-standalone_rpc_proxy-{client}"
+    assert captures.as_nameko_2(f"greeter.hello.{call}") == f"greeter.hello.{call}"

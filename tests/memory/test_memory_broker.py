@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -15,9 +14,11 @@ import rpcgen.runtime as rt
 from rpcgen.runtime._memory import topic_matches
 from rpcgen.runtime.testing import TRANSPORTS, MemoryBroker
 
-from generated.hello import HelloServiceAsyncClient, HelloServiceClient, HelloServiceServer
+from generated.hello import HelloServiceAsyncClient, HelloServiceClient
+from tests.hello import Hello as BaseHello
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestClient
+from tests.waiting import until_served, wait_until
 
 
 @pytest.mark.parametrize(
@@ -47,12 +48,14 @@ def test_topic_bindings_match_as_rabbitmq_matches_them(
     assert topic_matches(pattern, key) is matches
 
 
-class Hello(HelloServiceServer):
+class Hello(BaseHello):
     def __init__(self) -> None:
         self.running = 0
         self.most = 0
         self.lock = threading.Lock()
         self.threads: set[str] = set()
+        self.gate = threading.Event()  # compute() waits for it; open unless a test closes it
+        self.gate.set()
 
     def test(self, name: str) -> str:
         self.threads.add(threading.current_thread().name)
@@ -62,13 +65,10 @@ class Hello(HelloServiceServer):
         with self.lock:
             self.running += 1
             self.most = max(self.most, self.running)
-        time.sleep(0.05)
+        assert self.gate.wait(30)
         with self.lock:
             self.running -= 1
         return a + b
-
-    def divide(self, a: int, b: int) -> float:
-        return a / b
 
 
 @pytest.fixture
@@ -98,8 +98,13 @@ def test_prefetch_bounds_the_requests_in_hand_whatever_the_workers(broker: Memor
         rt.run_in_background(impl, broker.uri, max_workers=8, prefetch=2),
         HelloServiceClient.connect(broker.uri) as client,
     ):
+        impl.gate.clear()
         futures = [client.compute.call_async(i, 1) for i in range(8)]
-        assert broker.message_count("rpc-hello_service") >= 5  # waiting in the queue
+        wait_until(lambda: impl.running == 2, what="two requests in hand")
+        # The other six wait in the queue, not in the server, with six workers idle.
+        wait_until(lambda: broker.message_count("rpc-hello_service") == 6, what="six queued")
+        assert impl.running == 2
+        impl.gate.set()
         assert [f.result() for f in futures] == [i + 1 for i in range(8)]
     assert impl.most == 2
 
@@ -230,14 +235,7 @@ def test_serve_takes_a_memory_uri_and_returns_the_loss_when_the_broker_closes() 
         thread = threading.Thread(target=run, args=(broker.uri,))
         thread.start()
         with HelloServiceClient.connect(broker.uri, timeout=10) as client:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    assert client.test("served") == "hi served"
-                    break
-                except rt.UnknownService:
-                    assert time.monotonic() < deadline
-                    time.sleep(0.01)
+            assert until_served(lambda: client.test("served")) == "hi served"
         broker.close()
         thread.join(10)
     assert not thread.is_alive()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.waiting import wait_until
 
 
 class Spans:
@@ -23,12 +23,17 @@ class Spans:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[ReadableSpan]:
         """At least ``count`` finished spans (a server span may end just after its reply)."""
-        deadline = time.monotonic() + timeout
-        while len(self.finished()) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        spans = self.finished()
-        assert len(spans) >= count, [s.name for s in spans]
-        return spans
+
+        def enough() -> list[ReadableSpan]:
+            spans = self.finished()
+            return spans if len(spans) >= count else []
+
+        return wait_until(
+            enough,
+            timeout,
+            what=f"{count} finished spans",
+            describe=lambda: [s.name for s in self.finished()],
+        )
 
     def named(self, name: str, spans: list[ReadableSpan] | None = None) -> ReadableSpan:
         found = [s for s in (self.finished() if spans is None else spans) if s.name == name]

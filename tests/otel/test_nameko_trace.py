@@ -18,7 +18,6 @@ import json
 import os
 import queue
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,10 +27,19 @@ import rpcgen.runtime as rt
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 from rpcgen.runtime.testing import Vhost
+from rpcgen.runtime.testing.plugin import skip_or_fail
 
 from generated.shop import OrderCreated, OrdersEvents
-from tests.interop.harness import NAMEKO_SIDE, ROOT, NamekoServices, find_nameko_python
+from tests.interop.harness import (
+    NAMEKO_SIDE,
+    ROOT,
+    NamekoServices,
+    find_nameko_python,
+    nameko_greeter_running,
+    nameko_running,
+)
 from tests.otel.recording import Spans, parent_id, span_id, trace_id
+from tests.waiting import wait_until
 
 ANNOUNCED = rt.Event("traced", "announced", dict[str, int])
 WHOAMI = rt.Method("rtail", "whoami", params=(), result=dict[str, str | None])
@@ -82,12 +90,7 @@ def nameko_otel_python() -> Path:
             "run scripts/test"
         )
         # Built by scripts/test next to .venv-nameko3; both depend on Nameko 3's pre-release.
-        in_ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-        if in_ci and (ROOT / ".venv-nameko3/bin/python").exists():
-            pytest.fail(
-                reason + " (CI is set and Nameko 3 installed, so this fails)", pytrace=False
-            )
-        pytest.skip(reason)
+        skip_or_fail(reason, required_in_ci=find_nameko_python("3.0.0rc11") is not None)
     return python
 
 
@@ -100,32 +103,34 @@ def spans_file(tmp_path: Path) -> Path:
 def traced(
     nameko_otel_python: Path, rabbit_vhost: Vhost, tmp_path: Path, spans_file: Path
 ) -> Iterator[NamekoServices]:
-    services = NamekoServices(
+    with nameko_running(
         nameko_otel_python,
         rabbit_vhost,
         tmp_path,
         module="traced",
         services=("traced",),
         env={"TRACED_SPANS_FILE": str(spans_file), "TRACED_HOP_TARGET": "rtail"},
-    )
-    try:
-        services.wait_ready()
+    ) as services:
         yield services
-    finally:
-        services.kill()
-        print(f"--- {services.log_path} ---\n{services.log()}")
 
 
 def nameko_spans(path: Path, want: set[str], timeout: float = 15.0) -> dict[str, dict[str, Any]]:
     """The Nameko process's spans by name, once all of ``want`` are there."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def found() -> dict[str, dict[str, Any]]:
         lines = path.read_text().splitlines() if path.exists() else []
-        found = {span["name"]: span for span in map(json.loads, lines)}
-        if want <= set(found) or time.monotonic() > deadline:
-            assert want <= set(found), (want, sorted(found))
-            return found
-        time.sleep(0.05)
+        return {span["name"]: span for span in map(json.loads, lines)}
+
+    def all_there() -> dict[str, dict[str, Any]]:
+        spans = found()
+        return spans if want <= set(spans) else {}
+
+    return wait_until(
+        all_there,
+        timeout,
+        what=f"the spans {sorted(want)}",
+        describe=lambda: sorted(found()),
+    )
 
 
 def nameko_caller(python: Path, spans_file: Path, *args: str) -> Any:
@@ -211,22 +216,13 @@ def test_a_nameko_trace_crosses_an_rpcgen_service(
 def test_an_uninstrumented_nameko_hop_passes_the_trace_context_on(
     rabbit_vhost: Vhost, tmp_path: Path, spans: Spans
 ) -> None:
-    python = find_nameko_python("2.14.1")
-    if python is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("no Nameko 2.14.1 virtualenv (CI is set)", pytrace=False)
-        pytest.skip("no Nameko 2.14.1 virtualenv: run scripts/test")
     uri = rabbit_vhost.uri
-    greeter = NamekoServices(python, rabbit_vhost, tmp_path, env={"GREETER_HOP_TARGET": "rtail"})
-    try:
-        greeter.wait_ready()
-        with (
-            rt.run_in_background(Tail(uri), uri),
-            rt.RawClient.connect(uri, timeout=20) as client,
-        ):
-            seen: Any = client.call("greeter", "hop", ["whoami"])
-    finally:
-        greeter.kill()
+    with (
+        nameko_greeter_running(rabbit_vhost, tmp_path, env={"GREETER_HOP_TARGET": "rtail"}),
+        rt.run_in_background(Tail(uri), uri),
+        rt.RawClient.connect(uri, timeout=20) as client,
+    ):
+        seen: Any = client.call("greeter", "hop", ["whoami"])
     got = spans.wait_for(2)
     hop_client = ours(got, "greeter/hop", SpanKind.CLIENT)
     whoami_server = ours(got, "rtail/whoami", SpanKind.SERVER)
@@ -241,9 +237,7 @@ def test_events_cross_both_ways_in_one_trace(
 ) -> None:
     uri = rabbit_vhost.uri
     nameko_queue = "evt-orders-order_created--traced.on_order"
-    deadline = time.monotonic() + 30
-    while not rabbit_vhost.consumer_count(nameko_queue) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: rabbit_vhost.consumer_count(nameko_queue), 30, what=nameko_queue)
     tail = Tail(uri)
     with (
         rt.run_in_background(tail, uri),
