@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-import time
 
 import rpcgen.runtime as rt
 
@@ -17,6 +16,7 @@ from tests.integration.conftest import Peek
 from tests.integration.impls import Itest
 from tests.integration.stubs import ItestAsyncClient, ItestClient, ItestServer
 from tests.integration.test_events import OrderCreated, OrdersEvents, order_created
+from tests.waiting import wait_until
 
 
 class AsyncItest(rt.Server):
@@ -197,10 +197,7 @@ def test_stop_drains_async_handlers_in_flight(rpc_uri: str, peek: Peek) -> None:
     try:
         with ItestClient.connect(rpc_uri, timeout=20) as client:
             in_flight = [client.sleep.call_async(0.5) for _ in range(5)]
-            deadline = time.monotonic() + 10
-            while impl.running < 5:  # every one is awaiting on the loop
-                assert time.monotonic() < deadline, "the handlers never started"
-                time.sleep(0.01)
+            wait_until(lambda: impl.running == 5, 10, what="all five awaiting on the loop")
             assert runner.stop(timeout=20)  # settled: answered and acked
             stopped = True
             assert [f.result() for f in in_flight] == [0.5] * 5
