@@ -2,13 +2,13 @@
 virtualenv outside the checkout.
 
 ``python -m build`` makes a wheel and an sdist of a copy of the sources. The wheel, installed
-with its ``[otel]`` extra, must hold one import package, ``rpcgen`` (no top-level ``codegen`` or
-``runtime``), its templates and ``py.typed``. From a folder outside the checkout, the installed
-``rpcgen`` must build an IDL, serve it and answer ``rpcgen call`` through a real broker, run
-``export``, ``diff``, ``scaffold`` and ``init`` (whose project then passes its in-memory tests
-with rpcgen from the wheel); and mypy, pointed at that virtualenv, must resolve ``rpcgen`` and
-``generated`` and type-check calls for real. This builds and installs for real (dependencies
-included, from the configured index): about 30 s here.
+with its ``[otel]`` and ``[prometheus]`` extras, must hold one import package, ``rpcgen`` (no
+top-level ``codegen`` or ``runtime``), its templates and ``py.typed``. From a folder outside
+the checkout, the installed ``rpcgen`` must build an IDL, serve it and answer ``rpcgen call``
+through a real broker, run ``export``, ``diff``, ``scaffold`` and ``init`` (whose project then
+passes its in-memory tests with rpcgen from the wheel); and mypy, pointed at that virtualenv,
+must resolve ``rpcgen`` and ``generated`` and type-check calls for real. This builds and
+installs for real (dependencies included, from the configured index): about 30 s here.
 """
 
 from __future__ import annotations
@@ -103,14 +103,14 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtualenv outside the checkout holding the wheel with ``[otel]`` and nothing else."""
+    """A virtualenv outside the checkout holding the wheel with its extras and nothing else."""
     (wheel,) = dist.glob("rpcgen-*.whl")
     root = tmp_path_factory.mktemp("wheel")
     assert not root.is_relative_to(REPO)
     env = root / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", env, cwd=root, check=True)
     pip = (sys.executable, "-m", "pip", "--python", env / "bin" / "python")
-    run(*pip, "install", "-q", f"{wheel}[otel]", cwd=root, check=True)
+    run(*pip, "install", "-q", f"{wheel}[otel,prometheus]", cwd=root, check=True)
     return env
 
 
@@ -184,9 +184,12 @@ def test_installed_rpcgen_builds_and_mypy_resolves_it(venv: Path, tmp_path: Path
 
 
 def test_extras_install_and_import(venv: Path, tmp_path: Path) -> None:
-    code = "import opentelemetry.sdk, rpcgen.otel; print(rpcgen.otel.__name__)"
+    code = (
+        "import opentelemetry.sdk, prometheus_client, rpcgen.otel, rpcgen.prometheus;"
+        " print(rpcgen.otel.__name__, rpcgen.prometheus.__name__)"
+    )
     done = run(venv / "bin" / "python", "-c", code, cwd=tmp_path, check=True)
-    assert done.stdout.strip() == "rpcgen.otel"
+    assert done.stdout.split() == ["rpcgen.otel", "rpcgen.prometheus"]
 
 
 def test_installed_commands_work_from_outside_the_checkout(venv: Path, tmp_path: Path) -> None:
