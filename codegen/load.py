@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import enum
 import importlib.machinery
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from rpcgen.codegen.cycles import import_cycles, import_line
 from rpcgen.codegen.errors import IdlError
 from rpcgen.codegen.markers import SERVICE_ATTR
 from rpcgen.codegen.model import (
@@ -95,7 +95,7 @@ def load(idl_dir: Path) -> LoadResult:
             ]
             if not src.problems:
                 modules.append(spec)
-        errors += _cycles(modules, sources)
+        errors += import_cycles(modules, sources)
     errors += _duplicate_services(declared)
     return LoadResult(tuple(modules), tuple(sorted(errors, key=IdlError.sort_key)))
 
@@ -183,64 +183,6 @@ def _homes(package: str, imported: dict[str, ModuleType | IdlError]) -> dict[typ
                 if isinstance(cls, type) and cls.__module__ == f"{package}.{rel}":
                     homes[cls] = rel
     return homes
-
-
-def _cycles(modules: list[ModuleSpec], sources: dict[str, Source]) -> list[IdlError]:
-    """Generated modules that would import each other (Python cannot import such a ring)."""
-    edges = {m.name: sorted({home for _, home in m.shared}) for m in modules}
-    errors: list[IdlError] = []
-    reported: set[frozenset[str]] = set()
-    for start in sorted(edges):
-        ring = _ring(start, edges)
-        if ring is None or frozenset(ring) in reported:
-            continue
-        reported.add(frozenset(ring))
-        src = sources[start]
-        shown = " -> ".join([*ring, ring[0]])
-        errors.append(
-            IdlError(
-                src.file,
-                _import_line(src, ring[1] if len(ring) > 1 else ring[0]),
-                "",
-                "",
-                f"IDL modules import each other's types ({shown}); move the shared types "
-                "into a module that imports none of them",
-            )
-        )
-    return errors
-
-
-def _ring(start: str, edges: dict[str, list[str]]) -> list[str] | None:
-    """The shortest path from ``start`` back to itself, as the modules on it."""
-    paths = [[start]]
-    seen = {start}
-    while paths:
-        path = paths.pop(0)
-        for nxt in edges.get(path[-1], []):
-            if nxt == start:
-                return path
-            if nxt not in seen:
-                seen.add(nxt)
-                paths.append([*path, nxt])
-    return None
-
-
-def _import_line(src: Source, target: str) -> int:
-    """The line of the statement in ``src``'s file that imports the tree module ``target``."""
-    tree = ast.parse(Path(src.file).read_text("utf-8"))
-    here = src.module_name.split(".")[:-1]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom):
-            base = here[: len(here) - node.level + 1] if node.level else []
-            module = ".".join([*base, *(node.module or "").split(".")]).strip(".")
-            names = {module, *(f"{module}.{a.name}".strip(".") for a in node.names)}
-            if any(n == target or n.endswith(f".{target}") for n in names):
-                return node.lineno
-        elif isinstance(node, ast.Import) and any(
-            a.name.endswith(f".{target}") for a in node.names
-        ):
-            return node.lineno
-    return 1
 
 
 @dataclass
@@ -382,7 +324,7 @@ def _check_names(spec: ModuleSpec, src: Source) -> None:
                 "",
                 f"the generated module would import {name!r} from both {homes[name]} and {home}; "
                 "rename one of the classes",
-                _import_line(src, home),
+                import_line(src, home),
             )
         homes[name] = home
     named += [(name, name) for name in homes]
