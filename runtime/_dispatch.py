@@ -37,6 +37,7 @@ from rpcgen.runtime._codec import wire
 from rpcgen.runtime._transport import DEFAULT_MAX_MESSAGE_BYTES, Delivery, Properties
 from rpcgen.runtime.errors import MalformedRequest, MethodNotFound, PayloadTooLarge, ServiceError
 from rpcgen.runtime.middleware import HandlerCall, Middleware, middleware_of, run_async, run_sync
+from rpcgen.runtime.once import identity
 from rpcgen.runtime.spec import Method
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class Dispatcher:
         middleware: Sequence[Middleware] = (),
     ) -> None:
         self.service = server.service_name
+        self.queue = wire.service_queue(self.service)
         self.server = server
         self.max_message_bytes = max_message_bytes
         self.expired = 0  # requests not run because they arrived after their deadline
@@ -166,7 +168,7 @@ class Dispatcher:
         ctx = context.incoming(_sendable(props.headers), call_id)
         call = HandlerCall(
             self.service, method.name, "rpc", "rpc", self.server, tuple(args), kwargs, ctx,
-            asynchronous,
+            asynchronous, message_key=identity(self.queue, request, True),
         )  # fmt: skip
         return _Ready(method, handler, call)
 

@@ -39,6 +39,7 @@ from rpcgen.runtime._codec import wire
 from rpcgen.runtime._transport import DEFAULT_MAX_MESSAGE_BYTES, Delivery, Properties
 from rpcgen.runtime.errors import MalformedRequest, PayloadTooLarge
 from rpcgen.runtime.middleware import HandlerCall, Middleware, run_async, run_sync
+from rpcgen.runtime.once import identity
 from rpcgen.runtime.spec import EventHandler
 
 __all__ = ["EventEntrypoint", "Outcome", "dead_letter_queue", "event_entrypoints"]
@@ -161,6 +162,7 @@ class EventEntrypoint:
         return HandlerCall(
             self.service, self.attr, "event", self.spec.handler_type, self.server, (payload,),
             {}, ctx, is_async(self.handler), event=event.name,
+            message_key=identity(self.queue, delivery, False),
         )  # fmt: skip
 
     def _run(

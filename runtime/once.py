@@ -7,8 +7,9 @@ seconds, and settles a copy without running the handler: a request's copy gets t
 sent the first time (the caller sees the same result or error), an event's copy is acked.
 
 A message's identity (``identity``):
-- a request: its ``correlation_id`` with its ``reply_to`` (every caller, Nameko's included, sends
-  a new uuid per call, and rpcgen publishes a resent request with the same correlation id);
+- a request: its ``correlation_id`` with its ``reply_to`` and method (every caller, Nameko's
+  included, sends a new uuid per call, and rpcgen publishes a resent request with the same
+  correlation id);
 - an event: its ``message_id`` property, which rpcgen's dispatchers set (a uuid, the same on a
   resend); Nameko's dispatchers set none, so their events are handled as before, once or more.
 
@@ -169,7 +170,7 @@ def identity(queue: str, delivery: Delivery, request: bool) -> str | None:
         cid, reply_to = props.correlation_id, props.reply_to
         if not cid or not reply_to:
             return None
-        return f"{queue}\x00{reply_to}\x00{cid}"
+        return f"{queue}\x00{delivery.routing_key}\x00{reply_to}\x00{cid}"
     message_id = props.message_id
     if not message_id:
         return None
