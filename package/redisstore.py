@@ -24,7 +24,7 @@ down or does not answer within ``timeout`` seconds, a call raises redis-py's exc
 from __future__ import annotations
 
 import math
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 try:
     import redis
@@ -34,6 +34,9 @@ except ImportError as exc:  # pragma: no cover - the message is what matters
     ) from exc
 
 from rpcgen.runtime.once import Claim, Done
+
+if TYPE_CHECKING:
+    from rpcgen.runtime.once import OnceStore
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore"]
 
@@ -108,3 +111,9 @@ class RedisStore:
 def _ms(seconds: float) -> int:
     """Whole milliseconds, at least 1 (Redis refuses an expiry of 0)."""
     return max(1, math.ceil(seconds * 1000))
+
+
+if TYPE_CHECKING:
+
+    def _a_once_store(store: RedisStore) -> OnceStore:
+        return store  # mypy --strict checks here that RedisStore implements the protocol

@@ -3,6 +3,7 @@ the session's throwaway Redis server; then what each store adds (bounds, key lay
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -274,6 +275,16 @@ def test_redis_down_raises_redis_own_error() -> None:
     with pytest.raises(redis.exceptions.ConnectionError):
         store.release(fresh_key())
     store.close()
+
+
+def test_redis_that_does_not_answer_raises_a_timeout() -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        store = RedisStore(f"redis://127.0.0.1:{silent.getsockname()[1]}/0", timeout=0.2)
+        with pytest.raises(redis.exceptions.TimeoutError):
+            store.claim(fresh_key(), LONG)
+        store.close()
 
 
 def test_redisstore_without_redis_py_names_the_extra() -> None:
