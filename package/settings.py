@@ -49,6 +49,7 @@ class ServeSettings:
     http_host: str = "0.0.0.0"
     metrics: bool = False
     once: bool = True
+    once_store: str | None = None  # None: in this process (LocalStore); else a redis:// URL
 
 
 def _uris(value: object) -> tuple[str, ...]:
@@ -97,6 +98,13 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
+def _redis_url(value: object) -> str:
+    text = _text(value).strip()
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return text
+
+
 def _seconds(value: object) -> float:
     if isinstance(value, str):
         value = float(value.strip())
@@ -131,6 +139,7 @@ SETTINGS: Mapping[str, Callable[[object], object]] = {
     "http_host": _text,
     "metrics": _flag,
     "once": _flag,
+    "once_store": _redis_url,
 }
 """Each setting's name and parser (a parser raises ``ValueError`` with what it expected)."""
 

@@ -479,7 +479,7 @@ class ServiceRunner:
             once_key = self._once_key(self._rpc_queue, request, True)
             seen: Claim | None = "new"
             if once_key is not None:
-                seen = await self._claim_once_async(once_key)
+                seen = await self._on.settle_or_claim_async(once_key, self.stopping)
             if seen is None:
                 self._give_back(request, key)
                 return
@@ -493,7 +493,7 @@ class ServiceRunner:
                     log.exception("request to %s failed outside its handler", request.routing_key)
                     body = wire.error_reply(exc)
                 if once_key is not None:
-                    await self._done_once_async(once_key, body)
+                    await self._on.done_async(once_key, body)
             if not self._claim(request, key):
                 return
             # Replies of one loop iteration go to the consumer together: one I/O turn, one write.
@@ -518,7 +518,7 @@ class ServiceRunner:
         try:
             once_key = self._once_key(entry.queue, delivery, False)
             if once_key is not None:
-                seen = await self._claim_once_async(once_key)
+                seen = await self._on.settle_or_claim_async(once_key, self.stopping)
                 if seen is None:
                     self._give_back((entry, delivery), key)
                     return
@@ -529,7 +529,7 @@ class ServiceRunner:
             limit = self._dispatcher.max_message_bytes
             outcome = await entry.handle_async(delivery, self._dispatcher.middleware, limit)
             if once_key is not None:
-                await self._settled_once_async(once_key, outcome)
+                await self._on.settled_async(once_key, outcome[0] == "requeue")
             self._settle_event(entry, delivery, outcome, key)
         finally:
             self._end(key, (entry, delivery))
@@ -539,7 +539,7 @@ class ServiceRunner:
         ident = threading.get_ident()
         once_key = self._once_key(entry.queue, delivery, False)
         if once_key is not None:
-            seen = self._claim_once(once_key)
+            seen = self._on.settle_or_claim(once_key, self.stopping)
             if seen is None:
                 self._give_back((entry, delivery), ident)
                 return
@@ -550,7 +550,7 @@ class ServiceRunner:
         limit = self._dispatcher.max_message_bytes
         outcome = entry.handle(delivery, self._loop, self._dispatcher.middleware, limit)
         if once_key is not None:
-            self._settled_once(once_key, outcome)
+            self._on.settled(once_key, outcome[0] == "requeue")
         self._settle_event(entry, delivery, outcome, ident)
 
     def _settle_event(
@@ -574,7 +574,7 @@ class ServiceRunner:
         ident = threading.get_ident()
         key = self._once_key(self._rpc_queue, request, True)
         if key is not None:
-            seen = self._claim_once(key)
+            seen = self._on.settle_or_claim(key, self.stopping)
             if seen is None:
                 self._give_back(request, ident)
                 return
@@ -588,7 +588,7 @@ class ServiceRunner:
             log.exception("request to %s failed outside its handler", request.routing_key)
             body = wire.error_reply(exc)
         if key is not None:
-            self._done_once(key, body)
+            self._on.done(key, body)
         self._settle_request(request, body, ident)
 
     def _settle_request(self, request: Delivery, body: bytes | None, key: object) -> None:
@@ -608,62 +608,13 @@ class ServiceRunner:
 
     # Effectively once (``once``): a store claim before a handler runs, its outcome after.
 
+    @property
+    def _on(self) -> Once:
+        assert self.once is not None  # a key is made only when it is on
+        return self.once
+
     def _once_key(self, queue: str, delivery: Delivery, request: bool) -> str | None:
         return None if self.once is None else identity(queue, delivery, request)
-
-    def _claim_once(self, key: str) -> Claim | None:
-        """Claim ``key``: ``"new"`` (run it) or the ``Done`` of an earlier run; while another
-        run holds it, wait for its outcome (backing off), or None if the runner stops first."""
-        assert self.once is not None
-        delay = 0.005
-        while (seen := self.once.store.claim(key, self.once.lease)) == "running":
-            if self.stopping.wait(delay):
-                return None
-            delay = min(2 * delay, 0.5)
-        return seen
-
-    async def _claim_once_async(self, key: str) -> Claim | None:
-        """``_claim_once`` in a task (a blocking store's calls in a thread)."""
-        assert self.once is not None
-        store, lease, delay = self.once.store, self.once.lease, 0.005
-        while True:
-            if store.blocking:
-                seen = await asyncio.to_thread(store.claim, key, lease)
-            else:
-                seen = store.claim(key, lease)
-            if seen != "running":
-                return seen
-            if self.stopping.is_set():
-                return None
-            await asyncio.sleep(delay)
-            delay = min(2 * delay, 0.5)
-
-    def _done_once(self, key: str, body: bytes | None) -> None:
-        assert self.once is not None
-        self.once.store.done(key, body, self.once.window)
-
-    async def _done_once_async(self, key: str, body: bytes | None) -> None:
-        assert self.once is not None
-        if self.once.store.blocking:
-            await asyncio.to_thread(self._done_once, key, body)
-        else:
-            self._done_once(key, body)
-
-    def _settled_once(self, key: str, outcome: Outcome) -> None:
-        """Record an event's outcome: settled (acked, dead-lettered), or released to run again
-        (requeued)."""
-        assert self.once is not None
-        if outcome[0] == "requeue":
-            self.once.store.release(key)
-        else:
-            self._done_once(key, None)
-
-    async def _settled_once_async(self, key: str, outcome: Outcome) -> None:
-        assert self.once is not None
-        if self.once.store.blocking:
-            await asyncio.to_thread(self._settled_once, key, outcome)
-        else:
-            self._settled_once(key, outcome)
 
     def _duplicate(self, delivery: Delivery, seen: Done) -> None:
         with self._settling:

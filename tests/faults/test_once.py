@@ -1,6 +1,6 @@
 """Effectively once (docs/reliability.md): the three ways RabbitMQ hands a handler a message twice,
 reproduced on a real broker, each with deduplication off (the handler runs twice) and on, with
-each store (it runs once, and a caller gets the first run's reply).
+each store, in-process and Redis (it runs once, and a caller gets the first run's reply).
 
 1. An event resent after a lost publisher confirm: the broker has the event, the dispatcher's
    connection breaks as the confirm comes back, the dispatcher publishes it again.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,16 +37,25 @@ pytestmark = [pytest.mark.broker, pytest.mark.timeout(90)]
 BASIC_ACK = (60, 80)  # a confirm (broker -> client) or an ack (client -> broker)
 BASIC_PUBLISH = (60, 40)
 FAST = Backoff(initial=0.1, max=0.5)
-STORES = ["off", "local"]
+STORES = ["off", "local", "redis"]
 
 
 @pytest.fixture(params=STORES)
 def once(request: pytest.FixtureRequest) -> Iterator[rt.Once | bool]:
-    """Deduplication off, or on with each store."""
+    """Deduplication off, or on with each store (Redis: the session's throwaway server)."""
     if request.param == "off":
         yield False
-    else:
+    elif request.param == "local":
         yield rt.Once(rt.LocalStore())
+    else:
+        from rpcgen.redisstore import RedisStore
+
+        prefix = f"test:{uuid.uuid4().hex}:"
+        store = RedisStore(request.getfixturevalue("redis_url"), prefix=prefix)
+        try:
+            yield rt.Once(store)
+        finally:
+            store.close()
 
 
 class Counting(Hello):
@@ -227,3 +237,26 @@ def test_the_database_recipe_takes_the_stock_once_without_once(
         (key,) = db.execute("SELECT message_key FROM handled").fetchall()
     assert key[0].startswith("evt-orders-order_created--products.on_order")
     assert stock.runs == [9]  # the copy found its identity recorded: the handler did not run
+
+
+def test_a_store_that_fails_never_holds_a_message(
+    memory_broker: rt.testing.MemoryBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    from rpcgen.redisstore import RedisStore
+
+    dead = RedisStore("redis://127.0.0.1:1/0", timeout=0.5)  # nothing listens on port 1
+    impl, stock = Counting(), Stock()
+    once = rt.Once(dead)
+    with (
+        rt.run_in_background(impl, memory_broker.uri, once=once),
+        rt.run_in_background(stock, memory_broker.uri, once=once),
+        HelloServiceClient.connect(memory_broker.uri, timeout=10) as client,
+        OrdersEvents.connect(memory_broker.uri) as events,
+    ):
+        assert [client.test("a"), client.test("b")] == ["a #1", "b #2"]
+        events.order_created(OrderCreated(1, "sku", 1))
+        wait_until(lambda: stock.runs == [1], what="the event handled")
+    failures = [r for r in caplog.records if "the once store (RedisStore) failed" in r.message]
+    assert len(failures) == 1  # one line, then at most one per 10 s
+    assert "failed to claim" in failures[0].message
+    assert "handled at least once until it answers again" in failures[0].message
