@@ -2,7 +2,7 @@
 deduplication off and on, while connections are reset and acks and confirms are lost.
 
     .venv/bin/python bench/once_chaos.py [--calls 10000] [--events 10000] [--seed 1]
-                                         [--modes off,local,redis] [--log once_chaos.log]
+                                         [--modes off,local,redis] [--log PATH]
 
 It starts its own RabbitMQ node (``RabbitNode``, no management plugin) and, when
 ``rpcgen.redisstore`` imports and ``redis-server`` is installed, a throwaway ``RedisServer``
@@ -31,8 +31,9 @@ and the handlers' counts are still for 3 s with both queues empty.
 Reported per mode: calls answered and failed, replies from a run other than the first,
 events dispatched (and failed), distinct events handled, missing, duplicate handler runs
 (runs - distinct ids; requests and events apart), ``runner.duplicates`` (copies settled without
-a run) and the faults struck. rpcgen's log (INFO) goes to ``--log``. Exit status 1 if a mode
-with deduplication on ran a handler twice, or if any mode lost a call or an event.
+a run) and the faults struck. rpcgen's log (INFO) goes to ``--log`` (default
+``bench/results/once_chaos.log``). Exit status 1 if a mode with deduplication on ran a handler
+twice, or if any mode lost a call or an event.
 """
 
 from __future__ import annotations
@@ -439,10 +440,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--modes", default="off,local,redis")
     parser.add_argument("--timeout", type=float, default=240, help="seconds per mode's workload")
-    parser.add_argument("--log", type=Path, default=Path("once_chaos.log"))
+    parser.add_argument("--log", type=Path, default=ROOT / "bench" / "results" / "once_chaos.log")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
+    args.log.parent.mkdir(parents=True, exist_ok=True)
     rpcgen_log = logging.getLogger("rpcgen")
     rpcgen_log.setLevel(logging.INFO)
     rpcgen_log.propagate = False
@@ -472,17 +474,19 @@ def main() -> int:
         f"(seed {args.seed}), {elapsed:.0f} s in all; rpcgen's log: {args.log}"
     )
     print(
-        "| once | calls answered / failed | events dispatched / handled (distinct) / missing "
+        "| once | calls answered / failed | replies from a rerun "
+        "| events dispatched / handled (distinct) / missing "
         "| duplicate runs: requests / events | copies settled without a run | faults struck |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in reports:
         c, e = r["calls"], r["events"]
         print(
             f"| {LABELS[r['mode']]} | {c['answered']:,} / {sum(c['failed'].values())} "
+            f"| {c['answered by a rerun']:,} "
             f"| {e['dispatched']:,} / {e['distinct handled']:,} / {e['missing']} "
-            f"| {c['duplicate runs']} / {e['duplicate runs']} "
-            f"| {r['copies settled without a run (runner.duplicates)']} | {r['faults total']} |"
+            f"| {c['duplicate runs']:,} / {e['duplicate runs']:,} "
+            f"| {r['copies settled without a run (runner.duplicates)']:,} | {r['faults total']} |"
         )
     for mode, why in skipped.items():
         print(f"| {LABELS[mode]} | not run: {why} |")

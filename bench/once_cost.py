@@ -1,7 +1,7 @@
 """What effectively-once costs a call and an event on a real broker: a server with deduplication
 off (``once=False``), on with ``LocalStore`` (the default), and on with ``RedisStore``.
 
-    .venv/bin/python bench/once_cost.py [--reps 5] [--seq 1000] [--calls 5000] [--events 5000]
+    .venv/bin/python bench/once_cost.py [--reps 7] [--seq 1000] [--calls 5000] [--events 5000]
     .venv/bin/python bench/once_cost.py --quick         # a smoke run, ~30 s
 
 It starts its own RabbitMQ node (``RabbitNode``, no management plugin) and, when
@@ -178,7 +178,7 @@ METRICS = [
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=7)
     parser.add_argument("--seq", type=int, default=1000, help="sequential calls per sample")
     parser.add_argument("--calls", type=int, default=5000, help="calls at 100 in flight")
     parser.add_argument("--events", type=int, default=5000, help="events per sample")
