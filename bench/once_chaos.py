@@ -297,7 +297,7 @@ def run_mode(
         )
         client = HelloServiceClient(client_conn, timeout=120)
         dispatcher = OrdersEvents(disp_conn, timeout=120)
-        parts = {
+        parts: dict[str, Any] = {  # a Transport here is a Connection (is_connected)
             **{f"runner {i}": r.connection for i, r in enumerate(runners)},
             "client": client_conn,
             "dispatcher": disp_conn,
@@ -413,7 +413,7 @@ def run_mode(
         "hung": hung,
         "runner errors": runner_errors,
     }
-    examples = []
+    examples: list[dict[str, object]] = []
     for runs in (requests, events):
         with runs.lock:
             for key, count in runs.by_id.items():
