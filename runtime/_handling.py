@@ -162,10 +162,9 @@ class EventEntrypoint:
             return "dead", str(exc)
         call_id = wire.new_call_id(self.service, self.attr)
         ctx = context.incoming(props.headers, call_id, adopt_deadline=False)
-        return HandlerCall(
+        return HandlerCall(  # positional: keywords would cost a dict (~0.2 µs) per event
             self.service, self.attr, "event", self.spec.handler_type, self.server, (payload,),
-            {}, ctx, is_async(self.handler), event=event.name, source=event.service,
-            queue=self.queue,
+            {}, ctx, is_async(self.handler), event.name, {}, event.service, self.queue,
         )  # fmt: skip
 
     def _run(

@@ -81,11 +81,11 @@ class HandlerCall:
     queue: str | None = None
     """The queue the request or event was consumed from: ``rpc-<service>``, or the event
     handler's own queue."""
-    outcome: str | None = None
+    outcome: str | None = field(default=None, init=False)
     """Set once the outcome is final, for ``finished``: ``"ok"``, ``"declared_error"`` or
     ``"error"`` for an RPC method (what its caller gets), ``"ack"`` or ``"requeue"`` for an
     event; None while the handler runs, and if the run was cut off (a cancelled task)."""
-    reply: bytes | None = None
+    reply: bytes | None = field(default=None, init=False)
     """An RPC method's encoded reply body (its result or error), set with ``outcome``."""
 
 

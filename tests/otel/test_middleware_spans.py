@@ -1,6 +1,7 @@
 """rpcgen.otel's server spans are a middleware, the outermost: the spans of what happens once the
 handler returned (a result that cannot be sent, a requeued event), and how they sit with the
-server's own middleware; both transports (``rpc_transport``, tests/otel/conftest.py)."""
+server's own middleware (their spans are children; what they raise fails the span); both
+transports (``rpc_transport``, tests/otel/conftest.py)."""
 
 from __future__ import annotations
 
@@ -117,3 +118,35 @@ def test_the_server_span_is_outside_the_servers_middleware(rpc_uri: str, spans: 
     assert rejected.status.status_code is StatusCode.ERROR
     assert rejected.attributes is not None
     assert rejected.attributes["error.type"] == "hello.DivisionByZero"
+    (event,) = rejected.events  # recorded as a handler's exception is: with its stack trace
+    assert event.attributes is not None and "exception.stacktrace" in event.attributes
+
+
+class RejectBig(rt.Middleware):
+    def before(self, call: rt.HandlerCall) -> None:
+        if call.kind == "event" and call.args[0].quantity > 100:
+            raise PermissionError("too big")
+
+
+class Stock(Products):
+    @OrdersEvent.order_created.handler()  # acked when it fails: no redelivery
+    def on_order(self, payload: OrderCreated) -> None:
+        self.runs.put(payload.order_id)
+
+
+def test_an_event_rejected_by_a_middleware_fails_its_consumer_span(
+    rpc_uri: str, spans: Spans
+) -> None:
+    products = Stock()
+    with (
+        rt.run_in_background(products, rpc_uri, middleware=[RejectBig()]),
+        OrdersEvents.connect(rpc_uri) as orders,
+    ):
+        orders.order_created(OrderCreated(1, "sku", 500))
+        finished = spans.wait_for(2)
+    assert products.runs.empty()  # the handler never ran
+    consumer = next(s for s in finished if s.kind is SpanKind.CONSUMER)
+    assert consumer.status.status_code is StatusCode.ERROR
+    assert consumer.attributes is not None
+    assert consumer.attributes["error.type"] == "builtins.PermissionError"
+    assert "rpcgen.event.requeued" not in consumer.attributes
