@@ -216,6 +216,15 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    once: Annotated[
+        bool | None,
+        typer.Option(
+            "--once/--no-once",
+            help="Settle a request or event that arrives again (a redelivery, a resend) "
+            "without running its handler twice; $RPCGEN_ONCE; default: on (docs: Reliability).",
+            show_default=False,
+        ),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -251,6 +260,7 @@ def serve_command(
         "http_port": http_port,
         "http_host": http_host,
         "metrics": metrics,
+        "once": once,
     }
     try:
         settings = resolve(flags, os.environ, config)
@@ -286,6 +296,7 @@ def serve_command(
         http_port=settings.http_port,
         http_host=settings.http_host,
         http_routes=routes,
+        once=settings.once,
     )
     raise typer.Exit(code)
 

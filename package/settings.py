@@ -48,6 +48,7 @@ class ServeSettings:
     http_port: int | None = None
     http_host: str = "0.0.0.0"
     metrics: bool = False
+    once: bool = True
 
 
 def _uris(value: object) -> tuple[str, ...]:
@@ -129,6 +130,7 @@ SETTINGS: Mapping[str, Callable[[object], object]] = {
     "http_port": _port,
     "http_host": _text,
     "metrics": _flag,
+    "once": _flag,
 }
 """Each setting's name and parser (a parser raises ``ValueError`` with what it expected)."""
 

@@ -30,6 +30,7 @@ from rpcgen.runtime.errors import (
 from rpcgen.runtime.generated_api import IncompatibleRuntime, omit_defaults, require_api
 from rpcgen.runtime.hooks import on_start, on_stop
 from rpcgen.runtime.middleware import HandlerCall, Middleware, current_call
+from rpcgen.runtime.once import Done, LocalStore, Once, OnceStore
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.raw import RawClient
 from rpcgen.runtime.server import ASYNC_PREFETCH, PREFETCH_PER_WORKER, Server, ServiceRunner
@@ -49,17 +50,21 @@ __all__ = [
     "Client",
     "Connection",
     "ConnectionOptions",
+    "Done",
     "Event",
     "EventHandler",
     "HandlerCall",
     "HandlerType",
     "IncompatibleRuntime",
     "IncorrectSignature",
+    "LocalStore",
     "MalformedReply",
     "MalformedRequest",
     "Method",
     "MethodNotFound",
     "Middleware",
+    "Once",
+    "OnceStore",
     "Param",
     "PayloadTooLarge",
     "RawClient",

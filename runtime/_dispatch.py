@@ -44,6 +44,7 @@ from rpcgen.runtime.middleware import (
     run_async,
     run_sync,
 )
+from rpcgen.runtime.once import identity
 from rpcgen.runtime.spec import Method
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ class Dispatcher:
         ctx = context.incoming(_sendable(props.headers), call_id)
         call = HandlerCall(  # positional: keywords would cost a dict (~0.2 µs) per request
             self.service, method.name, "rpc", "rpc", self.server, tuple(args), kwargs, ctx,
-            asynchronous, None, {}, None, self.queue,
+            asynchronous, None, identity(self.queue, request, True), {}, None, self.queue,
         )  # fmt: skip
         return _Ready(method, handler, call)
 

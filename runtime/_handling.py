@@ -39,6 +39,7 @@ from rpcgen.runtime._codec import wire
 from rpcgen.runtime._transport import DEFAULT_MAX_MESSAGE_BYTES, Delivery, Properties
 from rpcgen.runtime.errors import MalformedRequest, PayloadTooLarge
 from rpcgen.runtime.middleware import HandlerCall, Middleware, finish, run_async, run_sync
+from rpcgen.runtime.once import identity
 from rpcgen.runtime.spec import EventHandler
 
 __all__ = ["EventEntrypoint", "Outcome", "dead_letter_queue", "event_entrypoints"]
@@ -164,7 +165,8 @@ class EventEntrypoint:
         ctx = context.incoming(props.headers, call_id, adopt_deadline=False)
         return HandlerCall(  # positional: keywords would cost a dict (~0.2 µs) per event
             self.service, self.attr, "event", self.spec.handler_type, self.server, (payload,),
-            {}, ctx, is_async(self.handler), event.name, {}, event.service, self.queue,
+            {}, ctx, is_async(self.handler), event.name, identity(self.queue, delivery, False),
+            {}, event.service, self.queue,
         )  # fmt: skip
 
     def _run(

@@ -74,6 +74,10 @@ class HandlerCall:
     """Whether the handler is ``async def``."""
     event: str | None = None
     """The event type an event handler runs for (None for an RPC method)."""
+    message_key: str | None = None
+    """The message's identity, the same for every copy of it (a redelivery, a resend), unique
+    to its queue: what ``Once`` remembers (``rpcgen.runtime.once.identity``). None when it has
+    none (an event from a Nameko dispatcher)."""
     state: dict[str, Any] = field(default_factory=dict)
     """Per-request resources: what middleware put here, for the handler and later middleware."""
     source: str | None = None
