@@ -181,8 +181,8 @@ class ServiceRunner:
         """Effectively once (``rpcgen.runtime.once``): settles a copy of a message it already
         settled without running the handler again; None when off."""
         self.duplicates = 0
-        self._rpc_queue = wire.service_queue(server.service_name)
         """Copies of settled messages this runner settled without running a handler."""
+        self._rpc_queue = wire.service_queue(server.service_name)
 
     @property
     def connection(self) -> Transport:
@@ -484,7 +484,7 @@ class ServiceRunner:
                 self._give_back(request, key)
                 return
             if isinstance(seen, Done):
-                self._duplicate(request, seen)
+                self._duplicate(request)
                 body = seen.body
             else:
                 try:
@@ -523,7 +523,7 @@ class ServiceRunner:
                     self._give_back((entry, delivery), key)
                     return
                 if isinstance(seen, Done):
-                    self._duplicate(delivery, seen)
+                    self._duplicate(delivery)
                     self._settle_event(entry, delivery, ("ack", ""), key)
                     return
             limit = self._dispatcher.max_message_bytes
@@ -544,7 +544,7 @@ class ServiceRunner:
                 self._give_back((entry, delivery), ident)
                 return
             if isinstance(seen, Done):
-                self._duplicate(delivery, seen)
+                self._duplicate(delivery)
                 self._settle_event(entry, delivery, ("ack", ""), ident)
                 return
         limit = self._dispatcher.max_message_bytes
@@ -579,7 +579,7 @@ class ServiceRunner:
                 self._give_back(request, ident)
                 return
             if isinstance(seen, Done):
-                self._duplicate(request, seen)
+                self._duplicate(request)
                 self._settle_request(request, seen.body, ident)
                 return
         try:
@@ -616,7 +616,7 @@ class ServiceRunner:
     def _once_key(self, queue: str, delivery: Delivery, request: bool) -> str | None:
         return None if self.once is None else identity(queue, delivery, request)
 
-    def _duplicate(self, delivery: Delivery, seen: Done) -> None:
+    def _duplicate(self, delivery: Delivery) -> None:
         with self._settling:
             self.duplicates += 1
         props = delivery.properties
