@@ -216,6 +216,25 @@ def serve_command(
             show_default=False,
         ),
     ] = None,
+    once: Annotated[
+        bool | None,
+        typer.Option(
+            "--once/--no-once",
+            help="Settle a request or event that arrives again (a redelivery, a resend) "
+            "without running its handler twice; $RPCGEN_ONCE; default: on (docs: Reliability).",
+            show_default=False,
+        ),
+    ] = None,
+    once_store: Annotated[
+        str | None,
+        typer.Option(
+            "--once-store",
+            metavar="URL",
+            help="Keep --once's ids in Redis (redis://host:6379/0; needs rpcgen[redis]), shared "
+            "by every instance of the service; $RPCGEN_ONCE_STORE; default: in this process.",
+            show_default=False,
+        ),
+    ] = None,
     config: Annotated[
         Path | None,
         typer.Option(
@@ -251,6 +270,8 @@ def serve_command(
         "http_port": http_port,
         "http_host": http_host,
         "metrics": metrics,
+        "once": once,
+        "once_store": once_store,
     }
     try:
         settings = resolve(flags, os.environ, config)
@@ -286,8 +307,22 @@ def serve_command(
         http_port=settings.http_port,
         http_host=settings.http_host,
         http_routes=routes,
+        once=_once(settings.once, settings.once_store),
     )
     raise typer.Exit(code)
+
+
+def _once(on: bool, store_url: str | None) -> Any:
+    """``serve``'s ``once``: off, on in this process, or on with a ``RedisStore``."""
+    if not on or store_url is None:
+        return on
+    try:
+        from rpcgen.redisstore import RedisStore
+    except ImportError as exc:
+        _fail(f"--once-store needs redis-py: pip install 'rpcgen[redis]' ({exc})", 2)
+    from rpcgen.runtime import Once
+
+    return Once(RedisStore(store_url))
 
 
 def _metrics_routes() -> dict[str, Any]:

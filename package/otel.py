@@ -6,7 +6,8 @@ Install the extra (``pip install 'rpcgen[otel]'``), set up a tracer provider as 
     rpcgen.otel.instrument()          # or instrument(tracer_provider=provider)
 
 Importing this module changes nothing; ``instrument()`` puts a tracer in the runtime's seam
-(``rpcgen.runtime._tracing``) and ``uninstrument()`` takes it out again. What is traced:
+(``rpcgen.runtime._tracing``) and ``uninstrument()`` takes it out again. In servers the tracer
+is a middleware (``rt.Middleware``), the outermost around every handler run. What is traced:
 
 - a call: a CLIENT span ``<service>/<method>`` in the caller, a SERVER span of the same name in
   the server, its child (``rpc.system`` = ``nameko``, ``rpc.service``, ``rpc.method``); a
@@ -27,11 +28,10 @@ incoming fields (which an uninstrumented hop passes on unchanged, like any conte
 
 from __future__ import annotations
 
-import inspect
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -39,11 +39,8 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from rpcgen import __version__
 from rpcgen.runtime import _tracing, errors
 from rpcgen.runtime._codec import wire
+from rpcgen.runtime.middleware import HandlerCall, Middleware
 from rpcgen.runtime.spec import Event, Method
-
-if TYPE_CHECKING:
-    from rpcgen.runtime._handling import EventEntrypoint, Outcome
-    from rpcgen.runtime.context import CallContext
 
 __all__ = ["RPC_SYSTEM", "instrument", "is_instrumented", "uninstrument"]
 
@@ -58,12 +55,12 @@ def instrument(tracer_provider: trace.TracerProvider | None = None) -> None:
     """Trace rpcgen's calls, requests and events from now on, with ``tracer_provider`` (the
     global one if None). Calling it again replaces the provider."""
     tracer = trace.get_tracer(__name__, __version__, tracer_provider=tracer_provider)
-    _tracing.tracer = _Tracer(tracer)
+    _tracing.install(_Tracer(tracer))
 
 
 def uninstrument() -> None:
     """Stop tracing (spans already started still end)."""
-    _tracing.tracer = None
+    _tracing.install(None)
 
 
 def is_instrumented() -> bool:
@@ -76,12 +73,13 @@ class _Tracer:
 
     def __init__(self, tracer: trace.Tracer) -> None:
         self._tracer = tracer
+        self._spans = _Spans(tracer)
 
     def send(self, target: Method[Any] | Event[Any], on_done: _tracing.Completion) -> _Outgoing:
         if isinstance(target, Event):
             name = f"publish {target.label}"
             kind = SpanKind.PRODUCER
-            attributes = _event_attributes(target, "publish", "send")
+            attributes = _event_attributes(target.exchange, target.name, "publish", "send")
         else:
             name = f"{target.service}/{target.name}"
             kind = SpanKind.CLIENT
@@ -89,31 +87,9 @@ class _Tracer:
         span = self._tracer.start_span(name, kind=kind, attributes=attributes)
         return _Outgoing(span, on_done, isinstance(target, Method))
 
-    def serve(self, service: str, method: Method[Any], ctx: CallContext) -> _Incoming:
-        attributes = _rpc_attributes(service, method.name)
-        attributes["rpcgen.call_id"] = ctx.call_id
-        return self._incoming(f"{service}/{method.name}", SpanKind.SERVER, attributes, ctx.data)
-
-    def consume(self, entrypoint: EventEntrypoint, ctx: CallContext) -> _Incoming:
-        event = entrypoint.spec.event
-        attributes = _event_attributes(event, "process", "process")
-        attributes.update(
-            {
-                "messaging.destination.subscription.name": entrypoint.queue,
-                "rpcgen.handler": f"{entrypoint.service}.{entrypoint.attr}",
-                "rpcgen.handler_type": entrypoint.spec.handler_type,
-                "rpcgen.call_id": ctx.call_id,
-            }
-        )
-        name = f"process {event.label}"
-        return self._incoming(name, SpanKind.CONSUMER, attributes, ctx.data)
-
-    def _incoming(
-        self, name: str, kind: SpanKind, attributes: dict[str, Any], data: Mapping[str, object]
-    ) -> _Incoming:
-        parent = propagate.extract(_carrier(data))
-        span = self._tracer.start_span(name, parent, kind=kind, attributes=attributes)
-        return _Incoming(span, trace.set_span_in_context(span, parent))
+    @property
+    def middleware(self) -> _Spans:
+        return self._spans
 
     def rejected(self, service: str, routing_key: str, headers: object, exc: BaseException) -> None:
         data = wire.headers_to_context(headers if isinstance(headers, Mapping) else None)
@@ -184,78 +160,106 @@ class _Outgoing:
             self._span.end()
 
 
-class _Incoming:
-    """A SERVER or CONSUMER span around one handler run."""
+class _Spans(Middleware):
+    """The outermost middleware of every server: a SERVER or CONSUMER span around each handler
+    run (and the middleware inside), current while it runs, ended once the outcome is final."""
 
-    __slots__ = ("_context", "_failed", "_span", "_token")
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
 
-    def __init__(self, span: Span, ctx: otel_context.Context) -> None:
-        self._span = span
-        self._context = ctx
-        self._failed = False
-        self._token: object = None
-
-    def __enter__(self) -> _Incoming:
-        self._token = otel_context.attach(self._context)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        otel_context.detach(self._token)  # type: ignore[arg-type]
-        if exc is not None and not self._failed:
-            _fail(self._span, exc)
-        self._span.end()
-
-    def wrap(self, handler: Callable[..., object]) -> Callable[..., object]:
-        def run(*args: object, **kwargs: object) -> object:
-            try:
-                result = handler(*args, **kwargs)
-            except Exception as exc:
-                self._failed = True
-                _fail(self._span, exc)
-                raise
-            if inspect.isawaitable(result):
-                return self._within(result)
-            return result
-
-        return run
-
-    async def _within(self, awaitable: Any) -> object:
-        """Await an async handler's result on the loop thread, with the span current there."""
-        token = otel_context.attach(self._context)
+    def around(self, call: HandlerCall, proceed: Callable[[], object]) -> object:
+        span = self._start(call)
+        token = otel_context.attach(span.context)
         try:
-            return await awaitable
-        except Exception as exc:
-            self._failed = True
-            _fail(self._span, exc)
+            return proceed()
+        except BaseException as exc:
+            span.fail(exc)
             raise
         finally:
             otel_context.detach(token)
 
-    def reply(self, body: bytes) -> bytes:
-        if not self._failed and not body.endswith(_OK_TAIL):
-            _fail_reply(self._span, body)  # a result that could not be encoded
-        return body
+    async def around_async(
+        self, call: HandlerCall, proceed: Callable[[], Awaitable[object]]
+    ) -> object:
+        span = self._start(call)
+        token = otel_context.attach(span.context)
+        try:
+            return await proceed()
+        except BaseException as exc:
+            span.fail(exc)
+            raise
+        finally:
+            otel_context.detach(token)
 
-    def outcome(self, outcome: Outcome) -> Outcome:
-        if outcome[0] == "requeue":
+    def finished(self, call: HandlerCall) -> None:
+        span = call.state.pop(_SPAN, None)
+        if isinstance(span, _Incoming):
+            span.end(call)
+
+    def _start(self, call: HandlerCall) -> _Incoming:
+        ctx = call.context
+        if call.kind == "rpc":
+            name, kind = f"{call.service}/{call.name}", SpanKind.SERVER
+            attributes = _rpc_attributes(call.service, call.name)
+        else:
+            label = f"{call.source}.{call.event}"
+            name, kind = f"process {label}", SpanKind.CONSUMER
+            exchange = wire.event_exchange(str(call.source))
+            attributes = _event_attributes(exchange, str(call.event), "process", "process")
+            attributes.update(
+                {
+                    "messaging.destination.subscription.name": call.queue,
+                    "rpcgen.handler": f"{call.service}.{call.name}",
+                    "rpcgen.handler_type": call.handler_type,
+                }
+            )
+        attributes["rpcgen.call_id"] = ctx.call_id
+        parent = propagate.extract(_carrier(ctx.data))
+        span = self._tracer.start_span(name, parent, kind=kind, attributes=attributes)
+        call.state[_SPAN] = started = _Incoming(span, trace.set_span_in_context(span, parent))
+        return started
+
+
+_SPAN = "rpcgen.otel.span"
+"""Where ``_Spans`` keeps a run's span in ``HandlerCall.state`` until ``finished``."""
+
+
+class _Incoming:
+    """A SERVER or CONSUMER span of one handler run."""
+
+    __slots__ = ("_failed", "_span", "context")
+
+    def __init__(self, span: Span, ctx: otel_context.Context) -> None:
+        self._span = span
+        self.context = ctx
+        self._failed = False
+
+    def fail(self, exc: BaseException) -> None:
+        """The handler (or a middleware inside) raised ``exc``."""
+        self._failed = True
+        _fail(self._span, exc)
+
+    def end(self, call: HandlerCall) -> None:
+        """End the span with the run's final outcome."""
+        reply = call.reply
+        if reply is not None and not self._failed and not reply.endswith(_OK_TAIL):
+            _fail_reply(self._span, reply)  # an error reply nobody raised: a result not sent
+        elif call.outcome == "requeue":
             self._span.set_attribute("rpcgen.event.requeued", True)
-        return outcome
+        self._span.end()
 
 
 def _rpc_attributes(service: str, method: str) -> dict[str, Any]:
     return {"rpc.system": RPC_SYSTEM, "rpc.service": service, "rpc.method": method}
 
 
-def _event_attributes(event: Event[Any], operation: str, operation_type: str) -> dict[str, Any]:
+def _event_attributes(
+    exchange: str, event: str, operation: str, operation_type: str
+) -> dict[str, Any]:
     return {
         "messaging.system": "rabbitmq",
-        "messaging.destination.name": event.exchange,
-        "messaging.rabbitmq.destination.routing_key": event.name,
+        "messaging.destination.name": exchange,
+        "messaging.rabbitmq.destination.routing_key": event,
         "messaging.operation.name": operation,
         "messaging.operation.type": operation_type,
     }

@@ -48,6 +48,8 @@ class ServeSettings:
     http_port: int | None = None
     http_host: str = "0.0.0.0"
     metrics: bool = False
+    once: bool = True
+    once_store: str | None = None  # None: in this process (LocalStore); else a redis:// URL
 
 
 def _uris(value: object) -> tuple[str, ...]:
@@ -96,6 +98,13 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
+def _redis_url(value: object) -> str:
+    text = _text(value).strip()
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return text
+
+
 def _seconds(value: object) -> float:
     if isinstance(value, str):
         value = float(value.strip())
@@ -129,6 +138,8 @@ SETTINGS: Mapping[str, Callable[[object], object]] = {
     "http_port": _port,
     "http_host": _text,
     "metrics": _flag,
+    "once": _flag,
+    "once_store": _redis_url,
 }
 """Each setting's name and parser (a parser raises ``ValueError`` with what it expected)."""
 

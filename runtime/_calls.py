@@ -77,8 +77,11 @@ def event(
         delivery_mode=wire.PERSISTENT,
         priority=0,
         headers=context.event_headers(),
+        # The event's identity, the same on a resend: a server with ``Once`` handles it once.
+        message_id=str(uuid.uuid4()),
     )
-    key = str(uuid.uuid4())  # only to track it: an event has no correlation id on the wire
+    key = props.message_id  # tracks it here: an event has no correlation id on the wire
+    assert key is not None
     return PendingCall(event, key, body, props, timeout, on_done, exchange=event.exchange)
 
 

@@ -1,9 +1,9 @@
 """The tracing seam: where an installed tracer sees calls, events and handlers; no dependencies.
 
 rpcgen itself never imports OpenTelemetry. The optional extra (``rpcgen.otel``, installed with
-``pip install 'rpcgen[otel]'``) implements ``Tracer`` and puts it in ``tracer`` when the user
-calls ``rpcgen.otel.instrument()``. Until then ``tracer`` is None and each call, request and
-event pays one ``is None`` test (``bench/otel_overhead.py`` measures it).
+``pip install 'rpcgen[otel]'``) implements ``Tracer`` and installs it (``install``) when the
+user calls ``rpcgen.otel.instrument()``. Until then ``tracer`` is None and ``outermost`` is
+empty (``bench/otel_overhead.py`` measures what the seam costs).
 
 Where the runtime asks (the parts both transports share):
 - clients (``client.Client._invoke_async`` / ``_publish``, ``aio.AsyncClient._call`` /
@@ -11,8 +11,11 @@ Where the runtime asks (the parts both transports share):
   headers are built and ends when the completion runs;
 - headers (``context.outgoing_headers`` / ``event_headers``): ``inject`` writes the current
   span's trace context as ``nameko.<field>`` headers (``nameko.traceparent``, ...);
-- servers (``_dispatch.Dispatcher``, ``_handling.EventEntrypoint.handle``): ``serve`` /
-  ``consume`` wrap one handler run, ``rejected`` tells of a request no handler ran for.
+- servers: the tracer's ``middleware`` (a ``middleware.Middleware``, in ``outermost``) goes
+  outside every server's own around each handler run (``_dispatch.Dispatcher``,
+  ``_handling.EventEntrypoint``): its ``around`` / ``around_async`` hold the span,
+  ``finished`` ends it with the outcome; ``rejected`` tells of a request answered before any
+  handler or middleware ran (``MethodNotFound``, ...), which no middleware sees.
 """
 
 from __future__ import annotations
@@ -22,11 +25,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from rpcgen.runtime._handling import EventEntrypoint, Outcome
-    from rpcgen.runtime.context import CallContext
+    from rpcgen.runtime.middleware import Middleware
     from rpcgen.runtime.spec import Event, Method
 
-__all__ = ["Completion", "Incoming", "Outgoing", "Tracer", "tracer"]
+__all__ = ["Completion", "Outgoing", "Tracer", "install", "outermost", "tracer"]
 
 Completion = Callable[[bytes, "BaseException | None"], None]
 """A call's completion callback: the reply body (or ``b""``) and the local error, if any."""
@@ -53,42 +55,16 @@ class Outgoing(Protocol):
         """The caller stopped waiting (a cancelled asyncio call): end the span with ``exc``."""
 
 
-class Incoming(Protocol):
-    """A SERVER (request) or CONSUMER (event) span around one handler run; current inside the
-    ``with`` block, ended when it leaves."""
-
-    def __enter__(self) -> Incoming: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def wrap(self, handler: Callable[..., object]) -> Callable[..., object]:
-        """``handler``, recording what it raises on the span; an awaitable it returns runs with
-        the span current (async handlers run on the server's loop thread)."""
-
-    def reply(self, body: bytes) -> bytes:
-        """Note an error reply the handler did not raise (a result that could not be sent);
-        returns ``body``."""
-
-    def outcome(self, outcome: Outcome) -> Outcome:
-        """Note an event's outcome (ack, requeue); returns it."""
-
-
 class Tracer(Protocol):
     """What an installed tracer does; every method is called only while it is installed."""
 
     def send(self, target: Method[Any] | Event[Any], on_done: Completion) -> Outgoing:
         """A span for one call (``Method``) or one event dispatch (``Event``)."""
 
-    def serve(self, service: str, method: Method[Any], ctx: CallContext) -> Incoming:
-        """A span for one request that reaches its handler; ``ctx.data`` holds its context."""
-
-    def consume(self, entrypoint: EventEntrypoint, ctx: CallContext) -> Incoming:
-        """A span for one event that reaches its handler."""
+    @property
+    def middleware(self) -> Middleware:
+        """The outermost middleware of every server: a SERVER (request) or CONSUMER (event)
+        span around each handler run, current while it runs, ended in ``finished``."""
 
     def rejected(self, service: str, routing_key: str, headers: object, exc: BaseException) -> None:
         """A request answered with an error before any handler ran (``MethodNotFound``, ...)."""
@@ -99,3 +75,14 @@ class Tracer(Protocol):
 
 tracer: Tracer | None = None
 """The installed tracer, or None (the default: nothing is traced)."""
+
+outermost: tuple[Middleware, ...] = ()
+"""``(tracer.middleware,)`` while a tracer is installed, else (): put outside every server's
+own middleware (``outermost + own``, as cheap as an ``is None`` test when empty)."""
+
+
+def install(new: Tracer | None) -> None:
+    """Install ``new`` as the tracer (None: none), its middleware with it."""
+    global tracer, outermost
+    tracer = new
+    outermost = () if new is None else (new.middleware,)

@@ -24,11 +24,21 @@ A middleware that raises is the call's outcome, never a lost message: the reques
 reply and is acked; the event is acked (or requeued with ``requeue_on_error``) as if its handler
 had raised. If ``before`` raises, the handler and the inner middleware do not run, and the
 middleware's own ``after`` is not called (the outer ones' are, with the error).
+
+Once the outcome is final (an RPC method's reply encoded: a result that cannot be sent is an
+error reply the handler did not raise; an event to be acked or requeued), every middleware of
+the chain gets ``finished(call)``, the innermost first, with ``call.outcome`` (and
+``call.reply``) set: the place for what needs the outcome the caller sees, such as metrics or
+ending a span. It is called once per decoded request or event, whether or not the handler ran.
+
+An installed tracer (``rpcgen.otel.instrument()``, through ``_tracing``) contributes one more
+middleware, outside all of these: its span covers the whole chain.
 """
 
 from __future__ import annotations
 
 import contextvars
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,6 +46,8 @@ from typing import Any, Literal
 from rpcgen.runtime.context import CallContext
 
 __all__ = ["HandlerCall", "Middleware", "current_call"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,8 +74,23 @@ class HandlerCall:
     """Whether the handler is ``async def``."""
     event: str | None = None
     """The event type an event handler runs for (None for an RPC method)."""
+    message_key: str | None = None
+    """The message's identity, the same for every copy of it (a redelivery, a resend), unique
+    to its queue: what ``Once`` remembers (``rpcgen.runtime.once.identity``). None when it has
+    none (an event from a Nameko dispatcher)."""
     state: dict[str, Any] = field(default_factory=dict)
     """Per-request resources: what middleware put here, for the handler and later middleware."""
+    source: str | None = None
+    """The service that dispatches the event (None for an RPC method)."""
+    queue: str | None = None
+    """The queue the request or event was consumed from: ``rpc-<service>``, or the event
+    handler's own queue."""
+    outcome: str | None = field(default=None, init=False)
+    """Set once the outcome is final, for ``finished``: ``"ok"``, ``"declared_error"`` or
+    ``"error"`` for an RPC method (what its caller gets), ``"ack"`` or ``"requeue"`` for an
+    event; None while the handler runs, and if the run was cut off (a cancelled task)."""
+    reply: bytes | None = field(default=None, init=False)
+    """An RPC method's encoded reply body (its result or error), set with ``outcome``."""
 
 
 class Middleware:
@@ -104,6 +131,11 @@ class Middleware:
             raise
         self.after(call, result, None)
         return result
+
+    def finished(self, call: HandlerCall) -> None:
+        """The outcome is final (``call.outcome``, ``call.reply``), the reply not sent yet, the
+        event not yet acked; called for every decoded request or event, whether or not this
+        middleware's ``before`` ran. What it raises is logged and ignored."""
 
 
 _current: contextvars.ContextVar[HandlerCall | None] = contextvars.ContextVar(
@@ -170,3 +202,16 @@ async def run_async(
         return await step(0)
     finally:
         _current.reset(token)
+
+
+def finish(
+    chain: Sequence[Middleware], call: HandlerCall, outcome: str | None, reply: bytes | None
+) -> None:
+    """Set ``call.outcome`` and ``call.reply`` and tell each of ``chain``, innermost first."""
+    call.outcome = outcome
+    call.reply = reply
+    for middleware in reversed(chain):
+        try:
+            middleware.finished(call)
+        except Exception:
+            log.exception("%r failed in finished() for %s", middleware, call.context.call_id)

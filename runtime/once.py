@@ -7,8 +7,9 @@ seconds, and settles a copy without running the handler: a request's copy gets t
 sent the first time (the caller sees the same result or error), an event's copy is acked.
 
 A message's identity (``identity``):
-- a request: its ``correlation_id`` with its ``reply_to`` (every caller, Nameko's included, sends
-  a new uuid per call, and rpcgen publishes a resent request with the same correlation id);
+- a request: its ``correlation_id`` with its ``reply_to`` and method (every caller, Nameko's
+  included, sends a new uuid per call, and rpcgen publishes a resent request with the same
+  correlation id);
 - an event: its ``message_id`` property, which rpcgen's dispatchers set (a uuid, the same on a
   resend); Nameko's dispatchers set none, so their events are handled as before, once or more.
 
@@ -20,6 +21,8 @@ enough for a database table: ``claim`` (atomic insert-if-absent of a running mar
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -29,6 +32,8 @@ from typing import Literal, NamedTuple, Protocol
 from rpcgen.runtime._transport import Delivery
 
 __all__ = ["Claim", "Done", "LocalStore", "Once", "OnceStore", "identity"]
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 3600.0
 """Seconds a settled message's id (and reply) is remembered."""
@@ -154,10 +159,97 @@ class Once:
         self.store: OnceStore = LocalStore() if store is None else store
         self.window = window
         self.lease = lease
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._quiet_until = 0.0
 
     def __repr__(self) -> str:
         store = type(self.store).__name__
         return f"Once(store={store}, window={self.window:g}, lease={self.lease:g})"
+
+    # What a server does with the store, in a worker thread (or, ``*_async``, in a task on
+    # its loop, a blocking store's calls in a thread). A store that fails (Redis down) never
+    # stops a message: it is handled as if Once were off (at least once), and logged.
+
+    def settle_or_claim(self, key: str, stopping: threading.Event) -> Claim | None:
+        """``"new"`` (run the handler) or the ``Done`` of an earlier run; while another run
+        holds ``key``, wait for its outcome (backing off), or None if ``stopping`` is set first
+        (hand the message back)."""
+        delay = 0.005
+        while (seen := self._claim(key)) == "running":
+            if stopping.wait(delay):
+                return None
+            delay = min(2 * delay, 0.5)
+        return seen
+
+    async def settle_or_claim_async(self, key: str, stopping: threading.Event) -> Claim | None:
+        delay = 0.005
+        while True:
+            if self.store.blocking:
+                seen = await asyncio.to_thread(self._claim, key)
+            else:
+                seen = self._claim(key)
+            if seen != "running":
+                return seen
+            if stopping.is_set():
+                return None
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, 0.5)
+
+    def done(self, key: str, body: bytes | None) -> None:
+        """Record that ``key``'s message was settled with reply ``body`` (None: no reply)."""
+        try:
+            self.store.done(key, body, self.window)
+        except Exception as exc:
+            self._failed("record", exc)
+
+    async def done_async(self, key: str, body: bytes | None) -> None:
+        if self.store.blocking:
+            await asyncio.to_thread(self.done, key, body)
+        else:
+            self.done(key, body)
+
+    def settled(self, key: str, requeued: bool) -> None:
+        """An event's outcome: settled (recorded), or requeued (forgotten: it runs again)."""
+        if not requeued:
+            self.done(key, None)
+            return
+        try:
+            self.store.release(key)
+        except Exception as exc:
+            self._failed("release", exc)
+
+    async def settled_async(self, key: str, requeued: bool) -> None:
+        if self.store.blocking:
+            await asyncio.to_thread(self.settled, key, requeued)
+        else:
+            self.settled(key, requeued)
+
+    def _claim(self, key: str) -> Claim:
+        try:
+            return self.store.claim(key, self.lease)
+        except Exception as exc:
+            self._failed("claim", exc)
+            return "new"
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """Log a store failure: the first one, then at most one line per 10 s with a count."""
+        now = time.monotonic()
+        with self._lock:
+            self._failures += 1
+            if now < self._quiet_until:
+                return
+            count, self._failures = self._failures, 0
+            self._quiet_until = now + 10.0
+        log.error(
+            "the once store (%s) failed to %s: %r; messages are handled at least once until it "
+            "answers again (%d failure%s since the last such line)",
+            type(self.store).__name__,
+            what,
+            exc,
+            count,
+            "s" * (count != 1),
+        )
 
 
 def identity(queue: str, delivery: Delivery, request: bool) -> str | None:
@@ -169,7 +261,7 @@ def identity(queue: str, delivery: Delivery, request: bool) -> str | None:
         cid, reply_to = props.correlation_id, props.reply_to
         if not cid or not reply_to:
             return None
-        return f"{queue}\x00{reply_to}\x00{cid}"
+        return f"{queue}\x00{delivery.routing_key}\x00{reply_to}\x00{cid}"
     message_id = props.message_id
     if not message_id:
         return None

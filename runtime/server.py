@@ -39,6 +39,7 @@ from rpcgen.runtime._transport import Delivery, Reply, Served, Transport
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.hooks import hooks_of, run_hook
 from rpcgen.runtime.middleware import Middleware
+from rpcgen.runtime.once import Claim, Done, Once, identity
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.spec import Method
 
@@ -100,7 +101,9 @@ class ServiceRunner:
     once (default: the prefetch, which for a server with async handlers defaults to
     ``ASYNC_PREFETCH``, unless ``PREFETCH_PER_WORKER * max_workers`` is more); ``max_workers``
     bounds only the sync ones. ``middleware`` (``rpcgen.runtime.middleware``) wrap every handler
-    run, before the server class's own.
+    run, before the server class's own. ``once`` (default on, with a ``LocalStore``): a request or
+    event that arrives again after it was settled is settled without running its handler (a
+    request's copy gets the first reply); ``False`` turns it off, a ``Once`` sets the store.
     """
 
     def __init__(
@@ -114,6 +117,7 @@ class ServiceRunner:
         queue_type: str | None = None,
         max_concurrency: int | None = None,
         middleware: Sequence[Middleware] = (),
+        once: Once | bool = True,
         startup_timeout: float = 0.0,
         **options: Unpack[ConnectionOptions],
     ) -> None:
@@ -173,6 +177,12 @@ class ServiceRunner:
         self._settling = threading.Lock()
         self._claimed: set[int] = set()
         self._unstarted_handed_back = 0
+        self.once: Once | None = Once() if once is True else once or None
+        """Effectively once (``rpcgen.runtime.once``): settles a copy of a message it already
+        settled without running the handler again; None when off."""
+        self.duplicates = 0
+        """Copies of settled messages this runner settled without running a handler."""
+        self._rpc_queue = wire.service_queue(server.service_name)
 
     @property
     def connection(self) -> Transport:
@@ -466,11 +476,24 @@ class ServiceRunner:
         if not self._begin(key, request):
             return
         try:
-            try:
-                body = await self._dispatcher.reply_for_async(request)
-            except Exception as exc:
-                log.exception("request to %s failed outside its handler", request.routing_key)
-                body = wire.error_reply(exc)
+            once_key = self._once_key(self._rpc_queue, request, True)
+            seen: Claim | None = "new"
+            if once_key is not None:
+                seen = await self._on.settle_or_claim_async(once_key, self.stopping)
+            if seen is None:
+                self._give_back(request, key)
+                return
+            if isinstance(seen, Done):
+                self._duplicate(request)
+                body = seen.body
+            else:
+                try:
+                    body = await self._dispatcher.reply_for_async(request)
+                except Exception as exc:
+                    log.exception("request to %s failed outside its handler", request.routing_key)
+                    body = wire.error_reply(exc)
+                if once_key is not None:
+                    await self._on.done_async(once_key, body)
             if not self._claim(request, key):
                 return
             # Replies of one loop iteration go to the consumer together: one I/O turn, one write.
@@ -493,17 +516,42 @@ class ServiceRunner:
         if not self._begin(key, (entry, delivery)):
             return
         try:
+            once_key = self._once_key(entry.queue, delivery, False)
+            if once_key is not None:
+                seen = await self._on.settle_or_claim_async(once_key, self.stopping)
+                if seen is None:
+                    self._give_back((entry, delivery), key)
+                    return
+                if isinstance(seen, Done):
+                    self._duplicate(delivery)
+                    self._settle_event(entry, delivery, ("ack", ""), key)
+                    return
             limit = self._dispatcher.max_message_bytes
             outcome = await entry.handle_async(delivery, self._dispatcher.middleware, limit)
+            if once_key is not None:
+                await self._on.settled_async(once_key, outcome[0] == "requeue")
             self._settle_event(entry, delivery, outcome, key)
         finally:
             self._end(key, (entry, delivery))
 
     def _handle_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
         """Run one event's handler; ack, requeue or dead-letter it (see ``_handling``)."""
+        ident = threading.get_ident()
+        once_key = self._once_key(entry.queue, delivery, False)
+        if once_key is not None:
+            seen = self._on.settle_or_claim(once_key, self.stopping)
+            if seen is None:
+                self._give_back((entry, delivery), ident)
+                return
+            if isinstance(seen, Done):
+                self._duplicate(delivery)
+                self._settle_event(entry, delivery, ("ack", ""), ident)
+                return
         limit = self._dispatcher.max_message_bytes
         outcome = entry.handle(delivery, self._loop, self._dispatcher.middleware, limit)
-        self._settle_event(entry, delivery, outcome, threading.get_ident())
+        if once_key is not None:
+            self._on.settled(once_key, outcome[0] == "requeue")
+        self._settle_event(entry, delivery, outcome, ident)
 
     def _settle_event(
         self, entry: EventEntrypoint, delivery: Delivery, result: Outcome, key: object
@@ -523,12 +571,25 @@ class ServiceRunner:
 
     def _serve_request(self, request: Delivery) -> None:
         """Run one request's handler and hand its reply (or its ack) to the consumer."""
+        ident = threading.get_ident()
+        key = self._once_key(self._rpc_queue, request, True)
+        if key is not None:
+            seen = self._on.settle_or_claim(key, self.stopping)
+            if seen is None:
+                self._give_back(request, ident)
+                return
+            if isinstance(seen, Done):
+                self._duplicate(request)
+                self._settle_request(request, seen.body, ident)
+                return
         try:
             body = self._dispatcher.reply_for(request)
         except BaseException as exc:  # even SystemExit from a handler must not kill a worker
             log.exception("request to %s failed outside its handler", request.routing_key)
             body = wire.error_reply(exc)
-        self._settle_request(request, body, threading.get_ident())
+        if key is not None:
+            self._on.done(key, body)
+        self._settle_request(request, body, ident)
 
     def _settle_request(self, request: Delivery, body: bytes | None, key: object) -> None:
         """Hand a request's reply (or its ack) to the consumer; from any thread."""
@@ -544,3 +605,29 @@ class ServiceRunner:
         else:
             reply_props = reply_properties(props)
             consumer.reply(request.tag, props.reply_to, reply_props, body, request.epoch)
+
+    # Effectively once (``once``): a store claim before a handler runs, its outcome after.
+
+    @property
+    def _on(self) -> Once:
+        assert self.once is not None  # a key is made only when it is on
+        return self.once
+
+    def _once_key(self, queue: str, delivery: Delivery, request: bool) -> str | None:
+        return None if self.once is None else identity(queue, delivery, request)
+
+    def _duplicate(self, delivery: Delivery) -> None:
+        with self._settling:
+            self.duplicates += 1
+        props = delivery.properties
+        log.info(
+            "settled a copy of %s (%s %s) without running it: it was handled before",
+            delivery.routing_key,
+            "message id" if props.message_id else "correlation id",
+            props.message_id or props.correlation_id,
+        )
+
+    def _give_back(self, item: Delivery | tuple[EventEntrypoint, Delivery], key: object) -> None:
+        """Requeue a copy that waited for another run's outcome while the runner stopped."""
+        if self._claim(_delivery(item), key):
+            self._hand_back(item, None)

@@ -23,6 +23,7 @@ from rpcgen.runtime._transport import Transport
 from rpcgen.runtime.errors import RpcConnectionError
 from rpcgen.runtime.hooks import hooks_of
 from rpcgen.runtime.middleware import Middleware
+from rpcgen.runtime.once import Once
 from rpcgen.runtime.options import ConnectionOptions
 from rpcgen.runtime.probes import ProbeServer, Response
 from rpcgen.runtime.server import Server, ServiceRunner
@@ -54,6 +55,7 @@ def run_in_background(
     queue_type: str | None = None,
     max_concurrency: int | None = None,
     middleware: Sequence[Middleware] = (),
+    once: Once | bool = True,
     **options: Unpack[ConnectionOptions],
 ) -> Iterator[ServiceRunner]:
     """Serve ``server`` in background threads for the duration of the block (tests, demos)."""
@@ -66,6 +68,7 @@ def run_in_background(
         queue_type=queue_type,
         max_concurrency=max_concurrency,
         middleware=middleware,
+        once=once,
         **options,
     )
     runner.start()
@@ -85,6 +88,7 @@ def serve(
     queue_type: str | None = None,
     max_concurrency: int | None = None,
     middleware: Sequence[Middleware] = (),
+    once: Once | bool = True,
     startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
     http_port: int | None = None,
     http_host: str = "0.0.0.0",
@@ -111,6 +115,8 @@ def serve(
     ``server`` may be a list of servers (``rpcgen serve a:A b:B``): they share one connection,
     each keeps its own queues, prefetch, workers and loop, every one gets the settings given
     here, a signal drains them all side by side, and the probes answer for all of them.
+    ``once`` (see ``ServiceRunner``): a given ``Once`` is shared by them all (each remembers
+    its own queues' messages in it).
     """
     servers = [server] if isinstance(server, Server) else list(server)
     if not servers:
@@ -141,6 +147,7 @@ def serve(
             queue_type=queue_type,
             max_concurrency=max_concurrency,
             middleware=middleware,
+            once=once,
             **more,
             **options,
         )
@@ -214,6 +221,7 @@ def serve_main(
     drain_timeout: float | None = DEFAULT_DRAIN_TIMEOUT,
     http_routes: Mapping[str, Callable[[], Response]] | None = None,
     max_concurrency: int | None = None,
+    once: Once | bool = True,
 ) -> int:
     """Entry point of ``rpcgen serve module:obj [module:obj ...]``: serve what each factory (a
     ``Server`` subclass or a function returning an instance) makes, and return an exit code.
@@ -234,6 +242,7 @@ def serve_main(
             prefetch=prefetch,
             queue_type=queue_type,
             max_concurrency=max_concurrency,
+            once=once,
             startup_timeout=startup_timeout,
             http_port=http_port,
             http_host=http_host,

@@ -1,7 +1,8 @@
 # Shared by scripts/test and scripts/demo (source it; it defines functions and ROOT, runs nothing).
 # Installs what is missing on a fresh Debian 12 machine, as root:
 #   Debian's rabbitmq-server (tests and the demo start throwaway nodes from its scripts; the
-#   package's own system broker is not used and is left alone), .venv with rpcgen and its dev
+#   package's own system broker is not used and is left alone), Debian's redis-server (the same
+#   way: tests and benchmarks start throwaway servers from /usr/bin/redis-server), .venv with rpcgen and its dev
 #   and docs extras, .venv-nameko with Nameko 2.14.1 for the interop tests, and .venv-nameko3 with
 #   Nameko 3.0.0rc11 (a pre-release: its interop tests skip if it cannot be installed), and
 #   .venv-nameko-otel with Nameko 3.0.0rc11 and opentelemetry-instrumentation-nameko (tests/otel).
@@ -43,6 +44,15 @@ ensure_rabbitmq() {
     apt_install rabbitmq-server
     [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] ||
         die "rabbitmq-server installed, but /usr/lib/rabbitmq/bin/rabbitmq-server is missing"
+}
+
+ensure_redis() {
+    if [[ -x /usr/bin/redis-server ]]; then
+        return
+    fi
+    log "installing Debian's redis-server"
+    apt_install redis-server
+    [[ -x /usr/bin/redis-server ]] || die "redis-server installed, but /usr/bin/redis-server is missing"
 }
 
 ensure_python() {

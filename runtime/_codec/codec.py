@@ -262,9 +262,16 @@ class MethodCodec(Generic[R_co]):
         """The reply body for a result; if it cannot be encoded, an ``UnserializableValueError``
         reply with a null result, as Nameko sends."""
         try:
+            return self.encode_result(result)
+        except errors.UnserializableValueError as exc:
+            return wire.error_reply(exc)
+
+    def encode_result(self, result: object) -> bytes:
+        """The reply body for a result; ``UnserializableValueError`` if it cannot be encoded."""
+        try:
             return dumps({"result": result, "error": None})
         except Exception:  # TypeError, RecursionError, or a failing property of a dataclass
-            return wire.error_reply(errors.UnserializableValueError(result))
+            raise errors.UnserializableValueError(result) from None
 
     def decode_result(self, raw: object) -> R_co:
         """A reply's result as the declared type; ``ResultTypeError`` if it does not fit."""

@@ -10,8 +10,10 @@ Nothing here is used by the runtime itself, and nothing here imports pytest exce
 - ``vhost``: ``Vhost``, a vhost per test with inspection helpers and message ``Spy``.
 - ``memory``: ``MemoryBroker`` (``memory://NAME``: a broker in this process, no RabbitMQ), and
   ``worker_factory`` / ``entrypoint`` to call one handler alone, as a request would.
+- ``redis``: ``RedisServer``, a throwaway ``redis-server`` (Debian's package) on a free loopback
+  port with no persistence, for ``rpcgen.redisstore``'s tests and benchmark.
 - ``plugin``: the fixtures (``rabbit_node``, ``rabbit_vhost``, ``amqp_uri``, ``memory_broker``,
-  ``rpc_transport``, ``rpc_uri``, ...).
+  ``rpc_transport``, ``rpc_uri``, ``redis_url``, ...).
 
 See ``docs/wire.md`` ("Throwaway brokers") for what the nodes rely on.
 """
@@ -20,6 +22,7 @@ from rpcgen.runtime.testing.cluster import RabbitCluster
 from rpcgen.runtime.testing.management import Binding, BrokerError, QueueConsumer, QueueInfo
 from rpcgen.runtime.testing.memory import TRANSPORTS, MemoryBroker, entrypoint, worker_factory
 from rpcgen.runtime.testing.node import Broker, ExternalBroker, RabbitNode
+from rpcgen.runtime.testing.redis import RedisServer, RedisServerError
 from rpcgen.runtime.testing.tls import TlsFiles
 from rpcgen.runtime.testing.vhost import SpiedMessage, Spy, Vhost
 
@@ -34,6 +37,8 @@ __all__ = [
     "QueueInfo",
     "RabbitCluster",
     "RabbitNode",
+    "RedisServer",
+    "RedisServerError",
     "SpiedMessage",
     "Spy",
     "TlsFiles",

@@ -180,7 +180,7 @@ def _event_call(
     entry: EventEntrypoint,
     context_data: Mapping[str, object] | None,
     call_id_stack: Sequence[str],
-    chain: Sequence[Middleware] | None,
+    chain: tuple[Middleware, ...] | None,
 ) -> Callable[..., Any]:
     """An event handler called as one event would reach it (``EventEntrypoint.handle``)."""
 

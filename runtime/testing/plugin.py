@@ -17,6 +17,9 @@ Fixtures:
         Run a test on both with ``@pytest.mark.parametrize("rpc_transport", TRANSPORTS)``, or
         for a whole folder, override it in a conftest.py with ``params=TRANSPORTS``.
     ``rpc_uri`` (function): ``memory_broker.uri`` or ``amqp_uri``, as ``rpc_transport`` says.
+    ``redis_url`` (session): ``redis://127.0.0.1:PORT/0`` of a throwaway ``RedisServer`` (no
+        persistence) started for the session; tests share it, so each uses keys of its own
+        (a fresh prefix). Skips (fails under ``CI``) without /usr/bin/redis-server.
 
 Without /usr/lib/rabbitmq/bin/rabbitmq-server the broker fixtures skip (fail when ``CI`` is set):
 ``skip_or_fail(reason)`` is that rule, for any test whose optional environment is missing.
@@ -35,6 +38,7 @@ import pytest
 from rpcgen.runtime.testing.cluster import RabbitCluster
 from rpcgen.runtime.testing.memory import TRANSPORTS, MemoryBroker
 from rpcgen.runtime.testing.node import SBIN, Broker, ExternalBroker, RabbitNode
+from rpcgen.runtime.testing.redis import REDIS_SERVER, RedisServer
 from rpcgen.runtime.testing.vhost import Vhost
 
 ENV_AMQP_URI = "RPCGEN_TEST_AMQP_URI"
@@ -147,6 +151,18 @@ def rpc_uri(rpc_transport: str, request: pytest.FixtureRequest) -> str:
     if rpc_transport == "rabbitmq":
         return str(request.getfixturevalue("amqp_uri"))
     raise pytest.UsageError(f"rpc_transport is {rpc_transport!r}, not one of {TRANSPORTS}")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The URL of the session's throwaway Redis server."""
+    if not REDIS_SERVER.exists():
+        skip_or_fail(
+            f"Redis is not installed ({REDIS_SERVER} missing): run scripts/test, which installs "
+            "Debian's redis-server"
+        )
+    with RedisServer() as server:
+        yield server.url
 
 
 def pytest_configure(config: pytest.Config) -> None:

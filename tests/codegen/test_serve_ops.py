@@ -274,3 +274,37 @@ def test_a_signal_while_waiting_for_the_broker_exits_at_once(
     served.wait_for(lambda line: "broker not reachable (attempt 1)" in line)
     assert served.stop() == 0
     served.wait_for(lambda line: "stopped hello_service before it connected" in line, 1)
+
+
+def test_once_store_keeps_the_ids_in_redis_and_no_once_turns_it_off(
+    serve: Callable[..., Served], amqp_uri: str, redis_url: str
+) -> None:
+    import redis
+
+    db = redis.Redis.from_url(redis_url)
+    db.flushall()
+    served = serve("app:Impl", "--amqp-uri", amqp_uri, "--once-store", redis_url)
+    with HelloServiceClient.connect(amqp_uri, timeout=10) as client:
+        wait_until_served(client, served)
+        client.test("world")
+    assert served.stop() == 0
+    keys = [k.decode() for k in db.keys("rpcgen:once:*")]
+    assert keys and all(k.startswith("rpcgen:once:rpc-hello_service\x00") for k in keys)
+    # Each call's reply, kept for its copies: the readiness probe's and "world"'s.
+    replies = {db.get(k) for k in keys}
+    assert b'D{"result": "Hello, world!", "error": null}' in replies
+    db.flushall()
+    served = serve(
+        "app:Impl",
+        "--amqp-uri",
+        amqp_uri,
+        env={"RPCGEN_ONCE_STORE": redis_url, "RPCGEN_ONCE": "false"},
+    )
+    with HelloServiceClient.connect(amqp_uri, timeout=10) as client:
+        wait_until_served(client, served)
+        client.test("world")
+    assert served.stop() == 0
+    assert db.keys("*") == []  # off: the store is not asked
+    served = serve("app:Impl", "--once-store", "http://redis/")
+    assert served.proc.wait(timeout=60) == 2
+    served.wait_for(lambda line: "--once-store: 'http://redis/': expected a redis://" in line, 5)

@@ -3,9 +3,9 @@
 Each test restarts (or closes connections of) a real RabbitMQ node. The semantics under test
 (docs/reliability.md): a call whose request was confirmed keeps waiting across a reconnect and
 gets its reply from the durable reply queue; a request a server held unacked is redelivered and
-answered once the broker is back (its handler runs again); a call made while disconnected
-waits for the reconnect within its timeout; a reply queue that expired meanwhile fails the
-calls that waited on it with ``ReplyQueueExpired``.
+answered once the broker is back (the copy waits for the first run, and the handler runs once);
+a call made while disconnected waits for the reconnect within its timeout; a reply queue that
+expired meanwhile fails the calls that waited on it with ``ReplyQueueExpired``.
 """
 
 from __future__ import annotations
@@ -120,12 +120,14 @@ def test_calls_across_a_broker_restart_are_answered_once(
         outcomes.call(connection, "while down", 60)  # waits for the reconnect
         node.start()
         impl.release.set()
-        # The held request was redelivered to the reconnected server and answered again;
-        # the reply of its first run, made for a dead channel, was dropped.
+        # The held request was redelivered to the reconnected server, where its copy waited
+        # for the first run (Once, on by default) and was answered with its reply; the first
+        # run's own reply, made for a dead channel, was dropped. The handler ran once.
         assert outcomes.value("hold") == "hello, hold"
         assert outcomes.value("while down") == "hello, while down"
         assert client.hello("after") == "hello, after"
-        assert impl.runs.count("hold") == 2
+        wait_until(lambda: runner.duplicates == 1, what="the copy settled without a run")
+        assert impl.runs.count("hold") == 1
         assert connection.reply_queue == reply_queue  # durable: it survived the restart
         # Every request acked (a server acks only once its reply is confirmed) and every reply
         # taken and acked by the client: a duplicate reply would have been handled by now.
@@ -144,33 +146,41 @@ def test_calls_across_a_broker_restart_are_answered_once(
         assert runner.error is None and not runner.stopping.is_set()
 
 
+@pytest.mark.parametrize("once", [True, False], ids=["once", "no once"])
 def test_an_unconfirmed_request_is_published_again_with_its_correlation_id(
-    rabbit_vhost: Vhost, caplog: pytest.LogCaptureFixture
+    rabbit_vhost: Vhost, caplog: pytest.LogCaptureFixture, once: bool
 ) -> None:
     # docs/reliability.md: "request sent but not yet confirmed: published again after the
-    # reconnect, same correlation id (the handler may run twice)".
+    # reconnect, same correlation id (the server runs it once)"; with once=False, twice.
     impl = Holding()
     with FaultProxy.to(rabbit_vhost.uri) as proxy:
         # The request reaches its queue, but the connection breaks as its confirm comes back.
         cut = proxy.arm(Fault.RESET, When(BASIC_ACK, direction=Direction.TO_CLIENT))
-        _publish_once_resent(proxy, rabbit_vhost, impl, cut)
+        _publish_once_resent(proxy, rabbit_vhost, impl, cut, once)
     assert "(1 calls pending, 1 to resend)" in caplog.text
 
 
-def _publish_once_resent(proxy: FaultProxy, rabbit_vhost: Vhost, impl: Holding, cut: Armed) -> None:
+def _publish_once_resent(
+    proxy: FaultProxy, rabbit_vhost: Vhost, impl: Holding, cut: Armed, once: bool
+) -> None:
     with (
         rabbit_vhost.spy(routing_key="itest.hello") as spy,
-        rt.run_in_background(impl, rabbit_vhost.uri, max_workers=2),
+        rt.run_in_background(impl, rabbit_vhost.uri, max_workers=2, once=once) as runner,
         rt.Connection(proxy.uri(rabbit_vhost.uri), reconnect=FAST) as connection,
     ):
         outcomes = Outcomes()
-        outcomes.call(connection, "twice", 60)
+        # The handler holds until the confirm was cut: a reply that came first would finish
+        # the call, and a finished call is not published again.
+        outcomes.call(connection, "hold", 60)
         assert cut.wait(30), "no confirm came back"
-        assert outcomes.value("twice") == "hello, twice"
+        impl.release.set()
+        assert outcomes.value("hold") == "hello, hold"
         copies = spy.get(2)
         assert copies[0].properties["correlation_id"] == copies[1].properties["correlation_id"]
         assert copies[0].body == copies[1].body
-        assert impl.runs == ["twice", "twice"]  # the handler ran for each copy
+        wait_until(lambda: runner.duplicates + len(impl.runs) == 2, what="both copies settled")
+        # With Once, the second copy got the first reply; without, the handler ran again.
+        assert impl.runs == (["hold"] if once else ["hold", "hold"])
         wait_until(
             lambda: all(
                 not q.messages_ready and not q.messages_unacknowledged
@@ -179,7 +189,7 @@ def _publish_once_resent(proxy: FaultProxy, rabbit_vhost: Vhost, impl: Holding, 
             ),
             what="the service and reply queues drained",
         )
-        assert len(outcomes.seen["twice"]) == 1  # the second reply was dropped
+        assert len(outcomes.seen["hold"]) == 1  # the second reply was dropped
 
 
 def test_a_call_outliving_its_timeout_while_disconnected_times_out(

@@ -5,6 +5,7 @@ that raises (the caller gets the error, the request is acked, the server goes on
 from __future__ import annotations
 
 import asyncio
+import json
 import queue
 import threading
 from collections.abc import Awaitable, Callable
@@ -192,6 +193,7 @@ def test_a_middleware_sees_the_call_and_its_context(rpc_uri: str, server_cls: ty
     assert call.context.call_id.startswith("hello_service.divide.")
     assert call.context.call_id_stack[-1] == call.context.call_id
     assert call.context.deadline is not None  # the client's timeout travelled
+    assert (call.queue, call.source, call.event) == ("rpc-hello_service", None, None)
 
 
 class Authorise(rt.Middleware):
@@ -327,3 +329,102 @@ def test_a_factory_may_set_middleware_on_the_instance(rpc_uri: str) -> None:
     ):
         assert client.compute(1, 2) == 1
     assert log == ["factory before compute", "factory after compute 1"]
+
+
+class Outcomes(rt.Middleware):
+    """Records what ``finished`` sees: (middleware, call name, outcome, reply result or error)."""
+
+    def __init__(self, name: str, log: list[tuple[str, str, str | None, object]]) -> None:
+        self.name = name
+        self.log = log
+
+    def finished(self, call: rt.HandlerCall) -> None:
+        got = None if call.reply is None else _reply(call.reply)
+        self.log.append((self.name, call.name, call.outcome, got))
+        if call.name == "test" and self.name == "inner":
+            raise RuntimeError("finished broke")  # logged and ignored: the reply stands
+
+
+def _reply(body: bytes) -> object:
+    """The result, or the error's type, of an encoded reply body."""
+    reply = json.loads(body)
+    return reply["result"] if reply["error"] is None else reply["error"]["exc_type"]
+
+
+class BadResult(HelloServiceServer):
+    def test(self, name: str) -> str:
+        return f"hello, {name}"
+
+    def compute(self, a: int, b: int) -> int:
+        return object()  # type: ignore[return-value]  # cannot be encoded: an error reply
+
+    def divide(self, a: int, b: int) -> float:
+        if b == 0:
+            raise DivisionByZero("b is 0")
+        return a / b
+
+
+def test_finished_sees_the_outcome_the_caller_gets(rpc_uri: str) -> None:
+    log: list[tuple[str, str, str | None, object]] = []
+    chain = [Outcomes("outer", log), Authorise(), Outcomes("inner", log)]
+    with (
+        rt.run_in_background(BadResult(), rpc_uri, middleware=chain),
+        HelloServiceClient.connect(rpc_uri, timeout=10) as client,
+    ):
+        with rt.context_data(user="ann"):
+            assert client.test("ann") == "hello, ann"  # inner's finished raised: ignored
+            with pytest.raises(DivisionByZero):
+                client.divide(1, 0)
+            with pytest.raises(rt.RemoteError):
+                client.compute(1, 2)  # a result that cannot be sent: an error nobody raised
+        with pytest.raises(DivisionByZero, match="not allowed"):
+            client.divide(1, 2)  # rejected by Authorise: inner still hears of it
+    assert log == [
+        ("inner", "test", "ok", "hello, ann"),
+        ("outer", "test", "ok", "hello, ann"),
+        ("inner", "divide", "declared_error", "DivisionByZero"),
+        ("outer", "divide", "declared_error", "DivisionByZero"),
+        ("inner", "compute", "error", log[4][3]),
+        ("outer", "compute", "error", log[4][3]),
+        ("inner", "divide", "declared_error", "DivisionByZero"),
+        ("outer", "divide", "declared_error", "DivisionByZero"),
+    ]
+    assert log[4][3] in ("UnserializableValueError", "TypeError", "ValueError")
+
+
+class Flaky(rt.Server):
+    service_name = "stock"
+    methods = {}  # noqa: RUF012
+
+    def __init__(self) -> None:
+        self.seen: queue.Queue[int] = queue.Queue()
+        self.runs = 0
+
+    @order_created.handler(requeue_on_error=True)
+    def on_order(self, payload: OrderCreated) -> None:
+        self.runs += 1
+        self.seen.put(payload.order_id)
+        if self.runs == 1:
+            raise RuntimeError("first delivery fails")
+
+
+def test_finished_sees_an_events_fate_and_queue(rpc_uri: str) -> None:
+    calls: queue.Queue[tuple[str | None, str | None, str | None, str | None]] = queue.Queue()
+
+    class Fates(rt.Middleware):
+        def finished(self, call: rt.HandlerCall) -> None:
+            calls.put((call.outcome, call.source, call.queue, None if call.reply else "no reply"))
+
+    stock = Flaky()
+    with (
+        rt.run_in_background(stock, rpc_uri, middleware=[Fates()]),
+        OrdersEvents.connect(rpc_uri) as orders,
+    ):
+        orders.order_created(OrderCreated(7, "sku", 1))
+        assert [stock.seen.get(timeout=10) for _ in range(2)] == [7, 7]  # requeued, then run
+        fates = [calls.get(timeout=5) for _ in range(2)]
+    queue_name = "evt-orders-order_created--stock.on_order"
+    assert fates == [
+        ("requeue", "orders", queue_name, "no reply"),
+        ("ack", "orders", queue_name, "no reply"),
+    ]

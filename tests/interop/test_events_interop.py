@@ -157,6 +157,10 @@ def test_declarations_and_messages_match_nameko_s(
     assert mine.body == theirs.body == b'{"order_id": 5, "product_id": "sku-5", "quantity": 1}'
     nameko_props = {k: v for k, v in theirs.properties.items() if k != "headers"}
     rpcgen_props = {k: v for k, v in mine.properties.items() if k != "headers"}
+    # One property more than Nameko's: the event's identity (docs/wire.md §7.2), which a Nameko
+    # handler ignores and an rpcgen server with ``Once`` uses to handle a resent copy once.
+    assert "message_id" not in nameko_props
+    assert re.fullmatch(UUID4, rpcgen_props.pop("message_id"))
     assert rpcgen_props == nameko_props  # content type and encoding, persistent, priority 0
     # The Nameko worker sends its context (the call-id stack); rpcgen outside a handler, none.
     assert set(theirs.properties["headers"]) == {"nameko.call_id_stack"}

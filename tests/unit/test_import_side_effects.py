@@ -51,6 +51,19 @@ def test_testing_package_does_not_import_pytest() -> None:
     assert done.stdout.strip() == "False"
 
 
+def test_runtime_and_its_testing_package_do_not_import_redis_py() -> None:
+    probe = """
+import sys
+import rpcgen, rpcgen.runtime, rpcgen.runtime.testing, rpcgen.runtime.testing.plugin
+import rpcgen.runtime.testing.redis
+print(sorted(name for name in sys.modules if name == "redis" or name.startswith("redis.")))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
+
+
 def test_logging_probes_settings_and_prometheus_configure_nothing_on_import() -> None:
     probe = """
 import logging

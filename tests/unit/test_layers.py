@@ -79,6 +79,16 @@ def test_the_seam_module_is_pure() -> None:
     assert not {m for m in imported if m.startswith(("pika", AMQP, "rpcgen.runtime._memory"))}
 
 
+def test_redis_py_is_imported_by_rpcgen_redisstore_only() -> None:
+    importers = {
+        _rel(path)
+        for path in _modules()
+        for _, module, _ in _imports(path.read_text())
+        if module == "redis" or module.startswith("redis.")
+    }
+    assert importers == {"package/redisstore.py"}
+
+
 @pytest.mark.parametrize(
     "source, why",
     [

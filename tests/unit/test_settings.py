@@ -126,3 +126,19 @@ def test_max_concurrency_follows_the_same_precedence(tmp_path: Path) -> None:
     assert resolve({"max_concurrency": 400}, environ, path).max_concurrency == 400
     with pytest.raises(SettingsError, match=r"\$RPCGEN_MAX_CONCURRENCY: '0'"):
         resolve({}, {"RPCGEN_MAX_CONCURRENCY": "0"})
+
+
+def test_once_and_its_store_follow_the_same_precedence(tmp_path: Path) -> None:
+    path = tmp_path / "rpcgen.toml"
+    path.write_text('[serve]\nonce = false\nonce_store = "redis://file:6379/0"\n')
+    assert (resolve({}, {}).once, resolve({}, {}).once_store) == (True, None)  # on, in-process
+    assert (resolve({}, {}, path).once, resolve({}, {}, path).once_store) == (
+        False,
+        "redis://file:6379/0",
+    )
+    environ = {"RPCGEN_ONCE": "yes", "RPCGEN_ONCE_STORE": "rediss://env:6380/1"}
+    assert resolve({}, environ, path).once is True
+    assert resolve({}, environ, path).once_store == "rediss://env:6380/1"
+    assert resolve({"once": False}, environ, path).once is False
+    with pytest.raises(SettingsError, match=r"\$RPCGEN_ONCE_STORE: 'localhost:6379': expected"):
+        resolve({}, {"RPCGEN_ONCE_STORE": "localhost:6379"})
