@@ -100,10 +100,23 @@ TARGETS = (
 )
 
 
+# Issue 18's: the async server against the sync one, the asyncio client against the futures one
+# (both at their defaults, in the same run).
+_SERVER, _CLIENT, _SEQ = "rpcgen-async-server", "rpcgen-asyncio", "seq.p50_ms"
+_P100, _P1000 = "pipe100.calls_per_s", "pipe1000.calls_per_s"
+ASYNC_TARGETS = (
+    Target("async server, sequential p50 ≤ 1.0x sync server", _SERVER, "rpcgen", _SEQ, True, 1),
+    Target("async server, 100 in flight ≥ 1.0x sync server", _SERVER, "rpcgen", _P100, False, 1),
+    Target("async server, 1,000 in flight ≥ 1.0x sync server", _SERVER, "rpcgen", _P1000, False, 1),
+    Target("asyncio client, 100 in flight ≥ 0.9x futures", _CLIENT, "rpcgen", _P100, False, 0.9),
+    Target("asyncio client, 1,000 in flight ≥ 0.9x futures", _CLIENT, "rpcgen", _P1000, False, 0.9),
+)
+
+
 def targets(med: dict[str, dict[str, float]]) -> list[Target]:
     """Every target for rpcgen at its default prefetch, and again for each ``-p<N>`` variant run."""
     variants = sorted({k.rpartition("-p")[2] for k in med if k.startswith("rpcgen") and "-p" in k})
-    out = list(TARGETS)
+    out = list(TARGETS) + list(ASYNC_TARGETS)
     for n in variants:
         out += [
             dataclasses.replace(t, text=f"{t.text} (prefetch {n})", system=f"{t.system}-p{n}")
@@ -213,7 +226,7 @@ def markdown(systems: list[System], med: dict[str, dict[str, float]], meta: dict
         med,
     )
     lines += [
-        "### Targets (issues 5 and 10), ratio of medians",
+        "### Targets (issues 5, 10 and 18), ratio of medians",
         "",
         "| target | ratio | met |",
         "|---|---:|---|",

@@ -66,8 +66,8 @@ def parse_args() -> argparse.Namespace:
         "--rpcgen-prefetch",
         type=lambda text: [int(n) for n in text.split(",")],
         default=[],
-        help="also run rpcgen against servers with these prefetches, e.g. 40,100 (the default\n"
-        "prefetch always runs)",
+        help="also run rpcgen (both clients, and the async server) against servers with these\n"
+        "prefetches, e.g. 40,100 (the default prefetch always runs)",
     )
     p.add_argument(
         "--rpcgen-baseline",

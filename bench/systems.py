@@ -100,6 +100,24 @@ def _rpcgen_systems(prefetch: int | None, python: str | None = None, tag: str = 
     ]
 
 
+def _async_server(prefetch: int | None) -> System:
+    """The service with ``async def`` handlers, driven by the futures client; ``-p<N>`` if set."""
+    py = sys.executable
+    server: tuple[str, ...] = (py, "system_rpcgen.py", "server", "--uri", "{uri}", "--async-server")
+    key, label, semantics = "", "", f"prefetch {ASYNC_PREFETCH} (default of an async server)"
+    if prefetch:
+        server += ("--prefetch", str(prefetch))
+        key, label, semantics = f"-p{prefetch}", f", prefetch {prefetch}", f"prefetch {prefetch}"
+    return System(
+        f"rpcgen-async-server{key}",
+        f"rpcgen, async def server, futures client{label}",
+        server,
+        (py, "system_rpcgen.py", "client", "--mode", "futures"),
+        "rpc-hello_service",
+        f"{RPCGEN_SEMANTICS}; {semantics}",
+    )
+
+
 def all_systems(
     nameko: str | None,
     rpcgen_prefetch: Sequence[int] = (),
@@ -109,27 +127,19 @@ def all_systems(
     """Every system, in the order of the report; Nameko only when its venv exists.
 
     rpcgen always runs with its default prefetch; each of ``rpcgen_prefetch`` adds both of its
-    clients again against a server with that prefetch (``rpcgen-p<N>``, ``rpcgen-asyncio-p<N>``).
+    clients again against a server with that prefetch (``rpcgen-p<N>``, ``rpcgen-asyncio-p<N>``),
+    and the async server with it (``rpcgen-async-server-p<N>``).
     ``baseline``, the python of a venv with another rpcgen installed, adds both clients on that
     rpcgen (``rpcgen-base``, ``rpcgen-asyncio-base``), interleaved with this one's;
     ``rpcgen_python`` runs this tree's rpcgen systems (default: the driver's python).
     """
     py = sys.executable
     systems = _rpcgen_systems(None, rpcgen_python)
-    systems.append(
-        System(
-            "rpcgen-async-server",
-            "rpcgen, async def server, futures client",
-            (py, "system_rpcgen.py", "server", "--uri", "{uri}", "--async-server"),
-            (py, "system_rpcgen.py", "client", "--mode", "futures"),
-            "rpc-hello_service",
-            f"{RPCGEN_SEMANTICS}; prefetch {ASYNC_PREFETCH} (default of an async server)",
-        )
-    )
+    systems.append(_async_server(None))
     if baseline:
         systems += _rpcgen_systems(None, baseline, "base")
     for prefetch in rpcgen_prefetch:
-        systems += _rpcgen_systems(prefetch)
+        systems += [*_rpcgen_systems(prefetch), _async_server(prefetch)]
     if nameko:
         nameko_bin = str(Path(nameko).parent / "nameko")
         systems.append(

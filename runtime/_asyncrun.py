@@ -5,8 +5,9 @@ request to an async handler is handed from the consumer (the connection's I/O th
 publishing thread in memory) straight to the loop with one ``call_soon_threadsafe``, and runs
 there as a task: decoding, middleware, the handler, encoding, and handing the reply to the
 consumer all happen in that task, so no thread is held while a handler awaits. At most
-``max_concurrency`` such tasks run their handlers at once (an ``asyncio.Semaphore``); sync
-handlers still run on the runner's ``max_workers`` threads. Async ``@on_start``/``@on_stop``
+``max_concurrency`` such tasks run at once (a job taken while every slot is busy waits in a
+queue, not as a task, until one ends); sync handlers still run on the runner's ``max_workers``
+threads. Async ``@on_start``/``@on_stop``
 hooks are awaited on the same loop (``HandlerLoop.run``), so the clients and pools they make
 belong to the loop the handlers run on.
 
@@ -54,11 +55,14 @@ class HandlerLoop:
             collections.deque()
         )
         self._woken = False
-        self._limit = max_concurrency
-        self._slots: asyncio.Semaphore | None = None  # made on the loop, at first use
-        self._open = False  # open_gate(): tasks no longer wait for a slot
+        self._free = max_concurrency  # slots not taken by a running task (on the loop)
+        self._waiting: collections.deque[Callable[[], Coroutine[Any, Any, None]]] = (
+            collections.deque()
+        )  # jobs taken while every slot was busy: each starts when a task ends (on the loop)
+        self._open = False  # open_gate(): jobs no longer wait for a slot
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
+        self._ident = self._thread.ident
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -77,11 +81,16 @@ class HandlerLoop:
 
         ``job`` must not raise (the runner's jobs settle their delivery whatever happens); if it
         does, the error is logged. Jobs spawned while the loop has not yet taken the previous
-        ones ride on the same wake-up (one ``call_soon_threadsafe`` for a burst of deliveries).
+        ones ride on the same wake-up (one ``call_soon_threadsafe`` for a burst of deliveries);
+        a job spawned on the loop's own thread (its task published a reply and read the next
+        requests in the same I/O cycle) wakes nothing: ``call_soon``.
         """
         self._pending.append(job)
         if not self._woken:  # GIL-ordered: see _take
             self._woken = True
+            if threading.get_ident() == self._ident:
+                self._loop.call_soon(self._take)
+                return
             try:
                 self._loop.call_soon_threadsafe(self._take)
             except RuntimeError:  # closed (a stop that timed out): the broker redelivers it
@@ -90,23 +99,29 @@ class HandlerLoop:
 
     def _take(self) -> None:
         self._woken = False  # before popping: a job appended from now on wakes the loop again
-        pending, loop, tasks = self._pending, self._loop, self._tasks
+        pending = self._pending
         while pending:
-            task = loop.create_task(self._bounded(pending.popleft()))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
+            job = pending.popleft()
+            if self._free > 0 or self._open:
+                self._start(job)
+            else:
+                self._waiting.append(job)
 
-    async def _bounded(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._limit)
-        if self._open:
-            await _guarded(job)
-        else:
-            async with self._slots:
-                await _guarded(job)
+    def _start(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``job`` in a task holding a slot; a slot freed starts the next waiting job."""
+        self._free -= 1
+        task = self._loop.create_task(_guarded(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._free += 1
+        if self._waiting:
+            self._start(self._waiting.popleft())
 
     def open_gate(self) -> None:
-        """Let every task waiting for a concurrency slot, and every later one, go on at once;
+        """Let every job waiting for a concurrency slot, and every later one, start at once;
         from any thread. For a drain: the runner's jobs then hand their deliveries back to the
         broker without running a handler, instead of waiting for the running ones to end."""
         with contextlib.suppress(RuntimeError):  # closed: nothing waits
@@ -114,9 +129,8 @@ class HandlerLoop:
 
     def _open_gate(self) -> None:
         self._open = True
-        if self._slots is not None:
-            for _ in range(len(self._tasks)):  # at least one release per waiting task
-                self._slots.release()
+        while self._waiting:
+            self._start(self._waiting.popleft())
 
     def run(self, awaitable: Awaitable[T]) -> T:
         """Await ``awaitable`` on the loop from another thread (hooks); its outcome here."""
@@ -134,6 +148,7 @@ class HandlerLoop:
             return
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join()
+        self._waiting.clear()  # never started: their deliveries go back to the broker unacked
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

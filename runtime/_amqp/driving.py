@@ -231,6 +231,8 @@ class Driver:
             wait = self.loop.next_timeout()
         if self.finished:
             return
+        if self._ops:  # posted while we held the lock just now: left to us, run them at once
+            wait = 0.0
         # A driver's cycle may drain the wake-up meant for us (finish() from its cycle): look
         # again at least once a second rather than sleep on a wake-up already consumed.
         wait = _IDLE_RECHECK if wait is None else min(wait, _IDLE_RECHECK)
