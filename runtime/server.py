@@ -34,6 +34,7 @@ from rpcgen.runtime._asyncrun import HandlerLoop, any_async, is_async
 from rpcgen.runtime._codec import wire
 from rpcgen.runtime._dispatch import Dispatcher, reply_properties
 from rpcgen.runtime._handling import EventEntrypoint, Outcome, event_entrypoints
+from rpcgen.runtime._settling import Settlement, Taken, delivery_of
 from rpcgen.runtime._startup import open_when_up
 from rpcgen.runtime._transport import Delivery, Reply, Served, Transport
 from rpcgen.runtime.errors import RpcConnectionError
@@ -75,10 +76,6 @@ PREFETCH_PER_WORKER = 10
 reply is confirmed, about 2 ms on a local broker: with a prefetch equal to the worker count,
 workers with fast handlers wait for confirms (in one run at 100 in flight, 4.6x Nameko's
 throughput; 10 per worker: 7.1x, docs/performance.md). The price is bounded: ``bench/spread.py``."""
-
-
-def _delivery(item: Delivery | tuple[EventEntrypoint, Delivery]) -> Delivery:
-    return item if isinstance(item, Delivery) else item[1]
 
 
 class ServiceRunner:
@@ -159,9 +156,7 @@ class ServiceRunner:
         # event) each consume the queue on a channel of their own, as Nameko's do, and each
         # event is acked on the channel it came on.
         self._event_consumers: dict[int, Served] = {}
-        self._requests: SimpleQueue[Delivery | tuple[EventEntrypoint, Delivery] | None] = (
-            SimpleQueue()
-        )
+        self._requests: SimpleQueue[Taken | None] = SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._consumer: Served | None = None
         self._consuming = threading.Event()  # set once _consumer is assigned
@@ -169,14 +164,8 @@ class ServiceRunner:
         self.stopping = threading.Event()
         """Set when a stop is requested or the connection is lost."""
         self._now = threading.Event()  # stop_now(): end the drain at once
-        self._draining = False  # set by stop(): workers hand back what they take
-        # What runs now, by worker thread id or (async handlers) by asyncio task.
-        self._running: dict[object, Delivery | tuple[EventEntrypoint, Delivery]] = {}
-        # Ids of running deliveries whose settling is claimed, by their worker (ack, reply) or by
-        # a drain cut short (requeue): each is settled once. Guarded by _settling, as _running.
-        self._settling = threading.Lock()
-        self._claimed: set[int] = set()
-        self._unstarted_handed_back = 0
+        # What runs now (by worker thread id or asyncio task) and who settles each delivery.
+        self._settlement = Settlement()
         self.once: Once | None = Once() if once is True else once or None
         """Effectively once (``rpcgen.runtime.once``): settles a copy of a message it already
         settled without running the handler again; None when off."""
@@ -308,8 +297,7 @@ class ServiceRunner:
         and call id; their handlers' late results are dropped.
         """
         self.stopping.set()
-        with self._settling:
-            self._draining = True
+        self._settlement.drain()
         consumers = self._consumers()
         for consumer in consumers:
             consumer.stop()
@@ -327,10 +315,10 @@ class ServiceRunner:
                 self._hand_back_running()
                 break
             self._now.wait(0.05 if left is None else min(0.05, left))
-        if self._unstarted_handed_back:
+        if self._settlement.unstarted_handed_back:
             log.info(
                 "handed back %d requests and events not started to the broker",
-                self._unstarted_handed_back,
+                self._settlement.unstarted_handed_back,
             )
         self._shutdown_workers(timeout=0 if not settled else None)
         stop_hooks, self._stop_hooks = self._stop_hooks, []  # once, however often stop() runs
@@ -365,14 +353,7 @@ class ServiceRunner:
     def _hand_back_running(self) -> None:
         """The drain was cut short: requeue what the workers and async tasks still run, logging
         each. One that finishes later finds its delivery claimed and drops the outcome."""
-        with self._settling:
-            running = [
-                (key, item)
-                for key, item in self._running.items()
-                if id(_delivery(item)) not in self._claimed
-            ]
-            for _key, item in running:
-                self._claimed.add(id(_delivery(item)))
+        running = self._settlement.claim_running()
         if running:
             log.warning("the drain was cut short with %d still running", len(running))
         for key, item in running:
@@ -383,11 +364,9 @@ class ServiceRunner:
         call_ids += [e.running.get(key) for e in self._entrypoints]
         return next((c for c in call_ids if c is not None), None)
 
-    def _hand_back(
-        self, item: Delivery | tuple[EventEntrypoint, Delivery], call_id: str | None
-    ) -> None:
+    def _hand_back(self, item: Taken, call_id: str | None) -> None:
         """Requeue ``item`` (claimed by the caller, or never started) and log it."""
-        delivery = _delivery(item)
+        delivery = delivery_of(item)
         self._consuming.wait()
         consumer = (
             self._consumer if isinstance(item, Delivery) else self._event_consumers[id(item[0])]
@@ -395,8 +374,7 @@ class ServiceRunner:
         assert consumer is not None
         consumer.requeue(delivery.tag, delivery.epoch)
         if call_id is None:  # many at once: counted, and logged one by one only at DEBUG
-            with self._settling:
-                self._unstarted_handed_back += 1
+            self._settlement.handed_back_unstarted()
             log.debug("handed back %s (not started)", delivery.routing_key)
             return
         log.warning(
@@ -409,31 +387,18 @@ class ServiceRunner:
     def _claim(self, delivery: Delivery, key: object) -> bool:
         """Whether the worker (thread id) or task ``key`` that ran ``delivery`` may settle it:
         False if the drain handed it back meanwhile (its outcome is then dropped)."""
-        with self._settling:
-            if id(delivery) in self._claimed:
-                log.info("dropped the late outcome of %s: it was handed back", delivery.routing_key)
-                return False
-            running = self._running.get(key)
-            if running is not None and _delivery(running) is delivery:
-                # Only a worker's or task's delivery can be handed back; it forgets the claim.
-                self._claimed.add(id(delivery))
+        if self._settlement.claim(delivery, key):
             return True
+        log.info("dropped the late outcome of %s: it was handed back", delivery.routing_key)
+        return False
 
-    def _begin(self, key: object, item: Delivery | tuple[EventEntrypoint, Delivery]) -> bool:
+    def _begin(self, key: object, item: Taken) -> bool:
         """Register ``item`` as run by ``key`` (a worker thread id or an asyncio task), unless
         a drain began: then it is handed back, not started, and False returned."""
-        with self._settling:  # with stop()'s setting of _draining: one or the other
-            draining = self._draining
-            if not draining:
-                self._running[key] = item
-        if draining:
-            self._hand_back(item, None)
-        return not draining
-
-    def _end(self, key: object, item: Delivery | tuple[EventEntrypoint, Delivery]) -> None:
-        with self._settling:
-            del self._running[key]
-            self._claimed.discard(id(_delivery(item)))
+        if self._settlement.begin(key, item):
+            return True
+        self._hand_back(item, None)
+        return False
 
     def _shutdown_workers(self, timeout: float | None) -> None:
         for _ in self._workers:
@@ -453,7 +418,7 @@ class ServiceRunner:
                 else:
                     self._handle_event(*request)
             finally:
-                self._end(ident, request)
+                self._settlement.end(ident, request)
 
     def _take_request(self, delivery: Delivery) -> None:
         """A request arrived (on the I/O thread): to the loop if its handler is async, else to
@@ -503,7 +468,7 @@ class ServiceRunner:
             if len(self._outbox) == 1:
                 asyncio.get_running_loop().call_soon(self._flush_outbox)
         finally:
-            self._end(key, request)
+            self._settlement.end(key, request)
 
     def _flush_outbox(self) -> None:
         replies, self._outbox = self._outbox, []
@@ -532,7 +497,7 @@ class ServiceRunner:
                 await self._on.settled_async(once_key, outcome[0] == "requeue")
             self._settle_event(entry, delivery, outcome, key)
         finally:
-            self._end(key, (entry, delivery))
+            self._settlement.end(key, (entry, delivery))
 
     def _handle_event(self, entry: EventEntrypoint, delivery: Delivery) -> None:
         """Run one event's handler; ack, requeue or dead-letter it (see ``_handling``)."""
@@ -617,7 +582,7 @@ class ServiceRunner:
         return None if self.once is None else identity(queue, delivery, request)
 
     def _duplicate(self, delivery: Delivery) -> None:
-        with self._settling:
+        with self._settlement.lock:
             self.duplicates += 1
         props = delivery.properties
         log.info(
@@ -627,7 +592,7 @@ class ServiceRunner:
             props.message_id or props.correlation_id,
         )
 
-    def _give_back(self, item: Delivery | tuple[EventEntrypoint, Delivery], key: object) -> None:
+    def _give_back(self, item: Taken, key: object) -> None:
         """Requeue a copy that waited for another run's outcome while the runner stopped."""
-        if self._claim(_delivery(item), key):
+        if self._claim(delivery_of(item), key):
             self._hand_back(item, None)
